@@ -1,0 +1,151 @@
+//! What a citizen writes about themselves: name, address and comuna.
+
+use crate::error::FieldError;
+
+/// Trims, collapses inner white space and checks length and characters.
+fn clean(
+    input: &str,
+    min: usize,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+    hint: &'static str,
+) -> Result<String, FieldError> {
+    if input.chars().any(char::is_control) {
+        return Err(FieldError::Invalid("contiene caracteres no permitidos"));
+    }
+    let text = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    let length = text.chars().count();
+    if length == 0 {
+        Err(FieldError::Required)
+    } else if length < min {
+        Err(FieldError::TooShort(min))
+    } else if length > max {
+        Err(FieldError::TooLong(max))
+    } else if !text.chars().all(|c| c == ' ' || allowed(c)) {
+        Err(FieldError::Invalid(hint))
+    } else {
+        Ok(text)
+    }
+}
+
+fn name_char(c: char) -> bool {
+    c.is_alphabetic() || matches!(c, '\'' | '’' | '-' | '.')
+}
+
+/// A person's full name as written, letters and the punctuation names use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Name(String);
+
+impl Name {
+    pub fn parse(input: &str) -> Result<Name, FieldError> {
+        clean(
+            input,
+            2,
+            80,
+            name_char,
+            "usa solo letras, espacios, apóstrofos y guiones",
+        )
+        .map(Name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The initial of each word, the rest hidden: `J*** P****`.
+    pub fn masked(&self) -> String {
+        self.0
+            .split(' ')
+            .map(|word| {
+                let mut chars = word.chars();
+                let initial = chars.next().map(String::from).unwrap_or_default();
+                initial + &"*".repeat(chars.count())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// A street address; free text, since Chilean addresses take every shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address(String);
+
+impl Address {
+    pub fn parse(input: &str) -> Result<Address, FieldError> {
+        clean(input, 3, 120, |_| true, "").map(Address)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The comuna (municipality) the citizen leaves from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comuna(String);
+
+impl Comuna {
+    pub fn parse(input: &str) -> Result<Comuna, FieldError> {
+        clean(
+            input,
+            2,
+            60,
+            name_char,
+            "usa solo letras, espacios y guiones",
+        )
+        .map(Comuna)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_collapsed() {
+        assert_eq!(
+            Name::parse("  María   José  O'Higgins ").unwrap().as_str(),
+            "María José O'Higgins"
+        );
+    }
+
+    #[test]
+    fn names_refuse_digits_markup_and_control_characters() {
+        assert!(Name::parse("user_1").is_err());
+        assert!(Name::parse("<script>").is_err());
+        assert_eq!(
+            Name::parse("Ana\u{0}"),
+            Err(FieldError::Invalid("contiene caracteres no permitidos"))
+        );
+        assert_eq!(Name::parse(""), Err(FieldError::Required));
+        assert_eq!(Name::parse("A"), Err(FieldError::TooShort(2)));
+        assert_eq!(Name::parse(&"a".repeat(81)), Err(FieldError::TooLong(80)));
+    }
+
+    #[test]
+    fn names_are_masked_word_by_word() {
+        assert_eq!(Name::parse("Juan Pérez").unwrap().masked(), "J*** P****");
+    }
+
+    #[test]
+    fn addresses_take_any_printable_text() {
+        assert_eq!(
+            Address::parse("Av. Libertador B. O'Higgins 1234, depto. 5 #B")
+                .unwrap()
+                .as_str(),
+            "Av. Libertador B. O'Higgins 1234, depto. 5 #B"
+        );
+        assert_eq!(Address::parse("ab"), Err(FieldError::TooShort(3)));
+        assert!(Address::parse("calle\n1").is_err());
+    }
+
+    #[test]
+    fn comunas_are_words() {
+        assert_eq!(Comuna::parse("Ñuñoa").unwrap().as_str(), "Ñuñoa");
+        assert!(Comuna::parse("1234").is_err());
+    }
+}

@@ -1,0 +1,22 @@
+//! The movement-permit domain: types that can only hold valid values, and the rules a
+//! permit is issued under. No I/O: the clock is passed in.
+
+mod calendar;
+mod citizen;
+mod clock;
+mod error;
+mod motive;
+mod permit;
+mod permit_id;
+mod rules;
+mod rut;
+
+pub use calendar::{day_and_time, time_of_day};
+pub use citizen::{Address, Comuna, Name};
+pub use clock::{Clock, SystemClock};
+pub use error::{FieldError, FieldErrors, Refusal};
+pub use motive::Motive;
+pub use permit::{Permit, PermitForm, PermitRequest, Status};
+pub use permit_id::{NotAPermitId, PermitId};
+pub use rules::{Curfew, QuotaClaim, Rules, Week, Window};
+pub use rut::Rut;

@@ -1,0 +1,359 @@
+//! The rules a permit is issued under. Each one is configurable and can be switched off;
+//! the defaults are the 2020 values.
+
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp, ToSpan, ZonedDateTime};
+
+use crate::error::Refusal;
+use crate::motive::Motive;
+use crate::rut::Rut;
+
+#[derive(Debug, Clone)]
+pub struct Rules {
+    /// How long after issue a permit starts.
+    pub start_delay: SignedDuration,
+    /// Permits per RUT per calendar week; `None` switches the limit off.
+    pub weekly_limit: Option<u32>,
+    /// The hours no permit may reach into; `None` switches the curfew off.
+    pub curfew: Option<Curfew>,
+    /// Where weeks begin and the curfew is read.
+    pub time_zone: TimeZone,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules {
+            start_delay: SignedDuration::from_mins(15),
+            weekly_limit: Some(2),
+            curfew: Some(Curfew::DEFAULT),
+            time_zone: TimeZone::get("America/Santiago")
+                .expect("the bundled time zone database has America/Santiago"),
+        }
+    }
+}
+
+/// Daily hours without movement, from `start` to `end` local time; spans midnight when `end <= start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Curfew {
+    pub start: Time,
+    pub end: Time,
+}
+
+impl Curfew {
+    pub const DEFAULT: Curfew = Curfew {
+        start: Time::constant(22, 0, 0, 0),
+        end: Time::constant(5, 0, 0, 0),
+    };
+
+    /// Reads `22:00-05:00`.
+    pub fn parse(text: &str) -> Option<Curfew> {
+        let (start, end) = text.split_once('-')?;
+        let curfew = Curfew {
+            start: start.trim().parse().ok()?,
+            end: end.trim().parse().ok()?,
+        };
+        (curfew.start != curfew.end).then_some(curfew)
+    }
+
+    /// The curfew that begins on `day`.
+    fn on(self, day: Date, tz: &TimeZone) -> (ZonedDateTime, ZonedDateTime) {
+        let end_day = if self.end <= self.start {
+            day.tomorrow().unwrap_or(day)
+        } else {
+            day
+        };
+        let at = |d: Date, t: Time| {
+            d.to_datetime(t)
+                .to_zoned_datetime(tz.clone())
+                .expect("dates of this century fit")
+        };
+        (at(day, self.start), at(end_day, self.end))
+    }
+
+    /// The first curfew period that `[from, until)` reaches into, if any.
+    fn overlap(
+        self,
+        from: &ZonedDateTime,
+        until: &ZonedDateTime,
+        tz: &TimeZone,
+    ) -> Option<(ZonedDateTime, ZonedDateTime)> {
+        let mut day = from.date().yesterday().ok()?;
+        while day <= until.date() {
+            let (start, end) = self.on(day, tz);
+            if start < *until && *from < end {
+                return Some((start, end));
+            }
+            day = day.tomorrow().ok()?;
+        }
+        None
+    }
+}
+
+/// When a permit is requested, starts and ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub requested_at: Timestamp,
+    pub valid_from: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// A calendar week (Monday 00:00 to Monday 00:00, local time), the unit of the weekly limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Week {
+    /// ISO week, e.g. `2026-W49`.
+    pub label: String,
+    pub ends: ZonedDateTime,
+}
+
+/// One use of a RUT's weekly quota, to be counted atomically by the store.
+#[derive(Debug, Clone)]
+pub struct QuotaClaim {
+    /// The counter this claim increments: one per RUT and week.
+    pub key: String,
+    pub limit: u32,
+    pub motive: Motive,
+    pub week: Week,
+}
+
+impl QuotaClaim {
+    /// The refusal to give when the counter is full; `motive_cap` when the motive's own cap was the one reached.
+    pub fn refusal(&self, motive_cap: bool) -> Refusal {
+        Refusal::WeeklyLimit {
+            limit: if motive_cap {
+                self.motive.weekly_cap().unwrap_or(self.limit)
+            } else {
+                self.limit
+            },
+            motive_label: motive_cap.then(|| self.motive.label()),
+            retry_from: self.week.ends.clone(),
+        }
+    }
+}
+
+impl Rules {
+    pub fn zoned(&self, at: Timestamp) -> ZonedDateTime {
+        at.to_zoned_datetime(self.time_zone.clone())
+    }
+
+    /// The window of a permit for `motive` requested at `now`, or why it cannot be issued.
+    pub fn window(&self, motive: Motive, now: Timestamp) -> Result<Window, Refusal> {
+        let window = self.window_unchecked(motive, now);
+        let Some(curfew) = self.curfew else {
+            return Ok(window);
+        };
+        let (valid_from, expires_at) =
+            (self.zoned(window.valid_from), self.zoned(window.expires_at));
+        let Some((curfew_start, curfew_end)) =
+            curfew.overlap(&valid_from, &expires_at, &self.time_zone)
+        else {
+            return Ok(window);
+        };
+        let retry_from = self.zoned(curfew_end.timestamp() - self.start_delay);
+        let retry = self.window_unchecked(motive, retry_from.timestamp());
+        if curfew
+            .overlap(
+                &self.zoned(retry.valid_from),
+                &self.zoned(retry.expires_at),
+                &self.time_zone,
+            )
+            .is_some()
+        {
+            return Err(Refusal::NeverOutsideCurfew {
+                motive_label: motive.label(),
+                duration: motive.duration_label(),
+            });
+        }
+        Err(Refusal::Curfew {
+            valid_from,
+            expires_at,
+            curfew_start,
+            curfew_end,
+            retry_from,
+        })
+    }
+
+    fn window_unchecked(&self, motive: Motive, now: Timestamp) -> Window {
+        let valid_from = now + self.start_delay;
+        Window {
+            requested_at: now,
+            valid_from,
+            expires_at: valid_from + motive.duration(),
+        }
+    }
+
+    pub fn week(&self, at: Timestamp) -> Week {
+        let date = self.zoned(at).date();
+        let iso = date.iso_week_date();
+        let monday = date - i64::from(date.weekday().to_monday_zero_offset()).days();
+        let next_monday = monday + 7.days();
+        Week {
+            label: format!("{}-W{:02}", iso.year(), iso.week()),
+            ends: next_monday
+                .to_zoned_datetime(self.time_zone.clone())
+                .expect("dates of this century fit"),
+        }
+    }
+
+    /// What issuing a permit for `rut` and `motive` at `now` counts against, if the limit is on.
+    pub fn quota_claim(&self, rut: &Rut, motive: Motive, now: Timestamp) -> Option<QuotaClaim> {
+        let limit = self.weekly_limit?;
+        let week = self.week(now);
+        Some(QuotaClaim {
+            key: format!("{}|{}", rut.canonical(), week.label),
+            limit,
+            motive,
+            week,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse::<ZonedDateTime>().unwrap().timestamp()
+    }
+
+    fn motive(code: &str) -> Motive {
+        Motive::parse(code).unwrap()
+    }
+
+    #[test]
+    fn a_permit_starts_fifteen_minutes_after_issue_and_lasts_its_motive() {
+        let now = at("2026-11-30T10:00:00-03:00[America/Santiago]");
+        let window = Rules::default().window(motive("compras"), now).unwrap();
+        assert_eq!(
+            window.valid_from,
+            at("2026-11-30T10:15:00-03:00[America/Santiago]")
+        );
+        assert_eq!(
+            window.expires_at,
+            at("2026-11-30T13:15:00-03:00[America/Santiago]")
+        );
+    }
+
+    #[test]
+    fn a_permit_reaching_into_the_curfew_is_refused_not_shortened() {
+        let now = at("2026-11-30T20:00:00-03:00[America/Santiago]");
+        let refusal = Rules::default().window(motive("compras"), now).unwrap_err();
+        let Refusal::Curfew {
+            curfew_start,
+            retry_from,
+            ..
+        } = &refusal
+        else {
+            panic!("{refusal:?}")
+        };
+        assert_eq!(
+            curfew_start.timestamp(),
+            at("2026-11-30T22:00:00-03:00[America/Santiago]")
+        );
+        assert_eq!(
+            retry_from.timestamp(),
+            at("2026-12-01T04:45:00-03:00[America/Santiago]")
+        );
+        assert_eq!(
+            refusal.to_string(),
+            "El permiso iría de las 20:15 a las 23:15 y entraría en el toque de queda (22:00 a 05:00). \
+             Podrás solicitarlo desde el martes 1 de diciembre de 2026 a las 04:45."
+        );
+    }
+
+    #[test]
+    fn a_request_during_the_curfew_is_refused_until_it_ends() {
+        let now = at("2026-12-01T02:00:00-03:00[America/Santiago]");
+        assert!(matches!(
+            Rules::default().window(motive("paseo-mascotas"), now),
+            Err(Refusal::Curfew { .. })
+        ));
+        let just_in_time = at("2026-12-01T04:45:00-03:00[America/Santiago]");
+        assert!(
+            Rules::default()
+                .window(motive("paseo-mascotas"), just_in_time)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_short_permit_ending_exactly_at_curfew_is_allowed() {
+        let now = at("2026-11-30T21:15:00-03:00[America/Santiago]");
+        assert!(
+            Rules::default()
+                .window(motive("paseo-mascotas"), now)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_curfew_can_be_switched_off() {
+        let rules = Rules {
+            curfew: None,
+            ..Rules::default()
+        };
+        assert!(
+            rules
+                .window(
+                    motive("compras"),
+                    at("2026-12-01T02:00:00-03:00[America/Santiago]")
+                )
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_motive_longer_than_the_free_hours_is_refused_as_such() {
+        let rules = Rules {
+            curfew: Curfew::parse("18:00-08:00"),
+            ..Rules::default()
+        };
+        let refusal = rules.window(
+            motive("atencion-medica"),
+            at("2026-11-30T10:00:00-03:00[America/Santiago]"),
+        );
+        assert!(matches!(refusal, Err(Refusal::NeverOutsideCurfew { .. })));
+    }
+
+    #[test]
+    fn curfews_parse_from_configuration() {
+        assert_eq!(Curfew::parse("22:00-05:00"), Some(Curfew::DEFAULT));
+        assert_eq!(Curfew::parse("22:00"), None);
+        assert_eq!(Curfew::parse("05:00-05:00"), None);
+    }
+
+    #[test]
+    fn weeks_run_monday_to_monday_in_santiago() {
+        let rules = Rules::default();
+        // Sunday 23:30 in Santiago is already Monday in UTC; it still belongs to the old week.
+        let sunday_night = at("2026-12-06T23:30:00-03:00[America/Santiago]");
+        let week = rules.week(sunday_night);
+        assert_eq!(week.label, "2026-W49");
+        assert_eq!(
+            week.ends.timestamp(),
+            at("2026-12-07T00:00:00-03:00[America/Santiago]")
+        );
+        assert_eq!(
+            rules
+                .week(at("2026-12-07T00:00:00-03:00[America/Santiago]"))
+                .label,
+            "2026-W50"
+        );
+    }
+
+    #[test]
+    fn the_quota_key_is_per_rut_and_week_and_can_be_switched_off() {
+        let rut = Rut::parse("12.345.678-5").unwrap();
+        let now = at("2026-12-01T10:00:00-03:00[America/Santiago]");
+        let claim = Rules::default()
+            .quota_claim(&rut, motive("compras"), now)
+            .unwrap();
+        assert_eq!(claim.key, "12345678-5|2026-W49");
+        assert_eq!(claim.limit, 2);
+        let off = Rules {
+            weekly_limit: None,
+            ..Rules::default()
+        };
+        assert!(off.quota_claim(&rut, motive("compras"), now).is_none());
+    }
+}
