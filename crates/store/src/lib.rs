@@ -1,1 +1,178 @@
-pub fn x() {}
+//! Permits and weekly quotas in MongoDB, through the official driver.
+//!
+//! Driver errors are mapped here, once: E11000 on a quota counter means "quota reached",
+//! an unreachable server means "unavailable".
+
+mod documents;
+mod error;
+mod page;
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
+use mongodb::{Client, Collection, Database, IndexModel};
+use permit_domain::{Permit, PermitId, QuotaClaim, Refusal};
+
+use crate::documents::{PermitDocument, to_bson};
+use crate::error::is_duplicate_key;
+pub use crate::error::StoreError;
+pub use crate::page::{BadCursor, Cursor, Page};
+
+/// How long the driver looks for a server before an operation fails as unavailable, so a
+/// dead database is answered with 503 in about this long instead of a hang.
+const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Conflicting first inserts of one quota counter are retried this many times.
+const QUOTA_ATTEMPTS: usize = 5;
+
+#[derive(Clone)]
+pub struct Store {
+    database: Database,
+    permits: Collection<PermitDocument>,
+    quotas: Collection<Document>,
+}
+
+impl Store {
+    /// Connects lazily: no I/O happens until the first operation.
+    pub async fn connect(uri: &str, database: &str, app_name: &str) -> Result<Store, StoreError> {
+        let mut options = ClientOptions::parse(uri).await.map_err(StoreError::BadUri)?;
+        options.app_name = Some(app_name.to_owned());
+        options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
+        options.connect_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
+        let client = Client::with_options(options).map_err(StoreError::BadUri)?;
+        let database = client.database(database);
+        Ok(Store { permits: database.collection("permits"), quotas: database.collection("weekly_quotas"), database })
+    }
+
+    /// Creates the indexes the queries rely on; safe to run on every start, from every replica.
+    pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
+        self.permits
+            .create_index(IndexModel::builder().keys(page::newest_first()).build())
+            .await?;
+        let expire_at_the_time_stored = IndexOptions::builder().expire_after(Duration::ZERO).build();
+        self.quotas
+            .create_index(IndexModel::builder().keys(doc! { "expire_at": 1 }).options(expire_at_the_time_stored).build())
+            .await?;
+        Ok(())
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.database.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+
+    /// Stores a new permit, first counting it against the weekly quota when `quota` is given.
+    /// The count is atomic in the database, so replicas racing cannot exceed the limit.
+    pub async fn issue(&self, permit: &Permit, quota: Option<&QuotaClaim>) -> Result<(), StoreError> {
+        if let Some(claim) = quota {
+            self.claim(claim).await?;
+        }
+        let inserted = self.permits.insert_one(PermitDocument::from(permit)).await;
+        if let (Err(error), Some(claim)) = (&inserted, quota) {
+            tracing::warn!(%error, "permit not stored; giving its quota back");
+            if let Err(error) = self.release(claim).await {
+                tracing::error!(%error, "could not give back the quota of a permit that was not stored");
+            }
+        }
+        inserted?;
+        Ok(())
+    }
+
+    pub async fn find(&self, id: &PermitId) -> Result<Option<Permit>, StoreError> {
+        self.permits.find_one(doc! { "_id": id.as_str() }).await?.map(Permit::try_from).transpose()
+    }
+
+    /// Newest first, at most `limit`, after `cursor` when given.
+    pub async fn list(&self, limit: u32, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
+        let filter = cursor.map(Cursor::filter).unwrap_or_default();
+        let documents: Vec<PermitDocument> = self
+            .permits
+            .find(filter)
+            .sort(page::newest_first())
+            .limit(i64::from(limit) + 1)
+            .await?
+            .try_collect()
+            .await?;
+        let mut permits = documents.into_iter().map(Permit::try_from).collect::<Result<Vec<_>, _>>()?;
+        let more = permits.len() > limit as usize;
+        permits.truncate(limit as usize);
+        let next = more.then(|| permits.last().map(Cursor::after)).flatten();
+        Ok(Page { permits, next })
+    }
+
+    /// Marks a permit revoked from `at`; revoking again keeps the first time. `None` if unknown.
+    pub async fn revoke(&self, id: &PermitId, at: jiff::Timestamp) -> Result<Option<Permit>, StoreError> {
+        self.permits
+            .find_one_and_update(doc! { "_id": id.as_str() }, doc! { "$min": { "revoked_at": to_bson(at) } })
+            .return_document(ReturnDocument::After)
+            .await?
+            .map(Permit::try_from)
+            .transpose()
+    }
+
+    /// One conditional upsert per attempt: it increments the (RUT, week) counter only while
+    /// both the weekly limit and the motive's own cap have room. When the condition fails
+    /// on an existing counter the upsert collides with it (E11000); the counter then tells
+    /// whether it is full or whether another replica just created it, in which case we retry.
+    async fn claim(&self, claim: &QuotaClaim) -> Result<(), StoreError> {
+        let motive_count = format!("motives.{}", claim.motive.code());
+        let mut filter = doc! { "_id": &claim.key, "total": { "$lt": i64::from(claim.limit) } };
+        if let Some(cap) = claim.motive.weekly_cap() {
+            // `$not $gte` also matches a counter that has no entry for this motive yet.
+            filter.insert(&motive_count, doc! { "$not": { "$gte": i64::from(cap) } });
+        }
+        // Kept a day past the week so a clock skew between replicas cannot reset it early.
+        let expire_at = to_bson(claim.week.ends.timestamp() + jiff::SignedDuration::from_hours(24));
+        let update = doc! {
+            "$inc": { "total": 1_i64, &motive_count: 1_i64 },
+            "$setOnInsert": { "expire_at": expire_at },
+        };
+        for _ in 0..QUOTA_ATTEMPTS {
+            match self.quotas.update_one(filter.clone(), update.clone()).upsert(true).await {
+                Ok(_) => return Ok(()),
+                Err(error) if is_duplicate_key(&error) => {
+                    if let Some(refusal) = self.full(claim).await? {
+                        return Err(StoreError::Refused(refusal));
+                    }
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(StoreError::Unavailable(mongodb::error::Error::custom("quota counter kept changing under contention")))
+    }
+
+    /// The refusal to give if the counter has no room left for this claim.
+    async fn full(&self, claim: &QuotaClaim) -> Result<Option<Refusal>, StoreError> {
+        let counter = self.quotas.find_one(doc! { "_id": &claim.key }).await?.unwrap_or_default();
+        let total = whole_number(counter.get("total"));
+        let for_motive = counter.get_document("motives").map_or(0, |m| whole_number(m.get(claim.motive.code())));
+        Ok(if total >= i64::from(claim.limit) {
+            Some(claim.refusal(false))
+        } else if claim.motive.weekly_cap().is_some_and(|cap| for_motive >= i64::from(cap)) {
+            Some(claim.refusal(true))
+        } else {
+            None
+        })
+    }
+
+    async fn release(&self, claim: &QuotaClaim) -> Result<(), StoreError> {
+        let motive_count = format!("motives.{}", claim.motive.code());
+        self.quotas
+            .update_one(doc! { "_id": &claim.key }, doc! { "$inc": { "total": -1_i64, motive_count: -1_i64 } })
+            .await?;
+        Ok(())
+    }
+}
+
+/// Counters are written as 64-bit integers, but a server may hand back any numeric type.
+fn whole_number(value: Option<&Bson>) -> i64 {
+    match value {
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Double(n)) => *n as i64,
+        _ => 0,
+    }
+}

@@ -1,1 +1,74 @@
+//! Shared by the test suites: where the database is, a fresh database name per test, a
+//! clock the test sets, and valid citizens.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use jiff::{SignedDuration, Timestamp, ZonedDateTime};
+use permit_domain::{Clock, PermitForm, Rut};
+
+/// The MongoDB-wire server under test, from `MONGODB_URI` (`make test` starts one).
+pub fn mongodb_uri() -> String {
+    std::env::var("MONGODB_URI").unwrap_or_else(|_| {
+        panic!(
+            "MONGODB_URI is not set: run the tests with `make test`, which starts a local \
+             SecantusDB, or point MONGODB_URI at a MongoDB server"
+        )
+    })
+}
+
+/// A database name no other test uses, so tests run in parallel without cleaning up.
+pub fn fresh_database() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let nanos = Timestamp::now().as_nanosecond() % 1_000_000_000_000;
+    format!("test_{}_{nanos}_{n}", std::process::id())
+}
+
+/// A clock that stands still until the test moves it.
+#[derive(Clone)]
+pub struct ManualClock(Arc<Mutex<Timestamp>>);
+
+impl ManualClock {
+    /// Starts at a Santiago local time such as `2026-11-30T10:00`.
+    pub fn at_santiago(local: &str) -> ManualClock {
+        ManualClock(Arc::new(Mutex::new(santiago(local))))
+    }
+
+    pub fn set(&self, at: Timestamp) {
+        *self.0.lock().expect("clock lock") = at;
+    }
+
+    pub fn advance(&self, by: SignedDuration) {
+        let mut now = self.0.lock().expect("clock lock");
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().expect("clock lock")
+    }
+}
+
+/// The instant of a Santiago local time such as `2026-11-30T10:00`.
+pub fn santiago(local: &str) -> Timestamp {
+    let zoned: ZonedDateTime = format!("{local}[America/Santiago]").parse().expect("a local date and time");
+    zoned.timestamp()
+}
+
+/// A valid RUT that differs for every `n`.
+pub fn rut(n: u32) -> Rut {
+    Rut::from_body(10_000_000 + n).expect("a body in range")
+}
+
+/// A complete, valid request for the citizen with RUT number `n`.
+pub fn citizen(n: u32, motive: &str) -> PermitForm {
+    PermitForm {
+        name: "Juana Pérez Soto".into(),
+        rut: rut(n).to_string(),
+        motive: motive.into(),
+        address: "Av. Grecia 1234, depto. 5".into(),
+        comuna: "Ñuñoa".into(),
+    }
+}

@@ -1,0 +1,71 @@
+//! How a permit is laid out in MongoDB, and the way back to domain types.
+
+use jiff::Timestamp;
+use mongodb::bson::DateTime;
+use permit_domain::{Address, Comuna, Motive, Name, Permit, PermitId, Rut};
+use serde::{Deserialize, Serialize};
+
+use crate::error::StoreError;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PermitDocument {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: String,
+    /// Canonical form, `12345678-5`.
+    pub rut: String,
+    /// Catalogue code.
+    pub motive: String,
+    pub address: String,
+    pub comuna: String,
+    pub requested_at: DateTime,
+    pub valid_from: DateTime,
+    pub expires_at: DateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime>,
+}
+
+pub(crate) fn to_bson(at: Timestamp) -> DateTime {
+    DateTime::from_millis(at.as_millisecond())
+}
+
+fn from_bson(at: DateTime) -> Timestamp {
+    Timestamp::from_millisecond(at.timestamp_millis()).unwrap_or(Timestamp::MIN)
+}
+
+impl From<&Permit> for PermitDocument {
+    fn from(permit: &Permit) -> Self {
+        PermitDocument {
+            id: permit.id.to_string(),
+            name: permit.name.as_str().to_owned(),
+            rut: permit.rut.canonical(),
+            motive: permit.motive.code().to_owned(),
+            address: permit.address.as_str().to_owned(),
+            comuna: permit.comuna.as_str().to_owned(),
+            requested_at: to_bson(permit.requested_at),
+            valid_from: to_bson(permit.valid_from),
+            expires_at: to_bson(permit.expires_at),
+            revoked_at: permit.revoked_at.map(to_bson),
+        }
+    }
+}
+
+impl TryFrom<PermitDocument> for Permit {
+    type Error = StoreError;
+
+    fn try_from(doc: PermitDocument) -> Result<Self, Self::Error> {
+        let corrupt = |field| StoreError::Corrupt { id: doc.id.clone(), field };
+        Ok(Permit {
+            id: PermitId::parse(&doc.id).map_err(|_| corrupt("id"))?,
+            name: Name::parse(&doc.name).map_err(|_| corrupt("name"))?,
+            rut: Rut::parse(&doc.rut).map_err(|_| corrupt("rut"))?,
+            motive: Motive::parse(&doc.motive).map_err(|_| corrupt("motive"))?,
+            address: Address::parse(&doc.address).map_err(|_| corrupt("address"))?,
+            comuna: Comuna::parse(&doc.comuna).map_err(|_| corrupt("comuna"))?,
+            requested_at: from_bson(doc.requested_at),
+            valid_from: from_bson(doc.valid_from),
+            expires_at: from_bson(doc.expires_at),
+            revoked_at: doc.revoked_at.map(from_bson),
+        })
+    }
+}

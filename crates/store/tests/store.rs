@@ -1,0 +1,124 @@
+//! The store against a real MongoDB-wire server (`MONGODB_URI`).
+
+use std::time::{Duration, Instant};
+
+use jiff::SignedDuration;
+use permit_domain::{Permit, PermitId, Refusal, Rules};
+use permit_store::{Store, StoreError};
+use testkit::{citizen, fresh_database, mongodb_uri, santiago};
+
+async fn store() -> Store {
+    let store = Store::connect(&mongodb_uri(), &fresh_database(), "store-tests").await.unwrap();
+    store.ensure_indexes().await.unwrap();
+    store
+}
+
+fn permit(n: u32, motive: &str, at: &str) -> Permit {
+    let request = citizen(n, motive).parse().unwrap();
+    let window = Rules::default().window(request.motive, santiago(at)).unwrap();
+    Permit::issue(request, window)
+}
+
+async fn issue(store: &Store, permit: &Permit) -> Result<(), StoreError> {
+    let claim = Rules::default().quota_claim(&permit.rut, permit.motive, permit.requested_at);
+    store.issue(permit, claim.as_ref()).await
+}
+
+#[tokio::test]
+async fn an_issued_permit_reads_back_unchanged() {
+    let store = store().await;
+    let permit = permit(1, "compras", "2026-11-30T10:00");
+    issue(&store, &permit).await.unwrap();
+    assert_eq!(store.find(&permit.id).await.unwrap(), Some(permit));
+    assert_eq!(store.find(&PermitId::generate()).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn ensuring_indexes_twice_is_harmless() {
+    let store = store().await;
+    store.ensure_indexes().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_third_permit_of_a_week_is_refused_until_next_monday() {
+    let store = store().await;
+    issue(&store, &permit(2, "compras", "2026-11-30T10:00")).await.unwrap();
+    issue(&store, &permit(2, "banco", "2026-12-02T10:00")).await.unwrap();
+    let third = issue(&store, &permit(2, "compras", "2026-12-06T10:00")).await.unwrap_err();
+    let StoreError::Refused(Refusal::WeeklyLimit { limit: 2, motive_label: None, retry_from }) = third else {
+        panic!("{third:?}")
+    };
+    assert_eq!(retry_from.timestamp(), santiago("2026-12-07T00:00"));
+    issue(&store, &permit(2, "compras", "2026-12-07T10:00")).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_motive_with_its_own_cap_is_refused_before_the_general_limit() {
+    let store = store().await;
+    issue(&store, &permit(3, "donacion-sangre", "2026-11-30T10:00")).await.unwrap();
+    let second = issue(&store, &permit(3, "donacion-sangre", "2026-11-30T11:00")).await.unwrap_err();
+    assert!(
+        matches!(second, StoreError::Refused(Refusal::WeeklyLimit { limit: 1, motive_label: Some(_), .. })),
+        "{second:?}"
+    );
+    issue(&store, &permit(3, "compras", "2026-11-30T11:00")).await.unwrap();
+}
+
+#[tokio::test]
+async fn racing_claims_for_one_rut_never_exceed_the_limit() {
+    let store = store().await;
+    let attempts = (0..20).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { issue(&store, &permit(4, "compras", "2026-11-30T10:00")).await })
+    });
+    let mut issued = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(()) => issued += 1,
+            Err(StoreError::Refused(_)) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(issued, 2);
+}
+
+#[tokio::test]
+async fn listing_pages_newest_first_with_a_cursor() {
+    let store = store().await;
+    let mut issued = Vec::new();
+    for n in 0..5 {
+        let mut p = permit(10 + n, "compras", "2026-11-30T10:00");
+        p.requested_at += SignedDuration::from_mins(i64::from(n));
+        store.issue(&p, None).await.unwrap();
+        issued.push(p.id);
+    }
+    issued.reverse();
+    let first = store.list(2, None).await.unwrap();
+    let second = store.list(2, first.next.as_ref()).await.unwrap();
+    let third = store.list(2, second.next.as_ref()).await.unwrap();
+    let ids: Vec<_> = [&first, &second, &third].iter().flat_map(|p| p.permits.iter().map(|p| p.id.clone())).collect();
+    assert_eq!(ids, issued);
+    assert!(third.next.is_none());
+}
+
+#[tokio::test]
+async fn revoking_keeps_the_first_revocation_time() {
+    let store = store().await;
+    let permit = permit(20, "compras", "2026-11-30T10:00");
+    issue(&store, &permit).await.unwrap();
+    let first = santiago("2026-11-30T11:00");
+    store.revoke(&permit.id, first).await.unwrap();
+    let again = store.revoke(&permit.id, santiago("2026-11-30T12:00")).await.unwrap().unwrap();
+    assert_eq!(again.revoked_at, Some(first));
+    assert_eq!(store.revoke(&PermitId::generate(), first).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_dead_database_is_reported_unavailable_within_seconds() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let store = Store::connect(&format!("mongodb://127.0.0.1:{closed_port}"), "x", "store-tests").await.unwrap();
+    let started = Instant::now();
+    let error = store.ping().await.unwrap_err();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
