@@ -43,12 +43,7 @@ pub fn day_and_time(at: &ZonedDateTime) -> String {
 /// `lunes 7 de diciembre de 2026`
 pub fn day(at: &ZonedDateTime) -> String {
     let month = MONTHS[usize::try_from(at.month() - 1).unwrap_or(0)];
-    format!(
-        "{} {} de {month} de {}",
-        weekday(at.weekday()),
-        at.day(),
-        at.year()
-    )
+    format!("{} {} de {month} de {}", weekday(at.weekday()), at.day(), at.year())
 }
 
 #[cfg(test)]
@@ -57,12 +52,7 @@ mod tests {
 
     #[test]
     fn formats_in_spanish() {
-        let at: ZonedDateTime = "2026-12-07T00:05:00-03:00[America/Santiago]"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            day_and_time(&at),
-            "lunes 7 de diciembre de 2026 a las 00:05"
-        );
+        let at: ZonedDateTime = "2026-12-07T00:05:00-03:00[America/Santiago]".parse().unwrap();
+        assert_eq!(day_and_time(&at), "lunes 7 de diciembre de 2026 a las 00:05");
     }
 }

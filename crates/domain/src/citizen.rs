@@ -86,14 +86,7 @@ pub struct Comuna(String);
 
 impl Comuna {
     pub fn parse(input: &str) -> Result<Comuna, FieldError> {
-        clean(
-            input,
-            2,
-            60,
-            name_char,
-            "usa solo letras, espacios y guiones",
-        )
-        .map(Comuna)
+        clean(input, 2, 60, name_char, "usa solo letras, espacios y guiones").map(Comuna)
     }
 
     pub fn as_str(&self) -> &str {

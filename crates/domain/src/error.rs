@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use jiff::ZonedDateTime;
+use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 
 use crate::calendar::{day_and_time, time_of_day};
 
@@ -38,6 +38,7 @@ pub enum Refusal {
         curfew_end: ZonedDateTime,
         /// The first moment a request for the same motive fits outside the curfew.
         retry_from: ZonedDateTime,
+        asked_at: Timestamp,
     },
     #[error(
         "Un permiso de «{motive_label}» dura {duration} y no cabe fuera del toque de queda. \
@@ -57,16 +58,20 @@ pub enum Refusal {
         /// Set when the motive's own cap, not the general one, was reached.
         motive_label: Option<&'static str>,
         retry_from: ZonedDateTime,
+        asked_at: Timestamp,
     },
 }
 
 impl Refusal {
-    /// When the same request could succeed, if ever.
-    pub fn retry_from(&self) -> Option<&ZonedDateTime> {
+    /// How long until the same request could succeed, if ever.
+    pub fn retry_after(&self) -> Option<SignedDuration> {
         match self {
-            Refusal::Curfew { retry_from, .. } | Refusal::WeeklyLimit { retry_from, .. } => {
-                Some(retry_from)
+            Refusal::Curfew {
+                retry_from, asked_at, ..
             }
+            | Refusal::WeeklyLimit {
+                retry_from, asked_at, ..
+            } => Some(retry_from.timestamp().duration_since(*asked_at)),
             Refusal::NeverOutsideCurfew { .. } => None,
         }
     }

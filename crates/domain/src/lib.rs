@@ -11,7 +11,7 @@ mod permit_id;
 mod rules;
 mod rut;
 
-pub use calendar::{day_and_time, time_of_day};
+pub use calendar::{day, day_and_time, time_of_day};
 pub use citizen::{Address, Comuna, Name};
 pub use clock::{Clock, SystemClock};
 pub use error::{FieldError, FieldErrors, Refusal};

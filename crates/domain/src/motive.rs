@@ -152,12 +152,7 @@ mod tests {
         let codes: HashSet<_> = Motive::all().map(Motive::code).collect();
         assert_eq!(codes.len(), CATALOGUE.len());
         for motive in Motive::all() {
-            assert!(
-                motive
-                    .code()
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'-')
-            );
+            assert!(motive.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
             assert_eq!(Motive::parse(motive.code()).unwrap(), motive);
         }
     }
@@ -182,10 +177,7 @@ mod tests {
 
     #[test]
     fn duration_labels_read_naturally() {
-        assert_eq!(
-            Motive::parse("paseo-mascotas").unwrap().duration_label(),
-            "30 min"
-        );
+        assert_eq!(Motive::parse("paseo-mascotas").unwrap().duration_label(), "30 min");
         assert_eq!(Motive::parse("compras").unwrap().duration_label(), "3 h");
     }
 }

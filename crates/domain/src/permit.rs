@@ -46,25 +46,19 @@ impl PermitForm {
         let address = field(&mut errors, "address", Address::parse(&self.address));
         let comuna = field(&mut errors, "comuna", Comuna::parse(&self.comuna));
         match (name, rut, motive, address, comuna) {
-            (Some(name), Some(rut), Some(motive), Some(address), Some(comuna)) => {
-                Ok(PermitRequest {
-                    name,
-                    rut,
-                    motive,
-                    address,
-                    comuna,
-                })
-            }
+            (Some(name), Some(rut), Some(motive), Some(address), Some(comuna)) => Ok(PermitRequest {
+                name,
+                rut,
+                motive,
+                address,
+                comuna,
+            }),
             _ => Err(errors),
         }
     }
 }
 
-fn field<T>(
-    errors: &mut FieldErrors,
-    name: &'static str,
-    result: Result<T, FieldError>,
-) -> Option<T> {
+fn field<T>(errors: &mut FieldErrors, name: &'static str, result: Result<T, FieldError>) -> Option<T> {
     result.map_err(|e| errors.insert(name, e)).ok()
 }
 
@@ -196,13 +190,7 @@ mod tests {
         assert_eq!(permit.status(window.valid_from), Status::Valid);
         assert_eq!(permit.status(window.expires_at), Status::Expired);
         permit.revoked_at = Some(now + SignedDuration::from_mins(20));
-        assert_eq!(
-            permit.status(now + SignedDuration::from_mins(19)),
-            Status::Valid
-        );
-        assert_eq!(
-            permit.status(now + SignedDuration::from_mins(20)),
-            Status::Revoked
-        );
+        assert_eq!(permit.status(now + SignedDuration::from_mins(19)), Status::Valid);
+        assert_eq!(permit.status(now + SignedDuration::from_mins(20)), Status::Revoked);
     }
 }

@@ -27,8 +27,7 @@ impl Default for Rules {
             start_delay: SignedDuration::from_mins(15),
             weekly_limit: Some(2),
             curfew: Some(Curfew::DEFAULT),
-            time_zone: TimeZone::get("America/Santiago")
-                .expect("the bundled time zone database has America/Santiago"),
+            time_zone: TimeZone::get("America/Santiago").expect("the bundled time zone database has America/Santiago"),
         }
     }
 }
@@ -114,6 +113,7 @@ pub struct QuotaClaim {
     pub limit: u32,
     pub motive: Motive,
     pub week: Week,
+    pub asked_at: Timestamp,
 }
 
 impl QuotaClaim {
@@ -127,6 +127,7 @@ impl QuotaClaim {
             },
             motive_label: motive_cap.then(|| self.motive.label()),
             retry_from: self.week.ends.clone(),
+            asked_at: self.asked_at,
         }
     }
 }
@@ -142,11 +143,8 @@ impl Rules {
         let Some(curfew) = self.curfew else {
             return Ok(window);
         };
-        let (valid_from, expires_at) =
-            (self.zoned(window.valid_from), self.zoned(window.expires_at));
-        let Some((curfew_start, curfew_end)) =
-            curfew.overlap(&valid_from, &expires_at, &self.time_zone)
-        else {
+        let (valid_from, expires_at) = (self.zoned(window.valid_from), self.zoned(window.expires_at));
+        let Some((curfew_start, curfew_end)) = curfew.overlap(&valid_from, &expires_at, &self.time_zone) else {
             return Ok(window);
         };
         let retry_from = self.zoned(curfew_end.timestamp() - self.start_delay);
@@ -170,6 +168,7 @@ impl Rules {
             curfew_start,
             curfew_end,
             retry_from,
+            asked_at: now,
         })
     }
 
@@ -204,6 +203,7 @@ impl Rules {
             limit,
             motive,
             week,
+            asked_at: now,
         })
     }
 }
@@ -224,14 +224,8 @@ mod tests {
     fn a_permit_starts_fifteen_minutes_after_issue_and_lasts_its_motive() {
         let now = at("2026-11-30T10:00:00-03:00[America/Santiago]");
         let window = Rules::default().window(motive("compras"), now).unwrap();
-        assert_eq!(
-            window.valid_from,
-            at("2026-11-30T10:15:00-03:00[America/Santiago]")
-        );
-        assert_eq!(
-            window.expires_at,
-            at("2026-11-30T13:15:00-03:00[America/Santiago]")
-        );
+        assert_eq!(window.valid_from, at("2026-11-30T10:15:00-03:00[America/Santiago]"));
+        assert_eq!(window.expires_at, at("2026-11-30T13:15:00-03:00[America/Santiago]"));
     }
 
     #[test]
@@ -269,21 +263,13 @@ mod tests {
             Err(Refusal::Curfew { .. })
         ));
         let just_in_time = at("2026-12-01T04:45:00-03:00[America/Santiago]");
-        assert!(
-            Rules::default()
-                .window(motive("paseo-mascotas"), just_in_time)
-                .is_ok()
-        );
+        assert!(Rules::default().window(motive("paseo-mascotas"), just_in_time).is_ok());
     }
 
     #[test]
     fn a_short_permit_ending_exactly_at_curfew_is_allowed() {
         let now = at("2026-11-30T21:15:00-03:00[America/Santiago]");
-        assert!(
-            Rules::default()
-                .window(motive("paseo-mascotas"), now)
-                .is_ok()
-        );
+        assert!(Rules::default().window(motive("paseo-mascotas"), now).is_ok());
     }
 
     #[test]
@@ -294,10 +280,7 @@ mod tests {
         };
         assert!(
             rules
-                .window(
-                    motive("compras"),
-                    at("2026-12-01T02:00:00-03:00[America/Santiago]")
-                )
+                .window(motive("compras"), at("2026-12-01T02:00:00-03:00[America/Santiago]"))
                 .is_ok()
         );
     }
@@ -329,14 +312,9 @@ mod tests {
         let sunday_night = at("2026-12-06T23:30:00-03:00[America/Santiago]");
         let week = rules.week(sunday_night);
         assert_eq!(week.label, "2026-W49");
+        assert_eq!(week.ends.timestamp(), at("2026-12-07T00:00:00-03:00[America/Santiago]"));
         assert_eq!(
-            week.ends.timestamp(),
-            at("2026-12-07T00:00:00-03:00[America/Santiago]")
-        );
-        assert_eq!(
-            rules
-                .week(at("2026-12-07T00:00:00-03:00[America/Santiago]"))
-                .label,
+            rules.week(at("2026-12-07T00:00:00-03:00[America/Santiago]")).label,
             "2026-W50"
         );
     }
@@ -345,9 +323,7 @@ mod tests {
     fn the_quota_key_is_per_rut_and_week_and_can_be_switched_off() {
         let rut = Rut::parse("12.345.678-5").unwrap();
         let now = at("2026-12-01T10:00:00-03:00[America/Santiago]");
-        let claim = Rules::default()
-            .quota_claim(&rut, motive("compras"), now)
-            .unwrap();
+        let claim = Rules::default().quota_claim(&rut, motive("compras"), now).unwrap();
         assert_eq!(claim.key, "12345678-5|2026-W49");
         assert_eq!(claim.limit, 2);
         let off = Rules {

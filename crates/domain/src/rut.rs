@@ -42,9 +42,7 @@ impl Rut {
             Some('k' | 'K') => CheckDigit::K,
             Some(c @ '0'..='9') => CheckDigit::Digit(c as u8 - b'0'),
             Some(_) => {
-                return Err(FieldError::Invalid(
-                    "el dígito verificador debe ser un número o K",
-                ));
+                return Err(FieldError::Invalid("el dígito verificador debe ser un número o K"));
             }
         };
         let written_body = chars.as_str();
@@ -105,8 +103,7 @@ fn body_digits(written: &str) -> Option<String> {
     let rest: Vec<&str> = groups.collect();
     let all_digits = |g: &str| !g.is_empty() && g.bytes().all(|b| b.is_ascii_digit());
     let well_grouped = rest.is_empty() || (first.len() <= 3 && rest.iter().all(|g| g.len() == 3));
-    (all_digits(first) && rest.iter().all(|g| all_digits(g)) && well_grouped)
-        .then(|| written.replace('.', ""))
+    (all_digits(first) && rest.iter().all(|g| all_digits(g)) && well_grouped).then(|| written.replace('.', ""))
 }
 
 impl fmt::Display for Rut {
@@ -114,11 +111,7 @@ impl fmt::Display for Rut {
         let millions = self.body / 1_000_000;
         let thousands = (self.body / 1_000) % 1_000;
         let units = self.body % 1_000;
-        write!(
-            f,
-            "{millions}.{thousands:03}.{units:03}-{}",
-            self.check.as_char()
-        )
+        write!(f, "{millions}.{thousands:03}.{units:03}-{}", self.check.as_char())
     }
 }
 

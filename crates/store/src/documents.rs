@@ -54,7 +54,10 @@ impl TryFrom<PermitDocument> for Permit {
     type Error = StoreError;
 
     fn try_from(doc: PermitDocument) -> Result<Self, Self::Error> {
-        let corrupt = |field| StoreError::Corrupt { id: doc.id.clone(), field };
+        let corrupt = |field| StoreError::Corrupt {
+            id: doc.id.clone(),
+            field,
+        };
         Ok(Permit {
             id: PermitId::parse(&doc.id).map_err(|_| corrupt("id"))?,
             name: Name::parse(&doc.name).map_err(|_| corrupt("name"))?,

@@ -32,9 +32,8 @@ impl From<mongodb::error::Error> for StoreError {
 pub(crate) fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     const DUPLICATE_KEY: i32 = 11000;
     match &*error.kind {
-        ErrorKind::Write(WriteFailure::WriteError(WriteError { code, .. })) | ErrorKind::Command(CommandError { code, .. }) => {
-            *code == DUPLICATE_KEY
-        }
+        ErrorKind::Write(WriteFailure::WriteError(WriteError { code, .. }))
+        | ErrorKind::Command(CommandError { code, .. }) => *code == DUPLICATE_KEY,
         _ => false,
     }
 }

@@ -16,8 +16,8 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use permit_domain::{Permit, PermitId, QuotaClaim, Refusal};
 
 use crate::documents::{PermitDocument, to_bson};
-use crate::error::is_duplicate_key;
 pub use crate::error::StoreError;
+use crate::error::is_duplicate_key;
 pub use crate::page::{BadCursor, Cursor, Page};
 
 /// How long the driver looks for a server before an operation fails as unavailable, so a
@@ -43,7 +43,11 @@ impl Store {
         options.connect_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
         let client = Client::with_options(options).map_err(StoreError::BadUri)?;
         let database = client.database(database);
-        Ok(Store { permits: database.collection("permits"), quotas: database.collection("weekly_quotas"), database })
+        Ok(Store {
+            permits: database.collection("permits"),
+            quotas: database.collection("weekly_quotas"),
+            database,
+        })
     }
 
     /// Creates the indexes the queries rely on; safe to run on every start, from every replica.
@@ -53,7 +57,12 @@ impl Store {
             .await?;
         let expire_at_the_time_stored = IndexOptions::builder().expire_after(Duration::ZERO).build();
         self.quotas
-            .create_index(IndexModel::builder().keys(doc! { "expire_at": 1 }).options(expire_at_the_time_stored).build())
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "expire_at": 1 })
+                    .options(expire_at_the_time_stored)
+                    .build(),
+            )
             .await?;
         Ok(())
     }
@@ -82,7 +91,11 @@ impl Store {
     }
 
     pub async fn find(&self, id: &PermitId) -> Result<Option<Permit>, StoreError> {
-        self.permits.find_one(doc! { "_id": id.as_str() }).await?.map(Permit::try_from).transpose()
+        self.permits
+            .find_one(doc! { "_id": id.as_str() })
+            .await?
+            .map(Permit::try_from)
+            .transpose()
     }
 
     /// Newest first, at most `limit`, after `cursor` when given.
@@ -96,7 +109,10 @@ impl Store {
             .await?
             .try_collect()
             .await?;
-        let mut permits = documents.into_iter().map(Permit::try_from).collect::<Result<Vec<_>, _>>()?;
+        let mut permits = documents
+            .into_iter()
+            .map(Permit::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         let more = permits.len() > limit as usize;
         permits.truncate(limit as usize);
         let next = more.then(|| permits.last().map(Cursor::after)).flatten();
@@ -106,7 +122,10 @@ impl Store {
     /// Marks a permit revoked from `at`; revoking again keeps the first time. `None` if unknown.
     pub async fn revoke(&self, id: &PermitId, at: jiff::Timestamp) -> Result<Option<Permit>, StoreError> {
         self.permits
-            .find_one_and_update(doc! { "_id": id.as_str() }, doc! { "$min": { "revoked_at": to_bson(at) } })
+            .find_one_and_update(
+                doc! { "_id": id.as_str() },
+                doc! { "$min": { "revoked_at": to_bson(at) } },
+            )
             .return_document(ReturnDocument::After)
             .await?
             .map(Permit::try_from)
@@ -131,7 +150,12 @@ impl Store {
             "$setOnInsert": { "expire_at": expire_at },
         };
         for _ in 0..QUOTA_ATTEMPTS {
-            match self.quotas.update_one(filter.clone(), update.clone()).upsert(true).await {
+            match self
+                .quotas
+                .update_one(filter.clone(), update.clone())
+                .upsert(true)
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(error) if is_duplicate_key(&error) => {
                     if let Some(refusal) = self.full(claim).await? {
@@ -141,17 +165,29 @@ impl Store {
                 Err(error) => return Err(error.into()),
             }
         }
-        Err(StoreError::Unavailable(mongodb::error::Error::custom("quota counter kept changing under contention")))
+        Err(StoreError::Unavailable(mongodb::error::Error::custom(
+            "quota counter kept changing under contention",
+        )))
     }
 
     /// The refusal to give if the counter has no room left for this claim.
     async fn full(&self, claim: &QuotaClaim) -> Result<Option<Refusal>, StoreError> {
-        let counter = self.quotas.find_one(doc! { "_id": &claim.key }).await?.unwrap_or_default();
+        let counter = self
+            .quotas
+            .find_one(doc! { "_id": &claim.key })
+            .await?
+            .unwrap_or_default();
         let total = whole_number(counter.get("total"));
-        let for_motive = counter.get_document("motives").map_or(0, |m| whole_number(m.get(claim.motive.code())));
+        let for_motive = counter
+            .get_document("motives")
+            .map_or(0, |m| whole_number(m.get(claim.motive.code())));
         Ok(if total >= i64::from(claim.limit) {
             Some(claim.refusal(false))
-        } else if claim.motive.weekly_cap().is_some_and(|cap| for_motive >= i64::from(cap)) {
+        } else if claim
+            .motive
+            .weekly_cap()
+            .is_some_and(|cap| for_motive >= i64::from(cap))
+        {
             Some(claim.refusal(true))
         } else {
             None
@@ -161,7 +197,10 @@ impl Store {
     async fn release(&self, claim: &QuotaClaim) -> Result<(), StoreError> {
         let motive_count = format!("motives.{}", claim.motive.code());
         self.quotas
-            .update_one(doc! { "_id": &claim.key }, doc! { "$inc": { "total": -1_i64, motive_count: -1_i64 } })
+            .update_one(
+                doc! { "_id": &claim.key },
+                doc! { "$inc": { "total": -1_i64, motive_count: -1_i64 } },
+            )
             .await?;
         Ok(())
     }

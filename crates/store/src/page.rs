@@ -19,7 +19,10 @@ pub struct BadCursor;
 
 impl Cursor {
     pub(crate) fn after(permit: &Permit) -> Cursor {
-        Cursor { requested_at_ms: permit.requested_at.as_millisecond(), id: permit.id.to_string() }
+        Cursor {
+            requested_at_ms: permit.requested_at.as_millisecond(),
+            id: permit.id.to_string(),
+        }
     }
 
     pub fn parse(text: &str) -> Result<Cursor, BadCursor> {
@@ -27,7 +30,10 @@ impl Cursor {
         let text = String::from_utf8(bytes).map_err(|_| BadCursor)?;
         let (millis, id) = text.split_once(':').ok_or(BadCursor)?;
         let id = permit_domain::PermitId::parse(id).map_err(|_| BadCursor)?;
-        Ok(Cursor { requested_at_ms: millis.parse().map_err(|_| BadCursor)?, id: id.to_string() })
+        Ok(Cursor {
+            requested_at_ms: millis.parse().map_err(|_| BadCursor)?,
+            id: id.to_string(),
+        })
     }
 
     pub fn encode(&self) -> String {
@@ -61,7 +67,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_forgeries() {
-        let cursor = Cursor { requested_at_ms: 1_800_000_000_000, id: permit_domain::PermitId::generate().to_string() };
+        let cursor = Cursor {
+            requested_at_ms: 1_800_000_000_000,
+            id: permit_domain::PermitId::generate().to_string(),
+        };
         assert_eq!(Cursor::parse(&cursor.encode()), Ok(cursor));
         assert_eq!(Cursor::parse("not a cursor"), Err(BadCursor));
         assert_eq!(Cursor::parse(&URL_SAFE_NO_PAD.encode("1:{\"$gt\":1}")), Err(BadCursor));

@@ -8,7 +8,9 @@ use permit_store::{Store, StoreError};
 use testkit::{citizen, fresh_database, mongodb_uri, santiago};
 
 async fn store() -> Store {
-    let store = Store::connect(&mongodb_uri(), &fresh_database(), "store-tests").await.unwrap();
+    let store = Store::connect(&mongodb_uri(), &fresh_database(), "store-tests")
+        .await
+        .unwrap();
     store.ensure_indexes().await.unwrap();
     store
 }
@@ -44,8 +46,15 @@ async fn the_third_permit_of_a_week_is_refused_until_next_monday() {
     let store = store().await;
     issue(&store, &permit(2, "compras", "2026-11-30T10:00")).await.unwrap();
     issue(&store, &permit(2, "banco", "2026-12-02T10:00")).await.unwrap();
-    let third = issue(&store, &permit(2, "compras", "2026-12-06T10:00")).await.unwrap_err();
-    let StoreError::Refused(Refusal::WeeklyLimit { limit: 2, motive_label: None, retry_from }) = third else {
+    let third = issue(&store, &permit(2, "compras", "2026-12-06T10:00"))
+        .await
+        .unwrap_err();
+    let StoreError::Refused(Refusal::WeeklyLimit {
+        limit: 2,
+        motive_label: None,
+        retry_from,
+    }) = third
+    else {
         panic!("{third:?}")
     };
     assert_eq!(retry_from.timestamp(), santiago("2026-12-07T00:00"));
@@ -55,10 +64,21 @@ async fn the_third_permit_of_a_week_is_refused_until_next_monday() {
 #[tokio::test]
 async fn a_motive_with_its_own_cap_is_refused_before_the_general_limit() {
     let store = store().await;
-    issue(&store, &permit(3, "donacion-sangre", "2026-11-30T10:00")).await.unwrap();
-    let second = issue(&store, &permit(3, "donacion-sangre", "2026-11-30T11:00")).await.unwrap_err();
+    issue(&store, &permit(3, "donacion-sangre", "2026-11-30T10:00"))
+        .await
+        .unwrap();
+    let second = issue(&store, &permit(3, "donacion-sangre", "2026-11-30T11:00"))
+        .await
+        .unwrap_err();
     assert!(
-        matches!(second, StoreError::Refused(Refusal::WeeklyLimit { limit: 1, motive_label: Some(_), .. })),
+        matches!(
+            second,
+            StoreError::Refused(Refusal::WeeklyLimit {
+                limit: 1,
+                motive_label: Some(_),
+                ..
+            })
+        ),
         "{second:?}"
     );
     issue(&store, &permit(3, "compras", "2026-11-30T11:00")).await.unwrap();
@@ -96,7 +116,10 @@ async fn listing_pages_newest_first_with_a_cursor() {
     let first = store.list(2, None).await.unwrap();
     let second = store.list(2, first.next.as_ref()).await.unwrap();
     let third = store.list(2, second.next.as_ref()).await.unwrap();
-    let ids: Vec<_> = [&first, &second, &third].iter().flat_map(|p| p.permits.iter().map(|p| p.id.clone())).collect();
+    let ids: Vec<_> = [&first, &second, &third]
+        .iter()
+        .flat_map(|p| p.permits.iter().map(|p| p.id.clone()))
+        .collect();
     assert_eq!(ids, issued);
     assert!(third.next.is_none());
 }
@@ -108,17 +131,31 @@ async fn revoking_keeps_the_first_revocation_time() {
     issue(&store, &permit).await.unwrap();
     let first = santiago("2026-11-30T11:00");
     store.revoke(&permit.id, first).await.unwrap();
-    let again = store.revoke(&permit.id, santiago("2026-11-30T12:00")).await.unwrap().unwrap();
+    let again = store
+        .revoke(&permit.id, santiago("2026-11-30T12:00"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(again.revoked_at, Some(first));
     assert_eq!(store.revoke(&PermitId::generate(), first).await.unwrap(), None);
 }
 
 #[tokio::test]
 async fn a_dead_database_is_reported_unavailable_within_seconds() {
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let store = Store::connect(&format!("mongodb://127.0.0.1:{closed_port}"), "x", "store-tests").await.unwrap();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = Store::connect(&format!("mongodb://127.0.0.1:{closed_port}"), "x", "store-tests")
+        .await
+        .unwrap();
     let started = Instant::now();
     let error = store.ping().await.unwrap_err();
     assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }

@@ -53,7 +53,9 @@ impl Clock for ManualClock {
 
 /// The instant of a Santiago local time such as `2026-11-30T10:00`.
 pub fn santiago(local: &str) -> Timestamp {
-    let zoned: ZonedDateTime = format!("{local}[America/Santiago]").parse().expect("a local date and time");
+    let zoned: ZonedDateTime = format!("{local}[America/Santiago]")
+        .parse()
+        .expect("a local date and time");
     zoned.timestamp()
 }
 

@@ -1,0 +1,32 @@
+//! The issuer: `formulario.<domain>`.
+
+mod admin;
+mod api;
+mod issue;
+mod json_body;
+mod pages;
+mod qr;
+
+use axum::Router;
+use axum::routing::{get, post};
+use permit_web::{Context, assets};
+
+pub use admin::AdminToken;
+
+#[derive(Clone)]
+pub struct IssuerState {
+    ctx: Context,
+    admin: Option<AdminToken>,
+}
+
+pub fn router(ctx: Context, admin: Option<AdminToken>) -> Router {
+    Router::new()
+        .route("/", get(pages::landing))
+        .route("/nuevo", get(pages::form).post(pages::submit))
+        .route("/permiso/{id}", get(pages::permit))
+        .route("/api/create", post(api::create))
+        .route("/api/all", get(api::all))
+        .route("/api/permits/{id}/revoke", post(api::revoke))
+        .merge(assets::routes())
+        .with_state(IssuerState { ctx, admin })
+}

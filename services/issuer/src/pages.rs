@@ -1,0 +1,200 @@
+//! The citizen's pages: landing, form, and the issued permit with its QR code.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use permit_domain::{FieldErrors, Motive, PermitForm, PermitId};
+use permit_web::{AppError, PageError};
+
+use crate::IssuerState;
+use crate::issue::issue;
+use crate::qr;
+
+struct MotiveRow {
+    code: &'static str,
+    label: &'static str,
+    duration: String,
+    cap: Option<u32>,
+}
+
+fn motive_rows() -> Vec<MotiveRow> {
+    Motive::all()
+        .map(|m| MotiveRow {
+            code: m.code(),
+            label: m.label(),
+            duration: m.duration_label(),
+            cap: m.weekly_cap(),
+        })
+        .collect()
+}
+
+/// The rules in force, in words, so nobody meets a refusal they were not told about.
+struct RulesView {
+    start_delay_minutes: i64,
+    weekly_limit: Option<u32>,
+    curfew: Option<String>,
+}
+
+impl RulesView {
+    fn of(state: &IssuerState) -> RulesView {
+        let rules = &state.ctx.rules;
+        RulesView {
+            start_delay_minutes: rules.start_delay.as_mins(),
+            weekly_limit: rules.weekly_limit,
+            curfew: rules
+                .curfew
+                .map(|c| format!("{} a {}", c.start.strftime("%H:%M"), c.end.strftime("%H:%M"))),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "landing.html")]
+struct Landing {
+    rules: RulesView,
+    motives: Vec<MotiveRow>,
+    validator_home: String,
+}
+
+pub async fn landing(State(state): State<IssuerState>) -> Result<Html<String>, PageError> {
+    let page = Landing {
+        rules: RulesView::of(&state),
+        motives: motive_rows(),
+        validator_home: state.ctx.links.validator_home().to_owned(),
+    };
+    Ok(Html(page.render()?))
+}
+
+/// One input of the form, with what the citizen typed and what is wrong with it.
+struct FieldView {
+    name: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    autocomplete: &'static str,
+    value: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+struct FormPage {
+    fields: Vec<FieldView>,
+    motives: Vec<MotiveRow>,
+    alert: Option<String>,
+    rules: RulesView,
+}
+
+impl FormPage {
+    fn new(state: &IssuerState, form: &PermitForm, errors: &FieldErrors, alert: Option<String>) -> FormPage {
+        let field = |name, label, hint, autocomplete, value: &str| FieldView {
+            name,
+            label,
+            hint,
+            autocomplete,
+            value: value.to_owned(),
+            error: errors.get(name).map(ToString::to_string),
+        };
+        FormPage {
+            fields: vec![
+                field(
+                    "name",
+                    "Nombre completo",
+                    "Como aparece en tu cédula de identidad.",
+                    "name",
+                    &form.name,
+                ),
+                field("rut", "RUT", "Por ejemplo: 12.345.678-5", "off", &form.rut),
+                field(
+                    "motive",
+                    "Motivo",
+                    "La duración del permiso depende del motivo.",
+                    "off",
+                    &form.motive,
+                ),
+                field(
+                    "address",
+                    "Dirección de salida",
+                    "Calle, número y departamento si corresponde.",
+                    "street-address",
+                    &form.address,
+                ),
+                field("comuna", "Comuna", "Por ejemplo: Ñuñoa", "address-level2", &form.comuna),
+            ],
+            motives: motive_rows(),
+            alert,
+            rules: RulesView::of(state),
+        }
+    }
+}
+
+pub async fn form(State(state): State<IssuerState>) -> Result<Html<String>, PageError> {
+    Ok(Html(
+        FormPage::new(&state, &PermitForm::default(), &FieldErrors::new(), None).render()?,
+    ))
+}
+
+/// Works with JavaScript off: success redirects to the permit (303), anything the citizen
+/// can fix shows the form again with their values and a message beside each field.
+pub async fn submit(
+    State(state): State<IssuerState>,
+    form: Result<Form<PermitForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let Form(form) = form.map_err(|rejection| match rejection.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
+        StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+        _ => AppError::Malformed(rejection.body_text()),
+    })?;
+    let error = match issue(&state.ctx, &form).await {
+        Ok(permit) => return Ok(Redirect::to(&format!("/permiso/{}", permit.id)).into_response()),
+        Err(error) => error,
+    };
+    let page = match &error {
+        AppError::Invalid(errors) => FormPage::new(&state, &form, errors, None),
+        AppError::Refused(refusal) => FormPage::new(&state, &form, &FieldErrors::new(), Some(refusal.to_string())),
+        _ => return Err(PageError(error)),
+    };
+    Ok(error.decorate(Html(page.render()?).into_response()))
+}
+
+#[derive(Template)]
+#[template(path = "permit.html")]
+struct PermitPage {
+    id: String,
+    status_code: &'static str,
+    status_label: &'static str,
+    name: String,
+    rut: String,
+    motive: &'static str,
+    address: String,
+    comuna: String,
+    valid_from: String,
+    expires_at: String,
+    validation_url: String,
+    qr_svg: String,
+}
+
+pub async fn permit(State(state): State<IssuerState>, Path(id): Path<String>) -> Result<Html<String>, PageError> {
+    let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let permit = state.ctx.store.find(&id).await?.ok_or(AppError::NotFound)?;
+    let ctx = &state.ctx;
+    let status = permit.status(ctx.now());
+    let validation_url = ctx.links.validation_page(&permit.id);
+    let page = PermitPage {
+        id: permit.id.to_string(),
+        status_code: status.code(),
+        status_label: status.label(),
+        name: permit.name.as_str().to_owned(),
+        rut: permit.rut.to_string(),
+        motive: permit.motive.label(),
+        address: permit.address.as_str().to_owned(),
+        comuna: permit.comuna.as_str().to_owned(),
+        valid_from: ctx.local(permit.valid_from),
+        expires_at: ctx.local(permit.expires_at),
+        qr_svg: qr::svg_for(&validation_url).unwrap_or_default(),
+        validation_url,
+    };
+    Ok(Html(page.render()?))
+}
