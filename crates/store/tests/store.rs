@@ -53,6 +53,7 @@ async fn the_third_permit_of_a_week_is_refused_until_next_monday() {
         limit: 2,
         motive_label: None,
         retry_from,
+        ..
     }) = third
     else {
         panic!("{third:?}")

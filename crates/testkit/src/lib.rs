@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
-use permit_domain::{Clock, PermitForm, Rut};
+use permit_domain::{Clock, PermitForm, Rules, Rut};
+use permit_store::Store;
+use permit_web::{Context, Links};
 
 /// The MongoDB-wire server under test, from `MONGODB_URI` (`make test` starts one).
 pub fn mongodb_uri() -> String {
@@ -73,4 +75,27 @@ pub fn citizen(n: u32, motive: &str) -> PermitForm {
         address: "Av. Grecia 1234, depto. 5".into(),
         comuna: "Ñuñoa".into(),
     }
+}
+
+/// A context over a fresh database, with the given clock and rules and local links.
+pub async fn context(clock: &ManualClock, rules: Rules) -> Context {
+    context_on(&fresh_database(), clock, rules).await
+}
+
+/// A context over `database` with a client of its own, as another replica would have.
+pub async fn context_on(database: &str, clock: &ManualClock, rules: Rules) -> Context {
+    let store = Store::connect(&mongodb_uri(), database, "tests")
+        .await
+        .expect("a valid MONGODB_URI");
+    store.ensure_indexes().await.expect("indexes on the test database");
+    let links = Links::new("http://formulario.test", "http://validar.test").expect("valid links");
+    Context::new(store, Arc::new(clock.clone()), rules, links)
+}
+
+/// Serves `router` on a free loopback port, as the binary would; returns its base URL.
+pub async fn spawn(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let addr = listener.local_addr().expect("a bound address");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("the test server") });
+    format!("http://{addr}")
 }

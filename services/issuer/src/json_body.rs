@@ -36,10 +36,12 @@ pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppE
         comuna: text("comuna"),
     };
     if errors.is_empty() {
-        Ok(form)
-    } else {
-        Err(AppError::Invalid(errors))
+        return Ok(form);
     }
+    // Report the other fields too, so one answer lists everything to fix.
+    let mut all = form.parse().err().unwrap_or_default();
+    all.extend(errors);
+    Err(AppError::Invalid(all))
 }
 
 #[cfg(test)]
@@ -58,7 +60,10 @@ mod tests {
         let Err(AppError::Invalid(errors)) = permit_form(&json_headers(), &body) else {
             panic!()
         };
-        assert_eq!(errors.keys().copied().collect::<Vec<_>>(), ["name", "rut"]);
+        assert_eq!(errors["name"], FieldError::Invalid("debe ser texto"));
+        assert_eq!(errors["rut"], FieldError::Invalid("debe ser texto"));
+        assert_eq!(errors["address"], FieldError::Required);
+        assert!(!errors.contains_key("motive"));
     }
 
     #[test]

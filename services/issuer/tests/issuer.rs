@@ -1,0 +1,417 @@
+//! The issuer spawned on a free port, driven over HTTP, against a real MongoDB-wire server.
+
+use issuer::AdminToken;
+use permit_domain::{PermitForm, Rules};
+use permit_web::Context;
+use reqwest::{Client, StatusCode, header};
+use serde_json::{Value, json};
+use testkit::{ManualClock, citizen, context, context_on, fresh_database, spawn};
+
+const TOKEN: &str = "an-operator-token-of-forty-characters-x";
+
+struct App {
+    url: String,
+    http: Client,
+    clock: ManualClock,
+}
+
+impl App {
+    async fn spawn() -> App {
+        App::with(Rules::default(), Some(TOKEN)).await
+    }
+
+    async fn with(rules: Rules, admin: Option<&str>) -> App {
+        let clock = ManualClock::at_santiago("2026-11-30T10:00");
+        let ctx = context(&clock, rules).await;
+        App::serve(ctx, clock, admin).await
+    }
+
+    async fn serve(ctx: Context, clock: ManualClock, admin: Option<&str>) -> App {
+        let admin = AdminToken::from_setting(admin.map(String::from)).unwrap();
+        let url = spawn(issuer::router(ctx, admin)).await;
+        let http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        App { url, http, clock }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.url)).send().await.unwrap()
+    }
+
+    async fn create(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/create", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn submit(&self, form: &PermitForm) -> reqwest::Response {
+        let fields = [
+            ("name", &form.name),
+            ("rut", &form.rut),
+            ("motive", &form.motive),
+            ("address", &form.address),
+            ("comuna", &form.comuna),
+        ];
+        self.http
+            .post(format!("{}/nuevo", self.url))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn admin_get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn as_json(form: &PermitForm) -> Value {
+    json!({ "name": form.name, "rut": form.rut, "motive": form.motive, "address": form.address, "comuna": form.comuna })
+}
+
+#[tokio::test]
+async fn the_landing_page_links_to_the_form_and_states_the_rules() {
+    let app = App::spawn().await;
+    let response = app.get("/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"href="/nuevo""#));
+    assert!(html.contains("22:00 a 05:00"));
+    assert!(html.contains("como máximo 2 permisos por semana"));
+    assert!(html.contains("Paseo de mascotas"));
+}
+
+#[tokio::test]
+async fn the_form_offers_every_motive_with_labelled_inputs() {
+    let app = App::spawn().await;
+    let html = app.get("/nuevo").await.text().await.unwrap();
+    for motive in permit_domain::Motive::all() {
+        assert!(
+            html.contains(&format!(r#"<option value="{}""#, motive.code())),
+            "{}",
+            motive.code()
+        );
+    }
+    for field in ["name", "rut", "motive", "address", "comuna"] {
+        assert!(html.contains(&format!(r#"<label for="{field}">"#)), "{field}");
+    }
+}
+
+#[tokio::test]
+async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
+    let app = App::spawn().await;
+    let response = app.submit(&citizen(1, "compras")).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let id = location.strip_prefix("/permiso/").unwrap();
+    let html = app.get(&location).await.text().await.unwrap();
+    assert!(html.contains(r#"<svg class="qr""#));
+    assert!(html.contains(&format!("http://validar.test/validar/{id}")));
+    assert!(html.contains("AÚN NO VIGENTE"));
+    assert!(html.contains("lunes 30 de noviembre de 2026, 10:15"));
+    assert!(html.contains("lunes 30 de noviembre de 2026, 13:15"));
+}
+
+#[tokio::test]
+async fn an_invalid_form_comes_back_with_messages_and_the_values_kept() {
+    let app = App::spawn().await;
+    let form = PermitForm {
+        rut: "12.345.678-9".into(),
+        comuna: String::new(),
+        ..citizen(2, "compras")
+    };
+    let response = app.submit(&form).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"<span class="field-error" id="rut-error">el dígito verificador no corresponde</span>"#));
+    assert!(html.contains(r#"<span class="field-error" id="comuna-error">este campo es obligatorio</span>"#));
+    assert!(html.contains(r#"value="Juana Pérez Soto""#));
+    assert!(html.contains(r#"value="12.345.678-9""#));
+    assert!(html.contains(r#"<option value="compras" selected>"#));
+}
+
+#[tokio::test]
+async fn markup_typed_into_the_form_is_shown_escaped() {
+    let app = App::spawn().await;
+    let form = PermitForm {
+        address: "<script>alert(1)</script>".into(),
+        name: "<b>x</b>".into(),
+        ..citizen(3, "compras")
+    };
+    let html = app.submit(&form).await.text().await.unwrap();
+    assert!(!html.contains("<script>alert(1)"));
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") || html.contains("&lt;script&gt;alert(1)"));
+}
+
+#[tokio::test]
+async fn the_api_creates_a_permit_with_its_validation_url() {
+    let app = App::spawn().await;
+    let response = app.create(&as_json(&citizen(4, "paseo-mascotas"))).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(id.len(), 22);
+    assert_eq!(body["validation_url"], format!("http://validar.test/validar/{id}"));
+    assert_eq!(body["status"], "not_yet_valid");
+    assert_eq!(body["rut"], testkit::rut(4).to_string());
+    assert_eq!(body["valid_from"], "2026-11-30T10:15:00-03:00");
+    assert_eq!(body["expires_at"], "2026-11-30T10:45:00-03:00");
+    assert_eq!(app.get(&format!("/permiso/{id}")).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_case_study_load_test_row_is_refused_naming_rut_and_motive() {
+    let app = App::spawn().await;
+    let row = json!({ "name": "user_1", "rut": "1111111-1", "motive": "test_1", "address": "address_1" });
+    let response = app.create(&row).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_fields");
+    assert!(body["errors"]["rut"].is_string());
+    assert!(body["errors"]["motive"].is_string());
+}
+
+#[tokio::test]
+async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
+    let app = App::spawn().await;
+    for motive in ["compras", "banco"] {
+        assert_eq!(
+            app.create(&as_json(&citizen(5, motive))).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let response = app.create(&as_json(&citizen(5, "funeral"))).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: i64 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(retry_after, 7 * 24 * 3600 - 10 * 3600);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "weekly_limit_reached");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("lunes 7 de diciembre de 2026 a las 00:00")
+    );
+
+    let page = app.submit(&citizen(5, "compras")).await;
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Ya usaste 2 de 2 permisos de esta semana")
+    );
+}
+
+#[tokio::test]
+async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
+    let database = fresh_database();
+    let clock = ManualClock::at_santiago("2026-11-30T10:00");
+    let first = App::serve(
+        context_on(&database, &clock, Rules::default()).await,
+        clock.clone(),
+        None,
+    )
+    .await;
+    let second = App::serve(
+        context_on(&database, &clock, Rules::default()).await,
+        clock.clone(),
+        None,
+    )
+    .await;
+    let body = as_json(&citizen(6, "compras"));
+    let requests: Vec<_> = (0..20)
+        .map(|i| {
+            let url = format!("{}/api/create", if i % 2 == 0 { &first.url } else { &second.url });
+            let (http, body) = (first.http.clone(), body.clone());
+            tokio::spawn(async move { http.post(url).json(&body).send().await.unwrap().status() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap());
+    }
+    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((created, refused), (2, 18), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
+    let app = App::spawn().await;
+    app.clock.set(testkit::santiago("2026-11-30T20:00"));
+    let response = app.create(&as_json(&citizen(7, "compras"))).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "curfew");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("toque de queda (22:00 a 05:00)")
+    );
+
+    let off = App::with(
+        Rules {
+            curfew: None,
+            ..Rules::default()
+        },
+        None,
+    )
+    .await;
+    off.clock.set(testkit::santiago("2026-11-30T23:00"));
+    assert_eq!(
+        off.create(&as_json(&citizen(7, "compras"))).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_permit_ids_are_404() {
+    let app = App::spawn().await;
+    assert_eq!(
+        app.get("/permiso/AAAAAAAAAAAAAAAAAAAAAA").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/permiso/5ee3b4c1a4b1c2d3e4f5a6b7").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
+    let app = App::spawn().await;
+    let url = format!("{}/api/create", app.url);
+    let as_form = app.http.post(&url).form(&[("name", "x")]).send().await.unwrap();
+    assert_eq!(as_form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let broken = app
+        .http
+        .post(&url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body("{\"name\":")
+        .send()
+        .await;
+    assert_eq!(broken.unwrap().status(), StatusCode::BAD_REQUEST);
+    let wrong_type = app.create(&json!({ "name": 5 })).await;
+    assert_eq!(wrong_type.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = wrong_type.json().await.unwrap();
+    assert_eq!(body["errors"]["name"], "debe ser texto");
+    assert_eq!(body["errors"]["rut"], "este campo es obligatorio");
+}
+
+#[tokio::test]
+async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
+    let app = App::spawn().await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let body: Value = app
+            .create(&as_json(&citizen(100 + n, "compras")))
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(body["id"].as_str().unwrap().to_owned());
+        app.clock.advance(jiff::SignedDuration::from_mins(1));
+    }
+    assert_eq!(app.get("/api/all").await.status(), StatusCode::UNAUTHORIZED);
+    let wrong = app
+        .http
+        .get(format!("{}/api/all", app.url))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+    let first: Value = app.admin_get("/api/all?limit=2").await.json().await.unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = app
+        .admin_get(&format!("/api/all?limit=2&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = [&first, &second]
+        .iter()
+        .flat_map(|page| {
+            page["permits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap())
+        })
+        .collect();
+    ids.reverse();
+    assert_eq!(listed, ids);
+    assert!(second["next_cursor"].is_null());
+    assert_eq!(
+        app.admin_get("/api/all?limit=500").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        app.admin_get("/api/all?cursor=forged").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn without_an_admin_token_configured_the_admin_api_does_not_exist() {
+    let app = App::with(Rules::default(), None).await;
+    assert_eq!(app.admin_get("/api/all").await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_operator_can_revoke_a_permit() {
+    let app = App::spawn().await;
+    let body: Value = app.create(&as_json(&citizen(8, "compras"))).await.json().await.unwrap();
+    let path = format!("/api/permits/{}/revoke", body["id"].as_str().unwrap());
+    let anonymous = app.http.post(format!("{}{path}", app.url)).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let revoked = app
+        .http
+        .post(format!("{}{path}", app.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let revoked: Value = revoked.json().await.unwrap();
+    assert_eq!(revoked["status"], "revoked");
+}
+
+#[tokio::test]
+async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = permit_store::Store::connect(&format!("mongodb://127.0.0.1:{closed_port}"), "x", "t")
+        .await
+        .unwrap();
+    let clock = ManualClock::at_santiago("2026-11-30T10:00");
+    let links = permit_web::Links::new("http://formulario.test", "http://validar.test").unwrap();
+    let ctx = Context::new(store, std::sync::Arc::new(clock.clone()), Rules::default(), links);
+    let app = App::serve(ctx, clock, None).await;
+    let response = app.create(&as_json(&citizen(9, "compras"))).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    let page = app.submit(&citizen(9, "compras")).await;
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.text().await.unwrap().contains("Servicio no disponible"));
+}

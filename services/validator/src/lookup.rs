@@ -1,0 +1,34 @@
+//! What a check of a permit shows: its status now and only what a checkpoint needs.
+
+use permit_domain::{PermitId, Status};
+use permit_web::{AppError, Context};
+
+/// A permit as seen by whoever checks it: name and RUT partly masked, no address.
+pub struct Check {
+    pub id: PermitId,
+    pub status: Status,
+    pub name: String,
+    pub rut: String,
+    pub motive_code: &'static str,
+    pub motive_label: &'static str,
+    pub valid_from: jiff::Timestamp,
+    pub expires_at: jiff::Timestamp,
+}
+
+/// Unknown and malformed ids are both simply "not found".
+pub async fn check(ctx: &Context, id: &str) -> Result<Check, AppError> {
+    let id = PermitId::parse(id).map_err(|_| AppError::NotFound)?;
+    let permit = ctx.store.find(&id).await?.ok_or(AppError::NotFound)?;
+    let status = permit.status(ctx.now());
+    tracing::info!(permit = %permit.id, status = status.code(), "permit checked");
+    Ok(Check {
+        id: permit.id,
+        status,
+        name: permit.name.masked(),
+        rut: permit.rut.masked(),
+        motive_code: permit.motive.code(),
+        motive_label: permit.motive.label(),
+        valid_from: permit.valid_from,
+        expires_at: permit.expires_at,
+    })
+}
