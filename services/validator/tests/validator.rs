@@ -1,0 +1,164 @@
+//! The validator spawned on a free port, driven over HTTP, against a real MongoDB-wire server.
+
+use jiff::SignedDuration;
+use permit_domain::{Permit, Rules};
+use permit_web::Context;
+use reqwest::{Client, StatusCode, header};
+use serde_json::Value;
+use testkit::{ManualClock, citizen, context, santiago, spawn};
+
+struct App {
+    url: String,
+    http: Client,
+    clock: ManualClock,
+    ctx: Context,
+}
+
+impl App {
+    async fn spawn() -> App {
+        let clock = ManualClock::at_santiago("2026-11-30T10:00");
+        let ctx = context(&clock, Rules::default()).await;
+        let url = spawn(validator::router(ctx.clone())).await;
+        let http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        App { url, http, clock, ctx }
+    }
+
+    /// A permit for `compras` (3 h) issued now, straight into the store.
+    async fn issue(&self, n: u32) -> Permit {
+        let request = citizen(n, "compras").parse().unwrap();
+        let window = self.ctx.rules.window(request.motive, self.ctx.now()).unwrap();
+        let permit = Permit::issue(request, window);
+        self.ctx.store.issue(&permit, None).await.unwrap();
+        permit
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(format!("{}{path}", self.url)).send().await.unwrap()
+    }
+
+    async fn page(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        (response.status(), response.text().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
+    let app = App::spawn().await;
+    let permit = app.issue(1).await;
+    let path = format!("/validar/{}", permit.id);
+    let (status, html) = app.page(&path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("AÚN NO VIGENTE"));
+    app.clock.advance(SignedDuration::from_mins(15));
+    let (_, html) = app.page(&path).await;
+    assert!(html.contains(r#"<p class="label">VIGENTE</p>"#));
+    assert!(html.contains("lunes 30 de noviembre de 2026, 10:15"));
+    assert!(html.contains("lunes 30 de noviembre de 2026, 13:15"));
+    app.clock.advance(SignedDuration::from_hours(3));
+    assert!(app.page(&path).await.1.contains("EXPIRADO"));
+}
+
+#[tokio::test]
+async fn the_page_masks_name_and_rut_and_hides_the_address() {
+    let app = App::spawn().await;
+    let permit = app.issue(2).await;
+    let (_, html) = app.page(&format!("/validar/{}", permit.id)).await;
+    assert!(html.contains("J**** P**** S***"));
+    assert!(html.contains(&permit.rut.masked()));
+    assert!(!html.contains("Juana"));
+    assert!(!html.contains(&permit.rut.to_string()));
+    assert!(!html.contains("Grecia"));
+    assert!(html.contains("Compra de insumos básicos"));
+}
+
+#[tokio::test]
+async fn a_revoked_permit_shows_revoked() {
+    let app = App::spawn().await;
+    let permit = app.issue(3).await;
+    app.clock.advance(SignedDuration::from_mins(20));
+    app.ctx.store.revoke(&permit.id, app.ctx.now()).await.unwrap();
+    assert!(
+        app.page(&format!("/validar/{}", permit.id))
+            .await
+            .1
+            .contains("REVOCADO")
+    );
+}
+
+#[tokio::test]
+async fn the_json_api_gives_the_same_status_and_masked_fields() {
+    let app = App::spawn().await;
+    let permit = app.issue(4).await;
+    app.clock.advance(SignedDuration::from_mins(30));
+    let response = app.get(&format!("/api/{}", permit.id)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "valid");
+    assert_eq!(body["status_label"], "VIGENTE");
+    assert_eq!(body["name"], "J**** P**** S***");
+    assert_eq!(body["rut"], permit.rut.masked());
+    assert_eq!(body["motive"]["code"], "compras");
+    assert_eq!(body["valid_from"], "2026-11-30T10:15:00-03:00");
+    assert_eq!(body["expires_at"], "2026-11-30T13:15:00-03:00");
+    assert!(body.get("address").is_none());
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_are_404_never_500() {
+    let app = App::spawn().await;
+    for id in [
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "5ee3b4c1a4b1c2d3e4f5a6b7",
+        "%3Cscript%3E",
+        "x",
+    ] {
+        let (status, html) = app.page(&format!("/validar/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{id}");
+        assert!(html.contains("NO ENCONTRADO"));
+        let api = app.get(&format!("/api/{id}")).await;
+        assert_eq!(api.status(), StatusCode::NOT_FOUND, "{id}");
+        let body: Value = api.json().await.unwrap();
+        assert_eq!(body["code"], "not_found");
+    }
+}
+
+#[tokio::test]
+async fn the_home_form_takes_a_code_or_a_pasted_link() {
+    let app = App::spawn().await;
+    let (status, html) = app.page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<label for="codigo">"#));
+    let permit = app.issue(5).await;
+    for typed in [
+        permit.id.to_string(),
+        format!("http://validar.test/validar/{}", permit.id),
+    ] {
+        let response = app
+            .http
+            .get(format!("{}/validar", app.url))
+            .query(&[("codigo", &typed)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(response.headers()[header::LOCATION], format!("/validar/{}", permit.id));
+    }
+    let (status, html) = app.page("/validar?codigo=not-a-code").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Ese no es un código de permiso"));
+    assert!(html.contains(r#"value="not-a-code""#));
+}
+
+#[tokio::test]
+async fn validity_times_are_shown_in_santiago_time_across_dst() {
+    let app = App::spawn().await;
+    // 2026-04-04 is the last Saturday of summer time in Chile (UTC-3); winter is UTC-4.
+    app.clock.set(santiago("2026-07-01T10:00"));
+    let permit = app.issue(6).await;
+    let body: Value = app.get(&format!("/api/{}", permit.id)).await.json().await.unwrap();
+    assert_eq!(body["valid_from"], "2026-07-01T10:15:00-04:00");
+}
