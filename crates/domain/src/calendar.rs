@@ -1,7 +1,7 @@
 //! Dates and times as a person in Chile reads them.
 
 use jiff::ZonedDateTime;
-use jiff::civil::Weekday;
+use jiff::civil::{Time, Weekday};
 
 const MONTHS: [&str; 12] = [
     "enero",
@@ -31,13 +31,13 @@ fn weekday(day: Weekday) -> &'static str {
 }
 
 /// `21:15`
-pub fn time_of_day(at: &ZonedDateTime) -> String {
+pub fn time_of_day(at: Time) -> String {
     format!("{:02}:{:02}", at.hour(), at.minute())
 }
 
 /// `lunes 7 de diciembre a las 00:00`
 pub fn day_and_time(at: &ZonedDateTime) -> String {
-    format!("{} a las {}", day(at), time_of_day(at))
+    format!("{} a las {}", day(at), time_of_day(at.time()))
 }
 
 /// `lunes 7 de diciembre de 2026`

@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use jiff::civil::Time;
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 
 use crate::calendar::{day_and_time, time_of_day};
+use crate::rules::Curfew;
 
 /// What is wrong with one field of a form or JSON body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,14 +30,15 @@ pub enum Refusal {
     #[error(
         "El permiso iría de las {} a las {} y entraría en el toque de queda ({} a {}). \
          Podrás solicitarlo desde el {}.",
-        time_of_day(.valid_from), time_of_day(.expires_at), time_of_day(.curfew_start),
-        time_of_day(.curfew_end), day_and_time(.retry_from)
+        time_of_day(*.valid_from), time_of_day(*.expires_at), time_of_day(.curfew.start),
+        time_of_day(.curfew.end), day_and_time(.retry_from)
     )]
     Curfew {
-        valid_from: ZonedDateTime,
-        expires_at: ZonedDateTime,
-        curfew_start: ZonedDateTime,
-        curfew_end: ZonedDateTime,
+        /// Local time the permit would start.
+        valid_from: Time,
+        /// Local time the permit would end.
+        expires_at: Time,
+        curfew: Curfew,
         /// The first moment a request for the same motive fits outside the curfew.
         retry_from: ZonedDateTime,
         asked_at: Timestamp,

@@ -33,7 +33,7 @@ impl Context {
     /// `lunes 30 de noviembre de 2026, 10:15`, in the rules' time zone.
     pub fn local(&self, at: Timestamp) -> String {
         let zoned = self.rules.zoned(at);
-        format!("{}, {}", day(&zoned), time_of_day(&zoned))
+        format!("{}, {}", day(&zoned), time_of_day(zoned.time()))
     }
 
     /// RFC 3339 with the local offset: `2026-11-30T10:15:00-03:00`.

@@ -6,7 +6,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use permit_domain::{FieldErrors, Motive, PermitForm, PermitId};
+use permit_domain::{FieldErrors, Motive, PermitForm, PermitId, time_of_day};
 use permit_web::{AppError, PageError};
 
 use crate::IssuerState;
