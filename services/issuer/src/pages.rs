@@ -46,7 +46,7 @@ impl RulesView {
             weekly_limit: rules.weekly_limit,
             curfew: rules
                 .curfew
-                .map(|c| format!("{} a {}", c.start.strftime("%H:%M"), c.end.strftime("%H:%M"))),
+                .map(|c| format!("{} a {}", time_of_day(c.start), time_of_day(c.end))),
         }
     }
 }

@@ -1,0 +1,43 @@
+# Shared by the scripts: the project venv with SecantusDB, free ports, waiting for a port.
+# Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+# Pinned: the MongoDB-wire stand-in the tests and local runs use (a pre-release on PyPI).
+SECANTUS_VERSION="0.7.0b3"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Creates the venv and installs SecantusDB into it unless that exact version is there.
+ensure_secantus() {
+  local installed
+  installed=$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("SecantusDB"))' 2>/dev/null || true)
+  if [ -x "$VENV/bin/secantusd-py" ] && [ "$installed" = "$SECANTUS_VERSION" ]; then
+    return
+  fi
+  step "installing SecantusDB $SECANTUS_VERSION into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "SecantusDB==$SECANTUS_VERSION"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT SECONDS NAME: fails with a message if nothing listens in time.
+wait_for_port() {
+  local port=$1 seconds=$2 name=$3
+  for _ in $(seq $((seconds * 10))); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$name did not start listening on 127.0.0.1:$port within ${seconds}s" >&2
+  return 1
+}
+
+# start_secantus PORT STORAGE LOG: starts the server in the background, prints its pid.
+start_secantus() {
+  local port=$1 storage=$2 log=$3
+  "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$storage" --log-level WARNING >"$log" 2>&1 &
+  echo $!
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command (`make test`): formatting, lints, then every test against a real
+# MongoDB-wire server. Uses MONGODB_URI when set; otherwise starts a throw-away SecantusDB.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+step "checking formatting"
+cargo fmt --all -- --check
+
+step "linting"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+db_pid=""
+cleanup() { if [ -n "$db_pid" ]; then kill "$db_pid" 2>/dev/null || true; wait "$db_pid" 2>/dev/null || true; fi; }
+trap cleanup EXIT
+
+if [ -z "${MONGODB_URI:-}" ]; then
+  ensure_secantus
+  port=$(free_port)
+  mkdir -p .run
+  step "starting SecantusDB (in memory) on 127.0.0.1:$port"
+  db_pid=$(start_secantus "$port" :memory: .run/test-db.log)
+  wait_for_port "$port" 30 SecantusDB || { cat .run/test-db.log >&2; exit 1; }
+  export MONGODB_URI="mongodb://127.0.0.1:$port"
+fi
+
+step "running the tests against $MONGODB_URI"
+cargo test --workspace --locked 2>&1 | tee .run/test-output.txt
+# One closing line for the whole workspace, since cargo closes on its last binary's count.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' .run/test-output.txt
