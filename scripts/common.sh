@@ -24,6 +24,14 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# require_free_port PORT NAME: stops with a message if something already listens there.
+require_free_port() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    echo "port $1 ($2) is already in use: stop what runs there, or choose another port" >&2
+    exit 1
+  fi
+}
+
 # wait_for_port PORT SECONDS NAME: fails with a message if nothing listens in time.
 wait_for_port() {
   local port=$1 seconds=$2 name=$3
@@ -35,9 +43,9 @@ wait_for_port() {
   return 1
 }
 
-# start_secantus PORT STORAGE LOG: starts the server in the background, prints its pid.
+# start_secantus PORT STORAGE LOG: starts the server as a background job of the caller;
+# its pid is then in $!.
 start_secantus() {
   local port=$1 storage=$2 log=$3
   "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$storage" --log-level WARNING >"$log" 2>&1 &
-  echo $!
 }

@@ -12,6 +12,10 @@ DB_PORT="${DB_PORT:-27017}"
 RUN_DIR="$ROOT/.run"
 mkdir -p "$RUN_DIR/db"
 
+for port_and_name in "$DB_PORT DB_PORT" "$ISSUER_PORT ISSUER_PORT" "$VALIDATOR_PORT VALIDATOR_PORT"; do
+  require_free_port $port_and_name
+done
+
 ensure_secantus
 step "building the services (release)"
 cargo build --release --locked --bin issuer --bin validator
@@ -25,7 +29,8 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 step "starting SecantusDB on 127.0.0.1:$DB_PORT (data in .run/db)"
-pids+=("$(start_secantus "$DB_PORT" "$RUN_DIR/db" "$RUN_DIR/db.log")")
+start_secantus "$DB_PORT" "$RUN_DIR/db" "$RUN_DIR/db.log"
+pids+=("$!")
 wait_for_port "$DB_PORT" 30 SecantusDB || { cat "$RUN_DIR/db.log" >&2; exit 1; }
 
 # A fresh operator token each run, kept out of the repository.

@@ -20,7 +20,8 @@ if [ -z "${MONGODB_URI:-}" ]; then
   port=$(free_port)
   mkdir -p .run
   step "starting SecantusDB (in memory) on 127.0.0.1:$port"
-  db_pid=$(start_secantus "$port" :memory: .run/test-db.log)
+  start_secantus "$port" :memory: .run/test-db.log
+  db_pid=$!
   wait_for_port "$port" 30 SecantusDB || { cat .run/test-db.log >&2; exit 1; }
   export MONGODB_URI="mongodb://127.0.0.1:$port"
 fi

@@ -134,6 +134,9 @@ impl Rules {
 
     /// The window of a permit for `motive` requested at `now`, or why it cannot be issued.
     pub fn window(&self, motive: Motive, now: Timestamp) -> Result<Window, Refusal> {
+        // Whole seconds: the database keeps milliseconds and people read minutes, so a
+        // permit must not read back different from the one that was issued.
+        let now = Timestamp::from_second(now.as_second()).unwrap_or(now);
         let window = self.window_unchecked(motive, now);
         let Some(curfew) = self.curfew else {
             return Ok(window);
@@ -220,6 +223,14 @@ mod tests {
         let window = Rules::default().window(motive("compras"), now).unwrap();
         assert_eq!(window.valid_from, at("2026-11-30T10:15:00-03:00[America/Santiago]"));
         assert_eq!(window.expires_at, at("2026-11-30T13:15:00-03:00[America/Santiago]"));
+    }
+
+    #[test]
+    fn permit_times_are_whole_seconds() {
+        let now = at("2026-11-30T10:00:00.123456789-03:00[America/Santiago]");
+        let window = Rules::default().window(motive("compras"), now).unwrap();
+        assert_eq!(window.requested_at, at("2026-11-30T10:00:00-03:00[America/Santiago]"));
+        assert_eq!(window.valid_from.subsec_nanosecond(), 0);
     }
 
     #[test]
