@@ -7,10 +7,13 @@ mod documents;
 mod error;
 mod page;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use mongodb::bson::{Bson, Document, doc};
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use permit_domain::{Permit, PermitId, QuotaClaim, Refusal};
@@ -23,6 +26,9 @@ pub use crate::page::{BadCursor, Cursor, Page};
 /// How long the driver looks for a server before an operation fails as unavailable, so a
 /// dead database is answered with 503 in about this long instead of a hang.
 const SERVER_SELECTION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Told the name and duration of each database command, for metrics.
+pub type CommandObserver = Arc<dyn Fn(&str, Duration) + Send + Sync>;
 
 /// Conflicting first inserts of one quota counter are retried this many times.
 const QUOTA_ATTEMPTS: usize = 5;
@@ -37,8 +43,25 @@ pub struct Store {
 impl Store {
     /// Connects lazily: no I/O happens until the first operation.
     pub async fn connect(uri: &str, database: &str, app_name: &str) -> Result<Store, StoreError> {
+        Store::connect_observed(uri, database, app_name, None).await
+    }
+
+    /// As `connect`, reporting the name and duration of every command the driver runs.
+    pub async fn connect_observed(
+        uri: &str,
+        database: &str,
+        app_name: &str,
+        observer: Option<CommandObserver>,
+    ) -> Result<Store, StoreError> {
         let mut options = ClientOptions::parse(uri).await.map_err(StoreError::BadUri)?;
         options.app_name = Some(app_name.to_owned());
+        if let Some(observer) = observer {
+            options.command_event_handler = Some(EventHandler::callback(move |event| match event {
+                CommandEvent::Succeeded(done) => observer(&done.command_name, done.duration),
+                CommandEvent::Failed(failed) => observer(&failed.command_name, failed.duration),
+                _ => {}
+            }));
+        }
         options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
         options.connect_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
         let client = Client::with_options(options).map_err(StoreError::BadUri)?;

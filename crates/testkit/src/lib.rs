@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use permit_domain::{Clock, PermitForm, Rules, Rut};
 use permit_store::Store;
-use permit_web::{Context, Links};
+use permit_web::{Context, Limits, Links, Metrics};
 
 /// The MongoDB-wire server under test, from `MONGODB_URI` (`make test` starts one).
 pub fn mongodb_uri() -> String {
@@ -88,8 +88,19 @@ pub async fn context_on(database: &str, clock: &ManualClock, rules: Rules) -> Co
         .await
         .expect("a valid MONGODB_URI");
     store.ensure_indexes().await.expect("indexes on the test database");
-    let links = Links::new("http://formulario.test", "http://validar.test").expect("valid links");
-    Context::new(store, Arc::new(clock.clone()), rules, links)
+    with_store(store, clock, rules)
+}
+
+/// A context over `store`, with test links, fresh metrics and the default limits.
+pub fn with_store(store: Store, clock: &ManualClock, rules: Rules) -> Context {
+    Context {
+        store,
+        clock: Arc::new(clock.clone()),
+        rules: Arc::new(rules),
+        links: Arc::new(Links::new("http://formulario.test", "http://validar.test").expect("valid links")),
+        metrics: Arc::new(Metrics::new("test")),
+        limits: Limits::default(),
+    }
 }
 
 /// Serves `router` on a free loopback port, as the binary would; returns its base URL.

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
 use jiff::SignedDuration;
 use jiff::tz::TimeZone;
@@ -23,6 +24,40 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     pub links: Links,
     pub rules: Rules,
+    pub runtime: Runtime,
+}
+
+/// How the process behaves under Kubernetes: ports, shutdown and overload protection.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// Probes and metrics, kept off the public port and so off the Ingress.
+    pub admin_addr: SocketAddr,
+    /// After SIGTERM, how long to keep serving while readiness reports 503.
+    pub shutdown_drain: Duration,
+    /// Then, how long requests in flight may take to finish.
+    pub shutdown_timeout: Duration,
+    pub limits: Limits,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Requests served at once; more are shed with 503 instead of queueing without bound.
+    pub max_concurrent_requests: usize,
+    /// Sent as HSTS when the service is reached over TLS; `None` sends nothing.
+    pub hsts_max_age: Option<u64>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            request_timeout: Duration::from_secs(10),
+            max_body_bytes: 16 * 1024,
+            max_concurrent_requests: 256,
+            hsts_max_age: None,
+        }
+    }
 }
 
 /// The public base URLs of the two services, as citizens and police reach them.
@@ -131,6 +166,41 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 &self.required("VALIDATOR_PUBLIC_URL")?,
             )?,
             rules: self.rules()?,
+            runtime: self.runtime()?,
+        })
+    }
+
+    fn runtime(&self) -> Result<Runtime, ConfigError> {
+        let defaults = Limits::default();
+        let seconds = |variable, default: Duration| {
+            self.parsed(variable, default.as_secs(), "a whole number of seconds")
+                .map(Duration::from_secs)
+        };
+        let positive = |variable, default: usize| match self.parsed(variable, default, "a positive whole number")? {
+            0 => Err(ConfigError {
+                variable,
+                problem: "must be greater than 0".into(),
+            }),
+            n => Ok(n),
+        };
+        Ok(Runtime {
+            admin_addr: self.parsed(
+                "ADMIN_ADDR",
+                SocketAddr::from(([0, 0, 0, 0], 9090)),
+                "an address such as 0.0.0.0:9090",
+            )?,
+            shutdown_drain: seconds("SHUTDOWN_DRAIN_SECS", Duration::from_secs(5))?,
+            shutdown_timeout: seconds("SHUTDOWN_TIMEOUT_SECS", Duration::from_secs(10))?,
+            limits: Limits {
+                request_timeout: Duration::from_secs(positive("REQUEST_TIMEOUT_SECS", 10)? as u64),
+                max_body_bytes: positive("MAX_BODY_BYTES", defaults.max_body_bytes)?,
+                max_concurrent_requests: positive("MAX_CONCURRENT_REQUESTS", defaults.max_concurrent_requests)?,
+                hsts_max_age: self
+                    .optional("HSTS_MAX_AGE_SECS")
+                    .map(|_| positive("HSTS_MAX_AGE_SECS", 1))
+                    .transpose()?
+                    .map(|n| n as u64),
+            },
         })
     }
 
@@ -204,6 +274,10 @@ mod tests {
         assert_eq!(config.rules.weekly_limit, Some(2));
         assert_eq!(config.rules.curfew, Some(Curfew::DEFAULT));
         assert_eq!(config.links.issuer_home(), "http://formulario.localhost:8080");
+        assert_eq!(config.runtime.admin_addr.to_string(), "0.0.0.0:9090");
+        assert_eq!(config.runtime.shutdown_drain, Duration::from_secs(5));
+        assert_eq!(config.runtime.limits.max_body_bytes, 16 * 1024);
+        assert_eq!(config.runtime.limits.hsts_max_age, None);
     }
 
     #[test]
@@ -232,6 +306,10 @@ mod tests {
             ("PERMIT_START_DELAY_MINUTES", "-5"),
             ("PERMIT_TIME_ZONE", "Mars/Olympus"),
             ("VALIDATOR_PUBLIC_URL", "validar.example.cl"),
+            ("ADMIN_ADDR", "9090"),
+            ("MAX_CONCURRENT_REQUESTS", "0"),
+            ("SHUTDOWN_DRAIN_SECS", "soon"),
+            ("HSTS_MAX_AGE_SECS", "0"),
         ] {
             let mut pairs = MINIMAL.to_vec();
             pairs.push((variable, value));

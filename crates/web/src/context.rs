@@ -1,4 +1,5 @@
-//! What every handler of either service needs: the store, the clock, the rules, the links.
+//! What every handler of either service needs: the store, the clock, the rules, the links,
+//! the metrics and the limits.
 
 use std::sync::Arc;
 
@@ -6,7 +7,8 @@ use jiff::Timestamp;
 use permit_domain::{Clock, Rules, day, time_of_day};
 use permit_store::Store;
 
-use crate::config::Links;
+use crate::config::{Limits, Links};
+use crate::metrics::Metrics;
 
 #[derive(Clone)]
 pub struct Context {
@@ -14,18 +16,11 @@ pub struct Context {
     pub clock: Arc<dyn Clock>,
     pub rules: Arc<Rules>,
     pub links: Arc<Links>,
+    pub metrics: Arc<Metrics>,
+    pub limits: Limits,
 }
 
 impl Context {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, rules: Rules, links: Links) -> Context {
-        Context {
-            store,
-            clock,
-            rules: Arc::new(rules),
-            links: Arc::new(links),
-        }
-    }
-
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

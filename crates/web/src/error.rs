@@ -27,12 +27,20 @@ pub enum AppError {
     NotFound,
     #[error("missing or wrong admin token")]
     Unauthorized,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("too many requests in flight; shed")]
+    Overloaded,
+    #[error("request took longer than the timeout")]
+    TimedOut,
     #[error(transparent)]
     Refused(Refusal),
     #[error(transparent)]
     Store(StoreError),
     #[error("page rendering failed")]
     Render(#[from] askama::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl From<StoreError> for AppError {
@@ -40,6 +48,22 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::Refused(refusal) => AppError::Refused(refusal),
             other => AppError::Store(other),
+        }
+    }
+}
+
+impl AppError {
+    /// The error behind a bare status from a layer or an extractor.
+    pub fn from_status(status: StatusCode) -> AppError {
+        match status {
+            StatusCode::NOT_FOUND => AppError::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
+            StatusCode::UNAUTHORIZED => AppError::Unauthorized,
+            StatusCode::SERVICE_UNAVAILABLE => AppError::Overloaded,
+            s if s.is_client_error() => AppError::Malformed(s.to_string()),
+            s => AppError::Internal(s.to_string()),
         }
     }
 }
@@ -62,8 +86,11 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
-            AppError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Store(_) | AppError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::Store(StoreError::Unavailable(_)) | AppError::Overloaded | AppError::TimedOut => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AppError::Store(_) | AppError::Render(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -79,8 +106,11 @@ impl AppError {
             AppError::PayloadTooLarge => "body_too_large",
             AppError::NotFound => "not_found",
             AppError::Unauthorized => "unauthorized",
+            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::Overloaded => "overloaded",
+            AppError::TimedOut => "timeout",
             AppError::Store(StoreError::Unavailable(_)) => "unavailable",
-            AppError::Store(_) | AppError::Render(_) => "internal",
+            AppError::Store(_) | AppError::Render(_) | AppError::Internal(_) => "internal",
         }
     }
 
@@ -90,21 +120,29 @@ impl AppError {
             AppError::Invalid(_) => "Revisa los campos marcados.".into(),
             AppError::Refused(refusal) => refusal.to_string(),
             AppError::Malformed(_) => "No se pudo leer la solicitud: el cuerpo no tiene el formato esperado.".into(),
-            AppError::UnsupportedMediaType => "Tipo de contenido no admitido: envía application/json.".into(),
+            AppError::UnsupportedMediaType => "Tipo de contenido no admitido.".into(),
             AppError::PayloadTooLarge => "La solicitud es demasiado grande.".into(),
             AppError::NotFound => "No encontramos lo que buscas.".into(),
             AppError::Unauthorized => "Se requiere un token de administración válido.".into(),
+            AppError::MethodNotAllowed => "Método no permitido en esta dirección.".into(),
+            AppError::Overloaded => {
+                "Hay demasiadas solicitudes en este momento. Inténtalo de nuevo en unos segundos.".into()
+            }
+            AppError::TimedOut => "La solicitud tardó demasiado. Inténtalo de nuevo en unos segundos.".into(),
             AppError::Store(StoreError::Unavailable(_)) => {
                 "El servicio no está disponible en este momento. Inténtalo de nuevo en unos segundos.".into()
             }
-            AppError::Store(_) | AppError::Render(_) => "Ocurrió un error inesperado. Inténtalo de nuevo.".into(),
+            AppError::Store(_) | AppError::Render(_) | AppError::Internal(_) => {
+                "Ocurrió un error inesperado. Inténtalo de nuevo.".into()
+            }
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
             AppError::Refused(refusal) => refusal.retry_after().map(|d| d.as_secs().max(1).unsigned_abs()),
-            AppError::Store(StoreError::Unavailable(_)) => Some(UNAVAILABLE_RETRY_SECS),
+            AppError::Store(StoreError::Unavailable(_)) | AppError::TimedOut => Some(UNAVAILABLE_RETRY_SECS),
+            AppError::Overloaded => Some(1),
             _ => None,
         }
     }

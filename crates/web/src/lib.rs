@@ -4,10 +4,16 @@ pub mod assets;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod middleware;
 pub mod serve;
 pub mod startup;
 pub mod telemetry;
 
-pub use config::{Config, ConfigError, Links};
+pub use config::{Config, ConfigError, Limits, Links, Runtime};
 pub use context::Context;
 pub use error::{AppError, PageError};
+pub use health::Health;
+pub use metrics::Metrics;
+pub use middleware::harden;

@@ -8,6 +8,12 @@ pub fn init() {
     if std::env::var("LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("pretty")) {
         builder.init();
     } else {
-        builder.json().flatten_event(true).with_current_span(false).init();
+        // The current span carries the request id onto every line of a request.
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
     }
 }

@@ -9,7 +9,7 @@ mod qr;
 
 use axum::Router;
 use axum::routing::{get, post};
-use permit_web::{Context, assets};
+use permit_web::{Context, assets, harden};
 
 pub use admin::AdminToken;
 
@@ -19,8 +19,10 @@ pub struct IssuerState {
     admin: Option<AdminToken>,
 }
 
+/// Every public route of the issuer, with the shared protections around them.
 pub fn router(ctx: Context, admin: Option<AdminToken>) -> Router {
-    Router::new()
+    let (metrics, limits) = (ctx.metrics.clone(), ctx.limits);
+    let routes = Router::new()
         .route("/", get(pages::landing))
         .route("/nuevo", get(pages::form).post(pages::submit))
         .route("/permiso/{id}", get(pages::permit))
@@ -28,5 +30,6 @@ pub fn router(ctx: Context, admin: Option<AdminToken>) -> Router {
         .route("/api/all", get(api::all))
         .route("/api/permits/{id}/revoke", post(api::revoke))
         .merge(assets::routes())
-        .with_state(IssuerState { ctx, admin })
+        .with_state(IssuerState { ctx, admin });
+    harden(routes, metrics, limits)
 }

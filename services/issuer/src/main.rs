@@ -1,21 +1,20 @@
 use std::sync::Arc;
 
 use issuer::AdminToken;
-use permit_domain::SystemClock;
-use permit_web::{Context, serve, startup, telemetry};
+use permit_web::startup::{self, exit_on_config_error};
+use permit_web::{Health, Metrics, serve, telemetry};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     telemetry::init();
     let config = startup::config_or_exit();
-    let admin = AdminToken::from_setting(std::env::var("ADMIN_TOKEN").ok()).unwrap_or_else(|error| {
-        eprintln!("configuration error: {error}");
-        std::process::exit(2)
-    });
+    let admin = AdminToken::from_setting(std::env::var("ADMIN_TOKEN").ok()).unwrap_or_else(|e| exit_on_config_error(e));
     startup::log_rules(&config);
-    let store = startup::store_or_exit(&config, "issuer").await;
-    let ctx = Context::new(store, Arc::new(SystemClock), config.rules, config.links);
-    let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, admin_api = admin.is_some(), "issuer listening");
-    serve::serve(listener, issuer::router(ctx, admin)).await
+    let metrics = Arc::new(Metrics::new("issuer"));
+    let store = startup::store_or_exit(&config, &metrics).await;
+    let health = Health::new(store.clone(), metrics.clone());
+    startup::ensure_indexes_in_background(store.clone(), health.clone());
+    let router = issuer::router(startup::context(&config, store, metrics), admin);
+    let (public, admin_port) = startup::bind(&config).await?;
+    serve::serve(public, router, admin_port, health, &config.runtime).await
 }

@@ -17,9 +17,16 @@ pub struct Check {
 
 /// Unknown and malformed ids are both simply "not found".
 pub async fn check(ctx: &Context, id: &str) -> Result<Check, AppError> {
-    let id = PermitId::parse(id).map_err(|_| AppError::NotFound)?;
-    let permit = ctx.store.find(&id).await?.ok_or(AppError::NotFound)?;
+    let found = match PermitId::parse(id) {
+        Ok(id) => ctx.store.find(&id).await?,
+        Err(_) => None,
+    };
+    let Some(permit) = found else {
+        ctx.metrics.permit_checked("not_found");
+        return Err(AppError::NotFound);
+    };
     let status = permit.status(ctx.now());
+    ctx.metrics.permit_checked(status.code());
     tracing::info!(permit = %permit.id, status = status.code(), "permit checked");
     Ok(Check {
         id: permit.id,

@@ -1,16 +1,18 @@
 use std::sync::Arc;
 
-use permit_domain::SystemClock;
-use permit_web::{Context, serve, startup, telemetry};
+use permit_web::startup;
+use permit_web::{Health, Metrics, serve, telemetry};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     telemetry::init();
     let config = startup::config_or_exit();
     startup::log_rules(&config);
-    let store = startup::store_or_exit(&config, "validator").await;
-    let ctx = Context::new(store, Arc::new(SystemClock), config.rules, config.links);
-    let listener = tokio::net::TcpListener::bind(config.listen_addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "validator listening");
-    serve::serve(listener, validator::router(ctx)).await
+    let metrics = Arc::new(Metrics::new("validator"));
+    let store = startup::store_or_exit(&config, &metrics).await;
+    let health = Health::new(store.clone(), metrics.clone());
+    startup::ensure_indexes_in_background(store.clone(), health.clone());
+    let router = validator::router(startup::context(&config, store, metrics));
+    let (public, admin_port) = startup::bind(&config).await?;
+    serve::serve(public, router, admin_port, health, &config.runtime).await
 }

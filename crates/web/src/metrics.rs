@@ -1,0 +1,135 @@
+//! The Prometheus registry and its instruments, one set per process.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// 1 ms to 10 s: our requests take milliseconds; anything near the top is an incident.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+pub struct Metrics {
+    registry: Registry,
+    service: &'static str,
+    http_requests: IntCounterVec,
+    http_duration: HistogramVec,
+    pub http_in_flight: IntGauge,
+    permits_issued: IntCounterVec,
+    validations: IntCounterVec,
+    quota_rejections: IntCounter,
+    mongodb_duration: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new(service: &'static str) -> Metrics {
+        let registry = Registry::new();
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests answered"),
+            &["service", "method", "route", "status"],
+        )
+        .expect("valid metric");
+        let http_duration = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "Time to answer an HTTP request")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["service", "method", "route"],
+        )
+        .expect("valid metric");
+        let http_in_flight =
+            IntGauge::new("http_requests_in_flight", "HTTP requests being answered now").expect("valid metric");
+        let permits_issued =
+            IntCounterVec::new(Opts::new("permits_issued_total", "Permits issued"), &["motive"]).expect("valid metric");
+        let validations = IntCounterVec::new(
+            Opts::new("permit_validations_total", "Permit checks, by the status they showed"),
+            &["result"],
+        )
+        .expect("valid metric");
+        let quota_rejections = IntCounter::new("permit_quota_rejections_total", "Requests refused by the weekly limit")
+            .expect("valid metric");
+        let mongodb_duration = HistogramVec::new(
+            HistogramOpts::new("mongodb_operation_duration_seconds", "Time MongoDB took per command")
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            &["operation"],
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new("build_info", "Version and git revision of the running binary"),
+            &["service", "version", "revision"],
+        )
+        .expect("valid metric");
+        build_info
+            .with_label_values(&[
+                service,
+                env!("CARGO_PKG_VERSION"),
+                option_env!("GIT_REVISION").unwrap_or("unknown"),
+            ])
+            .set(1);
+        for collector in [
+            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(http_duration.clone()),
+            Box::new(http_in_flight.clone()),
+            Box::new(permits_issued.clone()),
+            Box::new(validations.clone()),
+            Box::new(quota_rejections.clone()),
+            Box::new(mongodb_duration.clone()),
+            Box::new(build_info),
+            Box::new(prometheus::process_collector::ProcessCollector::for_self()),
+        ] {
+            registry.register(collector).expect("metric names are unique");
+        }
+        Metrics {
+            registry,
+            service,
+            http_requests,
+            http_duration,
+            http_in_flight,
+            permits_issued,
+            validations,
+            quota_rejections,
+            mongodb_duration,
+        }
+    }
+
+    pub fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// `route` is the matched route template, so its values stay few.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.http_requests
+            .with_label_values(&[self.service, method, route, &status.to_string()])
+            .inc();
+        self.http_duration
+            .with_label_values(&[self.service, method, route])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn permit_issued(&self, motive: &str) {
+        self.permits_issued.with_label_values(&[motive]).inc();
+    }
+
+    pub fn permit_checked(&self, result: &str) {
+        self.validations.with_label_values(&[result]).inc();
+    }
+
+    pub fn quota_rejected(&self) {
+        self.quota_rejections.inc();
+    }
+
+    pub fn mongodb_operation(&self, operation: &str, elapsed: Duration) {
+        self.mongodb_duration
+            .with_label_values(&[operation])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("encoding into memory");
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
