@@ -1,13 +1,17 @@
 //! Shared by the test suites: where the database is, a fresh database name per test, a
 //! clock the test sets, and valid citizens.
 
+mod process;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use permit_domain::{Clock, PermitForm, Rules, Rut};
-use permit_store::Store;
+use permit_store::{CommandObserver, Store};
 use permit_web::{Context, Limits, Links, Metrics};
+
+pub use process::ServiceProcess;
 
 /// The MongoDB-wire server under test, from `MONGODB_URI` (`make test` starts one).
 pub fn mongodb_uri() -> String {
@@ -82,13 +86,20 @@ pub async fn context(clock: &ManualClock, rules: Rules) -> Context {
     context_on(&fresh_database(), clock, rules).await
 }
 
-/// A context over `database` with a client of its own, as another replica would have.
+/// A context over `database` with a client of its own, as another replica would have;
+/// its database commands are timed into its metrics.
 pub async fn context_on(database: &str, clock: &ManualClock, rules: Rules) -> Context {
-    let store = Store::connect(&mongodb_uri(), database, "tests")
+    let metrics = Arc::new(Metrics::new("test"));
+    let timings = metrics.clone();
+    let observer: CommandObserver = Arc::new(move |operation, elapsed| timings.mongodb_operation(operation, elapsed));
+    let store = Store::connect_observed(&mongodb_uri(), database, "tests", Some(observer))
         .await
         .expect("a valid MONGODB_URI");
     store.ensure_indexes().await.expect("indexes on the test database");
-    with_store(store, clock, rules)
+    Context {
+        metrics,
+        ..with_store(store, clock, rules)
+    }
 }
 
 /// A context over `store`, with test links, fresh metrics and the default limits.

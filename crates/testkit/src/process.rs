@@ -1,0 +1,85 @@
+//! A service binary run as a child process, the way Kubernetes runs it: configured by
+//! environment, logging JSON to stdout, stopped by signals.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+pub struct ServiceProcess {
+    child: Child,
+    /// `http://127.0.0.1:<port>` of the public and the admin listener.
+    pub public: String,
+    pub admin: String,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServiceProcess {
+    /// Starts `binary` on free loopback ports and waits for its "listening" log line.
+    pub fn start(binary: &str, env: &[(&str, &str)]) -> ServiceProcess {
+        let mut child = Command::new(binary)
+            .env_clear()
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("ADMIN_ADDR", "127.0.0.1:0")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the service binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (listening, addresses) = mpsc::channel();
+        let kept = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let (Some(public), Some(admin)) = (event["addr"].as_str(), event["admin_addr"].as_str())
+                {
+                    let _ = listening.send((public.to_owned(), admin.to_owned()));
+                }
+                kept.lock().expect("log lock").push(line);
+            }
+        });
+        let (public, admin) = addresses
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the service logs its addresses within 30 s");
+        ServiceProcess {
+            child,
+            public: format!("http://{public}"),
+            admin: format!("http://{admin}"),
+            logs,
+        }
+    }
+
+    /// Every line the process wrote to stdout so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("log lock").clone()
+    }
+
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status();
+        assert!(status.expect("kill runs").success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit by itself, at most `limit`.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("child status") {
+                return status;
+            }
+            assert!(started.elapsed() < limit, "the process did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

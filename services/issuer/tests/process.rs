@@ -1,0 +1,172 @@
+//! The issuer binary as Kubernetes runs it: environment in, JSON logs out, SIGTERM to stop.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::{ServiceProcess, citizen, fresh_database, mongodb_uri, rut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn start(extra: &[(&str, &str)]) -> ServiceProcess {
+    let uri = mongodb_uri();
+    let database = fresh_database();
+    let mut env = vec![
+        ("MONGODB_URI", uri.as_str()),
+        ("MONGODB_DB", database.as_str()),
+        ("ISSUER_PUBLIC_URL", "http://formulario.test"),
+        ("VALIDATOR_PUBLIC_URL", "http://validar.test"),
+        ("PERMIT_CURFEW", "off"),
+    ];
+    env.extend_from_slice(extra);
+    ServiceProcess::start(env!("CARGO_BIN_EXE_issuer"), &env)
+}
+
+async fn wait_ready(http: &reqwest::Client, service: &ServiceProcess) {
+    for _ in 0..100 {
+        if let Ok(response) = http.get(format!("{}/readyz", service.admin)).send().await
+            && response.status() == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the issuer never became ready");
+}
+
+#[tokio::test]
+async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
+    let mut service = start(&[("SHUTDOWN_DRAIN_SECS", "1"), ("SHUTDOWN_TIMEOUT_SECS", "5")]);
+    let http = reqwest::Client::new();
+    wait_ready(&http, &service).await;
+
+    let body = serde_json::to_vec(&json!({
+        "name": "Ana Rojas", "rut": rut(1).to_string(), "motive": "compras", "address": "Calle 1", "comuna": "Maipú"
+    }))
+    .unwrap();
+    let mut in_flight = TcpStream::connect(service.public.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/create HTTP/1.1\r\nHost: formulario.test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    in_flight.write_all(head.as_bytes()).await.unwrap();
+    in_flight.write_all(&body[..5]).await.unwrap();
+
+    service.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let readiness = http.get(format!("{}/readyz", service.admin)).send().await.unwrap();
+    assert_eq!(readiness.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(readiness.text().await.unwrap(), "shutting down");
+    let during_drain = http.get(format!("{}/", service.public)).send().await.unwrap();
+    assert_eq!(
+        during_drain.status(),
+        StatusCode::OK,
+        "new requests are still served while draining"
+    );
+
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    in_flight.write_all(&body[5..]).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), in_flight.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+
+    let status = service.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn logs_are_json_lines_with_request_ids_and_no_citizen_data() {
+    let service = start(&[("RUST_LOG", "trace")]);
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    wait_ready(&http, &service).await;
+    let form = citizen(42, "compras");
+    let created: Value = http
+        .post(format!("{}/api/create", service.public))
+        .header("x-request-id", "create-42")
+        .json(&json!({ "name": form.name, "rut": form.rut, "motive": form.motive, "address": form.address, "comuna": form.comuna }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let permit_page = http
+        .get(format!(
+            "{}/permiso/{}",
+            service.public,
+            created["id"].as_str().unwrap()
+        ))
+        .send()
+        .await;
+    assert_eq!(permit_page.unwrap().status(), StatusCode::OK);
+    let fields = [
+        ("name", form.name.as_str()),
+        ("rut", "1"),
+        ("motive", "compras"),
+        ("address", &form.address),
+        ("comuna", ""),
+    ];
+    let refused = http
+        .post(format!("{}/nuevo", service.public))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let logs = service.logs();
+    let request_lines: Vec<Value> = logs
+        .iter()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap_or_else(|_| panic!("not a JSON line: {line}")))
+        .filter(|event| event["message"] == "request")
+        .collect();
+    let create = request_lines
+        .iter()
+        .find(|e| e["route"] == "/api/create")
+        .expect("a line for the create");
+    assert_eq!(create["span"]["request_id"], "create-42");
+    assert_eq!(create["status"], 201);
+    assert_eq!(create["method"], "POST");
+    assert!(create["latency_ms"].is_number());
+    assert!(request_lines.iter().any(|e| e["route"] == "/permiso/{id}"));
+
+    let person = testkit::rut(42);
+    let secrets = [
+        "Juana",
+        "Pérez",
+        "Soto",
+        "Grecia",
+        "Ñuñoa",
+        &person.to_string(),
+        &person.canonical(),
+    ];
+    for line in &logs {
+        for secret in secrets {
+            assert!(!line.contains(secret), "{secret:?} leaked into a log line: {line}");
+        }
+    }
+}
+
+#[test]
+fn a_bad_setting_stops_start_up_naming_the_variable() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_issuer"))
+        .env_clear()
+        .env("MONGODB_URI", "mongodb://127.0.0.1:1")
+        .env("ISSUER_PUBLIC_URL", "http://formulario.test")
+        .env("VALIDATOR_PUBLIC_URL", "http://validar.test")
+        .env("PERMIT_CURFEW", "tonight")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("PERMIT_CURFEW"));
+}

@@ -1,0 +1,295 @@
+//! What Kubernetes and operators rely on, through the issuer's real router: request ids,
+//! metrics, readiness, overload protection, error rendering and security headers.
+
+use std::time::Duration;
+
+use permit_domain::Rules;
+use permit_web::{Context, Health, Limits};
+use reqwest::{Client, StatusCode, header};
+use serde_json::{Value, json};
+use testkit::{ManualClock, citizen, context, spawn};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct App {
+    url: String,
+    admin: String,
+    http: Client,
+    health: Health,
+}
+
+async fn app(limits: Limits) -> App {
+    let clock = ManualClock::at_santiago("2026-11-30T10:00");
+    let ctx = Context {
+        limits,
+        ..context(&clock, Rules::default()).await
+    };
+    let health = Health::new(ctx.store.clone(), ctx.metrics.clone());
+    let admin = spawn(health.clone().router()).await;
+    let url = spawn(issuer::router(ctx, None)).await;
+    App {
+        url,
+        admin,
+        http: Client::new(),
+        health,
+    }
+}
+
+fn valid_body(n: u32) -> Value {
+    let form = citizen(n, "compras");
+    json!({ "name": form.name, "rut": form.rut, "motive": form.motive, "address": form.address, "comuna": form.comuna })
+}
+
+/// Sends the head of a POST and one byte of a 100-byte body, then stalls: a request in flight.
+async fn stalled_post(url: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(url.trim_start_matches("http://")).await.unwrap();
+    let head = "POST /api/create HTTP/1.1\r\nHost: formulario.test\r\nContent-Type: application/json\r\n\
+                Content-Length: 100\r\n\r\n{";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+async fn response_text(stream: &mut TcpStream) -> String {
+    let mut buffer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buffer[..n]).into_owned()
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = app(Limits::default()).await;
+    let echoed = app
+        .http
+        .get(format!("{}/", app.url))
+        .header("x-request-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-123");
+    let generated = app.http.get(format!("{}/", app.url)).send().await.unwrap();
+    let first = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let again = app.http.get(format!("{}/", app.url)).send().await.unwrap();
+    assert_eq!(first.len(), 22);
+    assert_ne!(again.headers()["x-request-id"].to_str().unwrap(), first);
+}
+
+#[tokio::test]
+async fn metrics_use_route_templates_and_count_what_happened() {
+    let app = app(Limits::default()).await;
+    let created: Value = app
+        .http
+        .post(format!("{}/api/create", app.url))
+        .json(&valid_body(1))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    app.http.get(format!("{}/permiso/{id}", app.url)).send().await.unwrap();
+    app.http.get(format!("{}/no/such/page", app.url)).send().await.unwrap();
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        r#"http_requests_total{method="GET",route="/permiso/{id}",service="test",status="200"} 1"#,
+        r#"http_requests_total{method="POST",route="/api/create",service="test",status="201"} 1"#,
+        r#"http_requests_total{method="GET",route="unmatched",service="test",status="404"} 1"#,
+        r#"permits_issued_total{motive="compras"} 1"#,
+        r#"http_request_duration_seconds_bucket{method="GET",route="/permiso/{id}",service="test",le="0.001"}"#,
+        "http_requests_in_flight 0",
+        r#"mongodb_operation_duration_seconds_count{operation="insert"}"#,
+        r#"build_info{revision="#,
+        "process_resident_memory_bytes",
+    ] {
+        assert!(metrics.contains(expected), "missing {expected}\n{metrics}");
+    }
+    assert!(!metrics.contains(id), "a permit id leaked into a label");
+}
+
+#[tokio::test]
+async fn readiness_waits_for_indexes_and_a_database_that_answers() {
+    let app = app(Limits::default()).await;
+    let ready = || async {
+        app.http
+            .get(format!("{}/readyz", app.admin))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE);
+    app.health.indexes_ready();
+    assert_eq!(ready().await, StatusCode::OK);
+    assert_eq!(
+        app.http
+            .get(format!("{}/healthz", app.admin))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    app.health.begin_shutdown();
+    assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE);
+
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dead = permit_store::Store::connect(&format!("mongodb://127.0.0.1:{closed_port}"), "x", "t")
+        .await
+        .unwrap();
+    let health = Health::new(dead, std::sync::Arc::new(permit_web::Metrics::new("test")));
+    health.indexes_ready();
+    let admin = spawn(health.router()).await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        app.http.get(format!("{admin}/readyz")).send().await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "readiness must answer quickly: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn errors_from_layers_are_rendered_as_the_client_asked() {
+    let app = app(Limits {
+        max_body_bytes: 1024,
+        ..Limits::default()
+    })
+    .await;
+    let page = app
+        .http
+        .get(format!("{}/no/such/page", app.url))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(
+        page.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(page.text().await.unwrap().contains("No encontrado"));
+
+    let wrong_method = app.http.get(format!("{}/api/create", app.url)).send().await.unwrap();
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.headers()[header::ALLOW], "POST");
+    assert_eq!(
+        wrong_method.json::<Value>().await.unwrap()["code"],
+        "method_not_allowed"
+    );
+
+    let big = json!({ "name": "x".repeat(2000) });
+    let too_large = app
+        .http
+        .post(format!("{}/api/create", app.url))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_large.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(too_large.json::<Value>().await.unwrap()["code"], "body_too_large");
+
+    let big_form = app
+        .http
+        .post(format!("{}/nuevo", app.url))
+        .form(&[("name", "x".repeat(2000))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big_form.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        big_form
+            .text()
+            .await
+            .unwrap()
+            .contains("La solicitud es demasiado grande.")
+    );
+}
+
+#[tokio::test]
+async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
+    let app = app(Limits {
+        max_concurrent_requests: 1,
+        ..Limits::default()
+    })
+    .await;
+    let _in_flight = stalled_post(&app.url).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let shed = app
+        .http
+        .post(format!("{}/api/create", app.url))
+        .json(&valid_body(2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()[header::RETRY_AFTER], "1");
+    assert_eq!(shed.json::<Value>().await.unwrap()["code"], "overloaded");
+}
+
+#[tokio::test]
+async fn a_request_over_the_timeout_gets_503_not_a_hang() {
+    let app = app(Limits {
+        request_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
+    let mut stalled = stalled_post(&app.url).await;
+    let response = response_text(&mut stalled).await;
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(response.contains(r#""code":"timeout""#), "{response}");
+}
+
+#[tokio::test]
+async fn pages_carry_strict_security_headers() {
+    let with_tls = app(Limits {
+        hsts_max_age: Some(31_536_000),
+        ..Limits::default()
+    })
+    .await;
+    let page = with_tls
+        .http
+        .get(format!("{}/nuevo", with_tls.url))
+        .send()
+        .await
+        .unwrap();
+    let headers = page.headers();
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"));
+    assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+    assert!(headers["permissions-policy"].to_str().unwrap().contains("camera=()"));
+    assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
+
+    let without_tls = app(Limits::default()).await;
+    let page = without_tls
+        .http
+        .get(format!("{}/", without_tls.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(!page.headers().contains_key(header::STRICT_TRANSPORT_SECURITY));
+}
