@@ -1,5 +1,5 @@
 # Each target calls a script that prints its steps and can be re-run safely.
-.PHONY: run test
+.PHONY: run test bench-runtime
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
@@ -8,3 +8,7 @@ run:
 ## test: formatting, lints and every test, against a throw-away SecantusDB (or $MONGODB_URI)
 test:
 	@scripts/test.sh
+
+## bench-runtime: start-up time and memory of the release binaries (BENCHMARKS.md)
+bench-runtime:
+	@scripts/bench-runtime.sh
