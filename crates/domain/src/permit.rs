@@ -1,7 +1,7 @@
 //! A permit, the request it is issued from, and its status at a given moment.
 
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::citizen::{Address, Comuna, Name};
 use crate::error::{FieldError, FieldErrors};
@@ -12,7 +12,7 @@ use crate::rut::Rut;
 
 /// The request as it arrives from a form or a JSON body; every field optional so that a
 /// missing one is reported by name instead of failing the whole body.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct PermitForm {
     #[serde(default)]
     pub name: String,

@@ -35,11 +35,6 @@ async fn app(limits: Limits) -> App {
     }
 }
 
-fn valid_body(n: u32) -> Value {
-    let form = citizen(n, "compras");
-    json!({ "name": form.name, "rut": form.rut, "motive": form.motive, "address": form.address, "comuna": form.comuna })
-}
-
 /// Sends the head of a POST and one byte of a 100-byte body, then stalls: a request in flight.
 async fn stalled_post(url: &str) -> TcpStream {
     let mut stream = TcpStream::connect(url.trim_start_matches("http://")).await.unwrap();
@@ -82,7 +77,7 @@ async fn metrics_use_route_templates_and_count_what_happened() {
     let created: Value = app
         .http
         .post(format!("{}/api/create", app.url))
-        .json(&valid_body(1))
+        .json(&citizen(1, "compras"))
         .send()
         .await
         .unwrap()
@@ -237,7 +232,7 @@ async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
     let shed = app
         .http
         .post(format!("{}/api/create", app.url))
-        .json(&valid_body(2))
+        .json(&citizen(2, "compras"))
         .send()
         .await
         .unwrap();
