@@ -1,5 +1,5 @@
 # Each target calls a script that prints its steps and can be re-run safely.
-.PHONY: run test bench-runtime
+.PHONY: run test bench-runtime local-up local-down local-status load-test
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
@@ -12,3 +12,19 @@ test:
 ## bench-runtime: start-up time and memory of the release binaries (BENCHMARKS.md)
 bench-runtime:
 	@scripts/bench-runtime.sh
+
+## local-up: the PEP2 topology locally: SecantusDB, 4 issuers, 4 validators, nginx on :8080 (REPLICAS=n)
+local-up:
+	@scripts/local-up.sh
+
+## local-down: stop exactly what local-up started
+local-down:
+	@scripts/local-down.sh
+
+## local-status: what local-up started and whether it answers
+local-status:
+	@scripts/local-status.sh
+
+## load-test: the case study's artillery experiment (ENV=smoke|low|medium|high|stress, TARGET=http://<ip>)
+load-test:
+	@scripts/load-test.sh

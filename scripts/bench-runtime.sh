@@ -4,10 +4,10 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
 
-command -v wrk >/dev/null || { step "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+apt_install wrk wrk
 ensure_secantus
 step "building the services (release)"
-GIT_REVISION="$(git rev-parse --short HEAD)" cargo build --release --locked --bin issuer --bin validator
+cargo build --release --locked --bin issuer --bin validator
 
 port=$(free_port)
 mkdir -p .run

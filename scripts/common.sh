@@ -6,7 +6,31 @@ VENV="$ROOT/.venv"
 # Pinned: the MongoDB-wire stand-in the tests and local runs use (a pre-release on PyPI).
 SECANTUS_VERSION="0.7.0b3"
 
+# Pinned: later artillery releases need Node >= 22.
+ARTILLERY_VERSION="2.0.21"
+# Compiled into build_info; the same value for every build keeps cargo from rebuilding.
+GIT_REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+export GIT_REVISION
+
 step() { printf '\n==> %s\n' "$*"; }
+
+# apt_install PACKAGE COMMAND: installs a Debian package unless COMMAND is already there.
+apt_install() {
+  if command -v "$2" >/dev/null || [ -x "/usr/sbin/$2" ]; then return; fi
+  step "installing $1"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
+}
+
+# Installs artillery into node_modules from the lock file, without any browser download.
+ensure_artillery() {
+  local installed
+  installed=$(node -p 'require("./node_modules/artillery/package.json").version' 2>/dev/null || true)
+  if [ "$installed" = "$ARTILLERY_VERSION" ]; then return; fi
+  step "installing artillery $ARTILLERY_VERSION into node_modules"
+  (cd "$ROOT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+    npm ci --no-audit --no-fund --loglevel=error)
+}
 
 # Creates the venv and installs SecantusDB into it unless that exact version is there.
 ensure_secantus() {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `make load-test ENV=low TARGET=http://<ip>`: the case study's artillery experiment against
+# any target, summarised in the case study's own table. Without TARGET it runs against a
+# fresh local topology (make local-up, curfew off so it works at any hour) and stops it after.
+# Exits non-zero when artillery's ensure checks fail.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+ENV="${ENV:-smoke}"
+case "$ENV" in
+  smoke|low|medium|high|stress) ;;
+  *) echo "ENV must be smoke, low, medium, high or stress (got $ENV)" >&2; exit 2 ;;
+esac
+ensure_artillery
+
+started_topology=""
+if [ -z "${TARGET:-}" ]; then
+  scripts/local-down.sh >/dev/null
+  PERMIT_CURFEW=off scripts/local-up.sh
+  started_topology=yes
+  TARGET="http://127.0.0.1:8080"
+fi
+stop_topology() { if [ -n "$started_topology" ] && [ -z "${KEEP_UP:-}" ]; then scripts/local-down.sh; fi; }
+trap stop_topology EXIT
+
+RESULTS="$ROOT/.run/load"
+mkdir -p "$RESULTS"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+# A seed per minute: every run gets RUTs no earlier run of the week used.
+seed=$(( $(date +%s) / 60 ))
+step "generating 10000 synthetic citizens (seed $seed)"
+python3 artillery/gen-citizens.py --seed "$seed" --count 10000 >"$RESULTS/citizens.csv"
+
+report="$RESULTS/$ENV-$stamp.json"
+step "running artillery, environment $ENV, against $TARGET"
+set +e
+TARGET="$TARGET" CITIZENS=../.run/load/citizens.csv \
+  ISSUER_HOST="${ISSUER_HOST:-formulario.localhost}" VALIDATOR_HOST="${VALIDATOR_HOST:-validar.localhost}" \
+  ARTILLERY_DISABLE_TELEMETRY=true NODE_OPTIONS="--require $ROOT/artillery/no-telemetry.js" \
+  node_modules/.bin/artillery run --environment "$ENV" --output "$report" artillery/permisos.yml \
+  >"$RESULTS/$ENV-$stamp.log" 2>&1
+status=$?
+set -e
+grep -E '^(ok|fail):' "$RESULTS/$ENV-$stamp.log" || tail -20 "$RESULTS/$ENV-$stamp.log"
+
+step "summary (report: ${report#"$ROOT"/})"
+python3 artillery/summarize.py "$report" "$ENV"
+exit $status
