@@ -1,5 +1,5 @@
 # Each target calls a script that prints its steps and can be re-run safely.
-.PHONY: run test bench-runtime local-up local-down local-status load-test
+.PHONY: run test bench-runtime local-up local-down local-status load-test secantus-rs capacity
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
@@ -28,3 +28,11 @@ local-status:
 ## load-test: the case study's artillery experiment (ENV=smoke|low|medium|high|stress, TARGET=http://<ip>)
 load-test:
 	@scripts/load-test.sh
+
+## secantus-rs: install the Rust build of SecantusDB into .tools (for load runs; ~8 min)
+secantus-rs:
+	@scripts/install-secantus-rs.sh
+
+## capacity: closed-loop throughput of create and validate through nginx vs a static response
+capacity:
+	@scripts/capacity.sh

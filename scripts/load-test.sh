@@ -46,4 +46,8 @@ grep -E '^(ok|fail):' "$RESULTS/$ENV-$stamp.log" || tail -20 "$RESULTS/$ENV-$sta
 
 step "summary (report: ${report#"$ROOT"/})"
 python3 artillery/summarize.py "$report" "$ENV"
+if [ -n "$started_topology" ]; then
+  echo
+  python3 scripts/local-usage.py "$ROOT/.run/local"
+fi
 exit $status

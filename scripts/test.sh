@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command (`make test`): formatting, lints, then every test against a real
-# MongoDB-wire server. Uses MONGODB_URI when set; otherwise starts a throw-away SecantusDB.
+# The test command (`make test`): formatting, lints, every test against a real MongoDB-wire
+# server (MONGODB_URI when set, otherwise a throw-away SecantusDB), then the smoke load test
+# through the local topology, which fails on any failed virtual user.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -28,5 +29,9 @@ fi
 
 step "running the tests against $MONGODB_URI"
 cargo test --workspace --locked 2>&1 | tee .run/test-output.txt
-# One closing line for the whole workspace, since cargo closes on its last binary's count.
+
+step "smoke load test: the case study's scenario through nginx and 4 + 4 replicas"
+PROFILE=debug ENV=smoke scripts/load-test.sh
+
+# One closing line for the whole run, since cargo closes on its last binary's count.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' .run/test-output.txt

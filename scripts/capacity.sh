@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# `make capacity`: closed-loop maximum throughput of create and of validate through nginx,
+# each beside nginx answering a static response in the same run (BENCHMARKS.md). Starts a
+# fresh local topology (curfew off) and stops it after. wrk shares the machine with it.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+cd "$ROOT"
+
+SECONDS_EACH="${SECONDS_EACH:-15}"
+CONNECTIONS="${CONNECTIONS:-64}"
+apt_install wrk wrk
+scripts/local-down.sh >/dev/null
+PERMIT_CURFEW=off scripts/local-up.sh >/dev/null
+trap 'scripts/local-down.sh >/dev/null' EXIT
+
+target="http://127.0.0.1:8080"
+id=$(curl -sf -H 'Host: formulario.localhost' -H 'Content-Type: application/json' \
+  -d '{"name":"Carga Prueba","rut":"12.345.678-5","motive":"compras","address":"Calle 1","comuna":"Santiago"}' \
+  "$target/api/create" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+
+run() { # run NAME WRK-ARGS...: prints "NAME req/s p50 p99 non-2xx"
+  local name=$1; shift
+  local out
+  out=$(wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_EACH}s" --latency "$@")
+  local rps p50 p99 bad
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  bad=$(awk '/Non-2xx or 3xx responses/ {print $NF}' <<<"$out")
+  echo "$name $rps $p50 $p99 ${bad:-0}"
+}
+
+step "measuring, $SECONDS_EACH s each, $CONNECTIONS connections"
+results=$(
+  run static -H 'Host: static.localhost' "$target/"
+  run validate -H 'Host: validar.localhost' "$target/validar/$id"
+  run create -s local/wrk-create.lua "$target/api/create"
+)
+static=$(awk '$1 == "static" {print $2}' <<<"$results")
+echo "| Request | Requests/s | Ratio to nginx static | p50 | p99 | non-2xx |"
+echo "| -- | -- | -- | -- | -- | -- |"
+while read -r name rps p50 p99 bad; do
+  ratio=$(python3 -c "print(f'{$rps / $static:.3f}')")
+  case $name in
+    static) label="nginx static response" ;;
+    validate) label="GET /validar/{id}" ;;
+    create) label="POST /api/create" ;;
+  esac
+  echo "| $label | $rps | $ratio | $p50 | $p99 | $bad |"
+done <<<"$results"
