@@ -11,6 +11,10 @@ REPLICAS="${REPLICAS:-4}"
 LISTEN="${LISTEN:-127.0.0.1:8080}"
 DB_PORT="${LOCAL_DB_PORT:-27117}"
 RUN="$ROOT/.run/local"
+# CPUSET=0 pins the database, the replicas and nginx to one core, like the case study's
+# 1 vCPU droplet; unset, they use every core.
+PIN=()
+if [ -n "${CPUSET:-}" ]; then PIN=(taskset -c "$CPUSET"); fi
 PIDS="$RUN/pids"
 
 if [ -d "$PIDS" ] && [ -n "$(ls -A "$PIDS" 2>/dev/null)" ]; then
@@ -34,11 +38,12 @@ record() { echo "$2" >"$PIDS/$1.pid"; }
 # so a load run measures our services, not the stand-in. A fresh, empty database each time.
 if [ -x "$ROOT/.tools/bin/secantusd-rs" ]; then
   step "starting SecantusDB (Rust build) on 127.0.0.1:$DB_PORT"
-  "$ROOT/.tools/bin/secantusd-rs" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$RUN/db" \
+  "${PIN[@]}" "$ROOT/.tools/bin/secantusd-rs" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$RUN/db" \
     --log-file-max 16MB >"$RUN/db.log" 2>&1 &
 else
   step "starting SecantusDB (Python build) on 127.0.0.1:$DB_PORT"
-  start_secantus "$DB_PORT" "$RUN/db" "$RUN/db.log"
+  "${PIN[@]}" "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$RUN/db" \
+    --log-level WARNING >"$RUN/db.log" 2>&1 &
 fi
 record db $!
 wait_for_port "$DB_PORT" 30 SecantusDB
@@ -56,7 +61,7 @@ for i in $(seq 1 "$REPLICAS"); do
     admin=$((port + 1000))
     step "starting $service-$i on 127.0.0.1:$port (admin $admin)"
     LISTEN_ADDR="127.0.0.1:$port" ADMIN_ADDR="127.0.0.1:$admin" \
-      "target/$PROFILE/$service" >"$RUN/$service-$i.log" 2>&1 &
+      "${PIN[@]}" "target/$PROFILE/$service" >"$RUN/$service-$i.log" 2>&1 &
     record "$service-$i" $!
     line="        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"
     if [ $service = issuer ]; then issuers+="$line"$'\n'; else validators+="$line"$'\n'; fi
@@ -78,13 +83,13 @@ for key, value in {"@RUN@": run, "@LISTEN@": listen, "@ISSUERS@": issuers.rstrip
 open(out, "w").write(text)
 PY
 "$NGINX" -p "$RUN" -c "$RUN/nginx.conf" -t 2>"$RUN/nginx-test.log" || { cat "$RUN/nginx-test.log" >&2; exit 1; }
-"$NGINX" -p "$RUN" -c "$RUN/nginx.conf"
+"${PIN[@]}" "$NGINX" -p "$RUN" -c "$RUN/nginx.conf"
 for _ in $(seq 50); do [ -s "$RUN/nginx.pid" ] && break; sleep 0.1; done
 cp "$RUN/nginx.pid" "$PIDS/nginx.pid"
 
 cat <<MSG
 
-Local topology up: $REPLICAS issuers, $REPLICAS validators, nginx on $LISTEN.
+Local topology up: $REPLICAS issuers, $REPLICAS validators, nginx on $LISTEN${CPUSET:+, all on CPU $CPUSET}.
   $ISSUER_PUBLIC_URL/
   $VALIDATOR_PUBLIC_URL/
 Logs and pids: .run/local    Status: make local-status    Stop: make local-down
