@@ -1,5 +1,5 @@
 # Each target calls a script that prints its steps and can be re-run safely.
-.PHONY: run test bench-runtime local-up local-down local-status load-test secantus-rs capacity
+.PHONY: run test bench-runtime local-up local-down local-status load-test secantus-rs capacity kind-up kind-down images deploy status
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
@@ -36,3 +36,23 @@ secantus-rs:
 ## capacity: closed-loop throughput of create and validate through nginx vs a static response
 capacity:
 	@scripts/capacity.sh
+
+## kind-up: kind cluster (1+3 nodes), MetalLB, ingress-nginx (GATEWAY=1: Envoy Gateway), images, deploy
+kind-up:
+	@scripts/kind.sh up
+
+## kind-down: delete the kind cluster
+kind-down:
+	@scripts/kind.sh down
+
+## images: build the two container images
+images:
+	@scripts/kind.sh images
+
+## deploy: load the images into kind and apply k8s/overlays/kind (GATEWAY=1: kind-gateway)
+deploy:
+	@scripts/kind.sh deploy
+
+## status: pods, services and the external IP with the /etc/hosts lines
+status:
+	@scripts/kind.sh status

@@ -44,6 +44,19 @@ ensure_secantus() {
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "SecantusDB==$SECANTUS_VERSION"
 }
 
+# The offline checkers of the manifests, pinned, into the same venv.
+ensure_python_tools() {
+  ensure_secantus
+  if "$VENV/bin/python" -c 'import importlib.metadata as m, sys
+pins = {"kubernetes-validate": "1.37.0", "yamllint": "1.38.0", "checkov": "3.3.30"}
+sys.exit(any(m.version(p) != v for p, v in pins.items()))' 2>/dev/null; then
+    return
+  fi
+  step "installing kubernetes-validate, yamllint and checkov into $VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    kubernetes-validate==1.37.0 yamllint==1.38.0 checkov==3.3.30
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -30,6 +30,9 @@ fi
 step "running the tests against $MONGODB_URI"
 cargo test --workspace --locked 2>&1 | tee .run/test-output.txt
 
+step "verifying the Kubernetes manifests offline"
+scripts/verify-manifests.sh
+
 step "smoke load test: the case study's scenario through nginx and 4 + 4 replicas"
 PROFILE=debug ENV=smoke scripts/load-test.sh
 

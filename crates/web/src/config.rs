@@ -9,6 +9,13 @@ use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 use permit_domain::{Curfew, Rules};
 
+/// Variables without a default: start-up stops when one is missing.
+pub const REQUIRED_VARIABLES: [&str; 3] = ["MONGODB_URI", "ISSUER_PUBLIC_URL", "VALIDATOR_PUBLIC_URL"];
+/// The public port when `LISTEN_ADDR` is not set.
+pub const DEFAULT_PUBLIC_PORT: u16 = 8080;
+/// The probes and metrics port when `ADMIN_ADDR` is not set.
+pub const DEFAULT_ADMIN_PORT: u16 = 9090;
+
 #[derive(Debug, thiserror::Error)]
 #[error("{variable}: {problem}")]
 pub struct ConfigError {
@@ -154,16 +161,16 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     pub fn config(&self) -> Result<Config, ConfigError> {
         Ok(Config {
-            mongodb_uri: self.required("MONGODB_URI")?,
+            mongodb_uri: self.required(REQUIRED_VARIABLES[0])?,
             mongodb_db: self.optional("MONGODB_DB").unwrap_or_else(|| "permisos".into()),
             listen_addr: self.parsed(
                 "LISTEN_ADDR",
-                SocketAddr::from(([0, 0, 0, 0], 8080)),
+                SocketAddr::from(([0, 0, 0, 0], DEFAULT_PUBLIC_PORT)),
                 "an address such as 0.0.0.0:8080",
             )?,
             links: Links::new(
-                &self.required("ISSUER_PUBLIC_URL")?,
-                &self.required("VALIDATOR_PUBLIC_URL")?,
+                &self.required(REQUIRED_VARIABLES[1])?,
+                &self.required(REQUIRED_VARIABLES[2])?,
             )?,
             rules: self.rules()?,
             runtime: self.runtime()?,
@@ -186,7 +193,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         Ok(Runtime {
             admin_addr: self.parsed(
                 "ADMIN_ADDR",
-                SocketAddr::from(([0, 0, 0, 0], 9090)),
+                SocketAddr::from(([0, 0, 0, 0], DEFAULT_ADMIN_PORT)),
                 "an address such as 0.0.0.0:9090",
             )?,
             shutdown_drain: seconds("SHUTDOWN_DRAIN_SECS", Duration::from_secs(5))?,

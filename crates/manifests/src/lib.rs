@@ -1,0 +1,97 @@
+//! The Kubernetes manifests, rendered offline with `kubectl kustomize` and read back as
+//! typed objects: `k8s-openapi` types for built-in kinds, and strict structs for the custom
+//! resources (MetalLB, Gateway API), whose schemas the API server would enforce.
+
+mod custom;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub use custom::{Gateway, HttpRoute, IpAddressPool, L2Advertisement};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every object of a rendered set of manifests.
+pub struct Manifests(Vec<Value>);
+
+impl Manifests {
+    /// `kubectl kustomize` on a copy of `k8s/`, with a stand-in `secrets.env` in each overlay
+    /// (the real ones are generated at deploy time and never committed).
+    pub fn render_overlay(overlay: &str) -> Manifests {
+        static RENDERS: AtomicUsize = AtomicUsize::new(0);
+        let n = RENDERS.fetch_add(1, Ordering::Relaxed);
+        let copy = std::env::temp_dir().join(format!("manifests-{}-{n}-{overlay}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&copy);
+        copy_tree(&root().join("k8s"), &copy.join("k8s"));
+        let secrets = "ADMIN_TOKEN=t\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD=p\nMONGO_APP_USERNAME=permisos\n\
+                       MONGO_APP_PASSWORD=p\nMONGO_KEYFILE=k\n";
+        std::fs::write(copy.join("k8s/overlays").join(overlay).join("secrets.env"), secrets)
+            .expect("write secrets.env");
+        let manifests = Manifests::render(&copy.join("k8s/overlays").join(overlay));
+        let _ = std::fs::remove_dir_all(&copy);
+        manifests
+    }
+
+    /// `kubectl kustomize DIR`.
+    pub fn render(dir: &Path) -> Manifests {
+        let output = Command::new("kubectl")
+            .arg("kustomize")
+            .arg(dir)
+            .output()
+            .expect("kubectl is installed (it renders the manifests offline)");
+        assert!(
+            output.status.success(),
+            "kubectl kustomize {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Manifests::parse(&String::from_utf8(output.stdout).expect("UTF-8 manifests"))
+    }
+
+    pub fn parse(yaml: &str) -> Manifests {
+        let objects = serde_yaml::Deserializer::from_str(yaml)
+            .map(|document| serde_yaml::from_value::<Value>(serde_yaml::Value::deserialize(document).expect("YAML")))
+            .collect::<Result<Vec<_>, _>>()
+            .expect("manifests are plain data");
+        Manifests(objects.into_iter().filter(|o| !o.is_null()).collect())
+    }
+
+    /// Every object of `kind`, as its typed form; panics naming the object if it does not fit.
+    pub fn all<T: DeserializeOwned>(&self, kind: &str) -> Vec<T> {
+        self.0
+            .iter()
+            .filter(|o| o["kind"] == kind)
+            .map(|o| {
+                serde_json::from_value(o.clone())
+                    .unwrap_or_else(|e| panic!("{kind} {} does not fit its schema: {e}", o["metadata"]["name"]))
+            })
+            .collect()
+    }
+
+    pub fn kinds(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|o| o["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create directory");
+    for entry in std::fs::read_dir(from).expect("read directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy file");
+        }
+    }
+}

@@ -1,0 +1,421 @@
+//! What a schema cannot check about the manifests, checked against the rendered overlays
+//! and against the code they deploy.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, PodTemplateSpec, Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use manifests::{Gateway, HttpRoute, IpAddressPool, L2Advertisement, Manifests, root};
+use permit_web::config::{DEFAULT_ADMIN_PORT, DEFAULT_PUBLIC_PORT, REQUIRED_VARIABLES};
+use permit_web::health::{HEALTHZ, READYZ};
+
+const OVERLAYS: [&str; 3] = ["kind", "kind-gateway", "production"];
+const SERVICES: [&str; 2] = ["issuer", "validator"];
+
+/// Every pod template of the overlay, by workload name.
+fn templates(m: &Manifests) -> BTreeMap<String, PodTemplateSpec> {
+    let deployments = m
+        .all::<Deployment>("Deployment")
+        .into_iter()
+        .map(|d| (d.metadata.name.unwrap(), d.spec.unwrap().template));
+    let sets = m
+        .all::<StatefulSet>("StatefulSet")
+        .into_iter()
+        .map(|s| (s.metadata.name.unwrap(), s.spec.unwrap().template));
+    let jobs = m
+        .all::<Job>("Job")
+        .into_iter()
+        .map(|j| (j.metadata.name.unwrap(), j.spec.unwrap().template));
+    deployments.chain(sets).chain(jobs).collect()
+}
+
+fn labels(template: &PodTemplateSpec) -> BTreeMap<String, String> {
+    template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.clone())
+        .unwrap_or_default()
+}
+
+fn containers(template: &PodTemplateSpec) -> Vec<Container> {
+    let spec = template.spec.clone().unwrap();
+    spec.init_containers
+        .unwrap_or_default()
+        .into_iter()
+        .chain(spec.containers)
+        .collect()
+}
+
+fn selects(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+    !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+}
+
+#[test]
+fn every_overlay_renders_and_has_each_kind_it_needs() {
+    for overlay in OVERLAYS {
+        let kinds: BTreeSet<String> = Manifests::render_overlay(overlay).kinds().into_iter().collect();
+        for kind in [
+            "Namespace",
+            "ConfigMap",
+            "Secret",
+            "Deployment",
+            "Service",
+            "StatefulSet",
+            "Job",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+        ] {
+            assert!(kinds.contains(kind), "{overlay} has no {kind}");
+        }
+        let entrance = if overlay == "kind-gateway" {
+            ["Gateway", "HTTPRoute"]
+        } else {
+            ["Ingress", "Ingress"]
+        };
+        assert!(entrance.iter().all(|k| kinds.contains(*k)), "{overlay}: {kinds:?}");
+    }
+}
+
+#[test]
+fn services_select_pods_that_exist_and_name_real_ports() {
+    for overlay in OVERLAYS {
+        let m = Manifests::render_overlay(overlay);
+        let templates = templates(&m);
+        for service in m.all::<Service>("Service") {
+            let name = service.metadata.name.clone().unwrap();
+            let spec = service.spec.unwrap();
+            let selector = spec.selector.unwrap_or_default();
+            let targets: Vec<_> = templates.values().filter(|t| selects(&selector, &labels(t))).collect();
+            assert!(!targets.is_empty(), "{overlay}: Service {name} selects no pod");
+            for port in spec.ports.unwrap_or_default() {
+                let Some(IntOrString::String(target)) = port.target_port else {
+                    panic!("{name}: name its target port")
+                };
+                assert!(
+                    targets.iter().all(|t| containers(t).iter().any(|c| c
+                        .ports
+                        .iter()
+                        .flatten()
+                        .any(|p| p.name.as_deref() == Some(target.as_str())))),
+                    "{overlay}: Service {name} targets port {target} that its pods do not declare"
+                );
+            }
+        }
+    }
+}
+
+/// Service name → its port numbers.
+fn service_ports(m: &Manifests) -> BTreeMap<String, Vec<(Option<String>, i32)>> {
+    m.all::<Service>("Service")
+        .into_iter()
+        .map(|s| {
+            let ports = s
+                .spec
+                .unwrap()
+                .ports
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| (p.name, p.port))
+                .collect();
+            (s.metadata.name.unwrap(), ports)
+        })
+        .collect()
+}
+
+#[test]
+fn ingress_and_routes_send_each_host_to_an_existing_service_port() {
+    for overlay in ["kind", "production"] {
+        let m = Manifests::render_overlay(overlay);
+        let services = service_ports(&m);
+        let ingress = m.all::<Ingress>("Ingress").pop().unwrap();
+        let mut hosts = BTreeMap::new();
+        for rule in ingress.spec.unwrap().rules.unwrap() {
+            let backend = rule.http.unwrap().paths[0].backend.service.clone().unwrap();
+            let port = backend.port.unwrap();
+            let ports = &services[&backend.name];
+            assert!(
+                ports
+                    .iter()
+                    .any(|(name, number)| name == &port.name || Some(*number) == port.number)
+            );
+            hosts.insert(rule.host.unwrap(), backend.name);
+        }
+        let domain = if overlay == "kind" {
+            "permisos.test"
+        } else {
+            "permisos.example.cl"
+        };
+        assert_eq!(hosts[&format!("formulario.{domain}")], "issuer");
+        assert_eq!(hosts[&format!("validar.{domain}")], "validator");
+    }
+    let m = Manifests::render_overlay("kind-gateway");
+    let services = service_ports(&m);
+    let gateways: Vec<Gateway> = m.all("Gateway");
+    for route in m.all::<HttpRoute>("HTTPRoute") {
+        assert_eq!(route.api_version, "gateway.networking.k8s.io/v1");
+        assert!(
+            route
+                .spec
+                .parent_refs
+                .iter()
+                .all(|p| gateways.iter().any(|g| g.metadata.name == p.name))
+        );
+        for backend in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
+            assert!(
+                services[&backend.name]
+                    .iter()
+                    .any(|(_, port)| *port == i32::from(backend.port)),
+                "{backend:?}"
+            );
+        }
+        assert!(route.spec.hostnames.iter().all(|h| h.ends_with(".permisos.test")));
+    }
+}
+
+#[test]
+fn probes_and_ports_are_the_ones_the_binaries_serve() {
+    let m = Manifests::render_overlay("kind");
+    for deployment in m.all::<Deployment>("Deployment") {
+        let template = deployment.spec.unwrap().template;
+        let container = &template.spec.unwrap().containers[0];
+        let port = |name: &str| {
+            container
+                .ports
+                .iter()
+                .flatten()
+                .find(|p| p.name.as_deref() == Some(name))
+                .map(|p| p.container_port)
+        };
+        assert_eq!(port("http"), Some(i32::from(DEFAULT_PUBLIC_PORT)));
+        assert_eq!(port("admin"), Some(i32::from(DEFAULT_ADMIN_PORT)));
+        for (probe, path) in [
+            (&container.liveness_probe, HEALTHZ),
+            (&container.startup_probe, HEALTHZ),
+            (&container.readiness_probe, READYZ),
+        ] {
+            let get = probe.clone().and_then(|p| p.http_get).expect("an HTTP probe");
+            assert_eq!(get.path.as_deref(), Some(path));
+            assert_eq!(get.port, IntOrString::String("admin".into()));
+        }
+        let annotations = template.metadata.unwrap().annotations.unwrap();
+        assert_eq!(annotations["prometheus.io/port"], DEFAULT_ADMIN_PORT.to_string());
+        assert_eq!(annotations["prometheus.io/path"], permit_web::health::METRICS);
+    }
+}
+
+#[test]
+fn every_required_variable_is_set_for_both_services() {
+    let m = Manifests::render_overlay("kind");
+    let config_keys: BTreeMap<String, BTreeSet<String>> = m
+        .all::<ConfigMap>("ConfigMap")
+        .into_iter()
+        .map(|c| {
+            (
+                c.metadata.name.unwrap(),
+                c.data.unwrap_or_default().into_keys().collect(),
+            )
+        })
+        .collect();
+    let secret_keys: BTreeMap<String, BTreeSet<String>> = m
+        .all::<Secret>("Secret")
+        .into_iter()
+        .map(|s| {
+            let keys = s
+                .data
+                .unwrap_or_default()
+                .into_keys()
+                .chain(s.string_data.unwrap_or_default().into_keys());
+            (s.metadata.name.unwrap(), keys.collect())
+        })
+        .collect();
+    for deployment in m.all::<Deployment>("Deployment") {
+        let name = deployment.metadata.name.clone().unwrap();
+        let container = deployment.spec.unwrap().template.spec.unwrap().containers.remove(0);
+        let mut set = BTreeSet::new();
+        for source in container.env_from.iter().flatten() {
+            if let Some(c) = &source.config_map_ref {
+                set.extend(config_keys[&c.name].iter().cloned());
+            }
+        }
+        for var in container.env.iter().flatten() {
+            if let Some(from) = var.value_from.as_ref().and_then(|f| f.secret_key_ref.as_ref()) {
+                assert!(
+                    secret_keys[&from.name].contains(&from.key),
+                    "{name}: secret key {} missing",
+                    from.key
+                );
+            }
+            set.insert(var.name.clone());
+        }
+        for required in REQUIRED_VARIABLES {
+            assert!(set.contains(required), "{name} does not set {required}");
+        }
+        assert_eq!(
+            set.contains("ADMIN_TOKEN"),
+            name == "issuer",
+            "only the issuer gets the admin token"
+        );
+    }
+}
+
+#[test]
+fn every_container_is_limited_locked_down_and_pinned() {
+    for overlay in OVERLAYS {
+        let m = Manifests::render_overlay(overlay);
+        for (workload, template) in templates(&m) {
+            let pod = template.spec.clone().unwrap();
+            let pod_security = pod.security_context.expect("a pod securityContext");
+            assert_eq!(pod_security.run_as_non_root, Some(true), "{workload}");
+            assert_eq!(
+                pod_security.seccomp_profile.map(|p| p.type_),
+                Some("RuntimeDefault".into()),
+                "{workload}"
+            );
+            assert_eq!(pod.automount_service_account_token, Some(false), "{workload}");
+            for container in containers(&template) {
+                let what = format!("{overlay}: {workload}/{}", container.name);
+                let resources = container.resources.clone().expect("resources");
+                for kind in ["cpu", "memory"] {
+                    assert!(
+                        resources.requests.as_ref().is_some_and(|r| r.contains_key(kind)),
+                        "{what}: no {kind} request"
+                    );
+                    assert!(
+                        resources.limits.as_ref().is_some_and(|l| l.contains_key(kind)),
+                        "{what}: no {kind} limit"
+                    );
+                }
+                let security = container.security_context.clone().expect("a container securityContext");
+                assert_eq!(security.allow_privilege_escalation, Some(false), "{what}");
+                assert_eq!(security.read_only_root_filesystem, Some(true), "{what}");
+                assert_eq!(
+                    security.capabilities.and_then(|c| c.drop),
+                    Some(vec!["ALL".to_owned()]),
+                    "{what}"
+                );
+                let image = container.image.clone().unwrap();
+                let tag = image.rsplit_once(':').map(|(_, tag)| tag).unwrap_or("");
+                assert!(
+                    !tag.is_empty() && tag != "latest" && !tag.contains('/'),
+                    "{what}: image {image} is not pinned"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn graceful_shutdown_fits_in_the_grace_period() {
+    let m = Manifests::render_overlay("kind");
+    let config = m
+        .all::<ConfigMap>("ConfigMap")
+        .into_iter()
+        .find(|c| c.metadata.name.as_deref().unwrap().starts_with("permisos-config"))
+        .unwrap();
+    let data = config.data.unwrap();
+    let seconds = |key: &str| data[key].parse::<i64>().unwrap();
+    for deployment in m.all::<Deployment>("Deployment") {
+        let pod = deployment.spec.unwrap().template.spec.unwrap();
+        let pre_stop = pod.containers[0]
+            .lifecycle
+            .clone()
+            .and_then(|l| l.pre_stop)
+            .and_then(|p| p.sleep)
+            .map_or(0, |s| s.seconds);
+        let grace = pod.termination_grace_period_seconds.unwrap();
+        assert!(pre_stop + seconds("SHUTDOWN_DRAIN_SECS") + seconds("SHUTDOWN_TIMEOUT_SECS") < grace);
+    }
+}
+
+#[test]
+fn budgets_and_autoscalers_point_at_real_workloads_and_keep_four() {
+    let m = Manifests::render_overlay("kind");
+    let templates = templates(&m);
+    for pdb in m.all::<PodDisruptionBudget>("PodDisruptionBudget") {
+        let selector = pdb
+            .spec
+            .unwrap()
+            .selector
+            .and_then(|s| s.match_labels)
+            .unwrap_or_default();
+        assert!(
+            templates.values().any(|t| selects(&selector, &labels(t))),
+            "{:?} selects nothing",
+            pdb.metadata.name
+        );
+    }
+    let deployments: BTreeMap<String, i32> = m
+        .all::<Deployment>("Deployment")
+        .into_iter()
+        .map(|d| (d.metadata.name.unwrap(), d.spec.unwrap().replicas.unwrap()))
+        .collect();
+    for hpa in m.all::<HorizontalPodAutoscaler>("HorizontalPodAutoscaler") {
+        let spec = hpa.spec.unwrap();
+        assert_eq!(spec.scale_target_ref.kind, "Deployment");
+        assert!(deployments.contains_key(&spec.scale_target_ref.name));
+        assert_eq!(spec.min_replicas, Some(4));
+    }
+    for service in SERVICES {
+        assert_eq!(deployments[service], 4, "PEP2 runs four {service} replicas");
+    }
+    let mongodb = m.all::<StatefulSet>("StatefulSet").pop().unwrap().spec.unwrap();
+    assert_eq!(mongodb.replicas, Some(3));
+    assert!(mongodb.volume_claim_templates.is_some_and(|v| !v.is_empty()));
+}
+
+#[test]
+fn only_the_two_services_reach_mongodb() {
+    let m = Manifests::render_overlay("kind");
+    let policies = m.all::<NetworkPolicy>("NetworkPolicy");
+    let deny_all = policies.iter().any(|p| {
+        let spec = p.spec.clone().unwrap();
+        spec.pod_selector.unwrap_or_default().match_labels.is_none() && spec.ingress.is_none()
+    });
+    assert!(deny_all, "a default-deny policy for the namespace");
+    let mongodb = policies
+        .iter()
+        .find(|p| p.metadata.name.as_deref() == Some("mongodb"))
+        .unwrap()
+        .spec
+        .clone()
+        .unwrap();
+    let peers: BTreeSet<String> = mongodb
+        .ingress
+        .unwrap()
+        .into_iter()
+        .flat_map(|rule| rule.from.unwrap_or_default())
+        .map(|peer| {
+            assert!(
+                peer.namespace_selector.is_none() && peer.ip_block.is_none(),
+                "only pods of this namespace"
+            );
+            peer.pod_selector.unwrap().match_labels.unwrap()["app.kubernetes.io/name"].clone()
+        })
+        .collect();
+    let expected: BTreeSet<String> = ["issuer", "validator", "mongodb", "mongodb-init"]
+        .map(String::from)
+        .into();
+    assert_eq!(peers, expected, "the services, the other members and the set-up Job");
+}
+
+#[test]
+fn metallb_configuration_fits_the_crd_schemas() {
+    let m = Manifests::render(&root().join("metallb"));
+    let pools: Vec<IpAddressPool> = m.all("IPAddressPool");
+    let adverts: Vec<L2Advertisement> = m.all("L2Advertisement");
+    assert_eq!(pools.len(), 1);
+    assert_eq!(pools[0].api_version, "metallb.io/v1beta1");
+    assert_eq!(pools[0].metadata.namespace.as_deref(), Some("metallb-system"));
+    assert_eq!(
+        pools[0].spec.addresses,
+        ["POOL_RANGE"],
+        "the range is filled in at install time, never committed"
+    );
+    assert_eq!(adverts[0].spec.ip_address_pools, [pools[0].metadata.name.clone()]);
+}
