@@ -16,10 +16,10 @@ db_pid=""
 cleanup() { if [ -n "$db_pid" ]; then kill "$db_pid" 2>/dev/null || true; wait "$db_pid" 2>/dev/null || true; fi; }
 trap cleanup EXIT
 
+mkdir -p .run
 if [ -z "${MONGODB_URI:-}" ]; then
   ensure_secantus
   port=$(free_port)
-  mkdir -p .run
   step "starting SecantusDB (in memory) on 127.0.0.1:$port"
   start_secantus "$port" :memory: .run/test-db.log
   db_pid=$!
