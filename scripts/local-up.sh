@@ -25,10 +25,14 @@ fi
 ensure_secantus
 apt_install nginx-light nginx
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-# PROFILE=debug reuses the test build (CI's smoke run); load runs want release.
+# Load runs want release; `make test` passes PROFILE=debug SKIP_BUILD=1 to run the
+# binaries its `cargo test` just built (building them alone would rebuild every dependency
+# with other features).
 PROFILE="${PROFILE:-release}"
-step "building the services ($PROFILE)"
-cargo build --profile "$([ "$PROFILE" = debug ] && echo dev || echo "$PROFILE")" --locked --bin issuer --bin validator
+if [ -z "${SKIP_BUILD:-}" ]; then
+  step "building the services ($PROFILE)"
+  cargo build --profile "$([ "$PROFILE" = debug ] && echo dev || echo "$PROFILE")" --locked --bin issuer --bin validator
+fi
 
 rm -rf "$RUN"
 mkdir -p "$PIDS" "$RUN/db" "$RUN/nginx-tmp"

@@ -34,7 +34,7 @@ step "verifying the Kubernetes manifests offline"
 scripts/verify-manifests.sh
 
 step "smoke load test: the case study's scenario through nginx and 4 + 4 replicas"
-PROFILE=debug ENV=smoke scripts/load-test.sh
+PROFILE=debug SKIP_BUILD=1 ENV=smoke scripts/load-test.sh
 
 # One closing line for the whole run, since cargo closes on its last binary's count.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' .run/test-output.txt

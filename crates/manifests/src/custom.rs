@@ -115,3 +115,19 @@ pub struct BackendRef {
     pub namespace: Option<String>,
     pub weight: Option<u32>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayClass {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: GatewayClassSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayClassSpec {
+    pub controller_name: String,
+    pub description: Option<String>,
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub use custom::{Gateway, HttpRoute, IpAddressPool, L2Advertisement};
+pub use custom::{Gateway, GatewayClass, HttpRoute, IpAddressPool, L2Advertisement};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -37,6 +37,11 @@ impl Manifests {
         let manifests = Manifests::render(&copy.join("k8s/overlays").join(overlay));
         let _ = std::fs::remove_dir_all(&copy);
         manifests
+    }
+
+    /// A plain manifest file of the repository.
+    pub fn file(path: &str) -> Manifests {
+        Manifests::parse(&std::fs::read_to_string(root().join(path)).expect("the manifest file"))
     }
 
     /// `kubectl kustomize DIR`.

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container, PodTemplateSpec, Secret, 
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use manifests::{Gateway, HttpRoute, IpAddressPool, L2Advertisement, Manifests, root};
+use manifests::{Gateway, GatewayClass, HttpRoute, IpAddressPool, L2Advertisement, Manifests, root};
 use permit_web::config::{DEFAULT_ADMIN_PORT, DEFAULT_PUBLIC_PORT, REQUIRED_VARIABLES};
 use permit_web::health::{HEALTHZ, READYZ};
 
@@ -157,6 +157,15 @@ fn ingress_and_routes_send_each_host_to_an_existing_service_port() {
     let m = Manifests::render_overlay("kind-gateway");
     let services = service_ports(&m);
     let gateways: Vec<Gateway> = m.all("Gateway");
+    let classes: Vec<GatewayClass> = Manifests::file("ingress/gateway-class.yaml").all("GatewayClass");
+    assert_eq!(
+        classes[0].spec.controller_name,
+        "gateway.envoyproxy.io/gatewayclass-controller"
+    );
+    assert!(
+        gateways.iter().all(|g| g.api_version == "gateway.networking.k8s.io/v1"
+            && g.spec.gateway_class_name == classes[0].metadata.name)
+    );
     for route in m.all::<HttpRoute>("HTTPRoute") {
         assert_eq!(route.api_version, "gateway.networking.k8s.io/v1");
         assert!(
