@@ -1,5 +1,5 @@
 # Each target calls a script that prints its steps and can be re-run safely.
-.PHONY: run test bench-runtime local-up local-down local-status load-test secantus-rs capacity kind-up kind-down images deploy status
+.PHONY: run test bench-runtime local-up local-down local-status load-test secantus-rs capacity kind-up kind-down images deploy status e2e
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
@@ -8,6 +8,10 @@ run:
 ## test: formatting, lints and every test, against a throw-away SecantusDB (or $MONGODB_URI)
 test:
 	@scripts/test.sh
+
+## e2e: the citizen and police flows in headless Chromium, screenshots in artifacts/e2e
+e2e:
+	@scripts/e2e.sh
 
 ## bench-runtime: start-up time and memory of the release binaries (BENCHMARKS.md)
 bench-runtime:

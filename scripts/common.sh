@@ -6,8 +6,6 @@ VENV="$ROOT/.venv"
 # Pinned: the MongoDB-wire stand-in the tests and local runs use (a pre-release on PyPI).
 SECANTUS_VERSION="0.7.0b3"
 
-# Pinned: later artillery releases need Node >= 22.
-ARTILLERY_VERSION="2.0.21"
 # Compiled into build_info; the same value for every build keeps cargo from rebuilding.
 GIT_REVISION="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 export GIT_REVISION
@@ -22,12 +20,17 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null
 }
 
-# Installs artillery into node_modules from the lock file, without any browser download.
-ensure_artillery() {
-  local installed
-  installed=$(node -p 'require("./node_modules/artillery/package.json").version' 2>/dev/null || true)
-  if [ "$installed" = "$ARTILLERY_VERSION" ]; then return; fi
-  step "installing artillery $ARTILLERY_VERSION into node_modules"
+# Installs package.json's pinned packages (artillery, playwright-core, axe-core...) into
+# node_modules from the lock file unless they are all there, without any browser download.
+ensure_node_modules() {
+  if (cd "$ROOT" && node -e '
+    const wanted = require("./package.json").devDependencies;
+    for (const [name, version] of Object.entries(wanted))
+      if (require(`./node_modules/${name}/package.json`).version !== version) process.exit(1);
+  ') 2>/dev/null; then
+    return
+  fi
+  step "installing the npm packages into node_modules"
   (cd "$ROOT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
     npm ci --no-audit --no-fund --loglevel=error)
 }

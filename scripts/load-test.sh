@@ -12,7 +12,7 @@ case "$ENV" in
   smoke|low|medium|high|stress) ;;
   *) echo "ENV must be smoke, low, medium, high or stress (got $ENV)" >&2; exit 2 ;;
 esac
-ensure_artillery
+ensure_node_modules
 
 started_topology=""
 if [ -z "${TARGET:-}" ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (`make test`): formatting, lints, every test against a real MongoDB-wire
-# server (MONGODB_URI when set, otherwise a throw-away SecantusDB), then the smoke load test
-# through the local topology, which fails on any failed virtual user.
+# server (MONGODB_URI when set, otherwise a throw-away SecantusDB), the offline checks of
+# the Kubernetes manifests, the smoke load test through the local topology (fails on any
+# failed virtual user), and the browser tests.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 cd "$ROOT"
@@ -35,6 +36,9 @@ scripts/verify-manifests.sh
 
 step "smoke load test: the case study's scenario through nginx and 4 + 4 replicas"
 PROFILE=debug SKIP_BUILD=1 ENV=smoke scripts/load-test.sh
+
+step "browser tests"
+PROFILE=debug SKIP_BUILD=1 scripts/e2e.sh
 
 # One closing line for the whole run, since cargo closes on its last binary's count.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' .run/test-output.txt
