@@ -38,7 +38,9 @@ step "smoke load test: the case study's scenario through nginx and 4 + 4 replica
 PROFILE=debug SKIP_BUILD=1 ENV=smoke scripts/load-test.sh
 
 step "browser tests"
-PROFILE=debug SKIP_BUILD=1 scripts/e2e.sh
+PROFILE=debug SKIP_BUILD=1 scripts/e2e.sh 2>&1 | tee .run/e2e-output.txt
 
-# One closing line for the whole run, since cargo closes on its last binary's count.
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' .run/test-output.txt
+# One closing line for the whole run, counting cargo's tests and the browser tests.
+awk '/^test result:/ { passed += $4; failed += $6 }
+     /^# pass / { passed += $3 } /^# fail / { failed += $3 }
+     END { printf "tests: %d passed, %d failed\n", passed, failed }' .run/test-output.txt .run/e2e-output.txt
