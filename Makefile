@@ -5,7 +5,7 @@
 run:
 	@scripts/run-local.sh
 
-## test: formatting, lints and every test, against a throw-away SecantusDB (or $MONGODB_URI)
+## test: fmt, clippy, every test (throw-away SecantusDB or $MONGODB_URI), manifest checks, load smoke, browser tests
 test:
 	@scripts/test.sh
 
