@@ -78,6 +78,11 @@ pub struct Permit {
 
 impl Permit {
     pub fn issue(request: PermitRequest, window: Window) -> Permit {
+        Permit::issue_as(PermitId::generate(), request, window)
+    }
+
+    /// With an id chosen beforehand, as when an idempotency key reserved it.
+    pub fn issue_as(id: PermitId, request: PermitRequest, window: Window) -> Permit {
         let PermitRequest {
             name,
             rut,
@@ -86,7 +91,7 @@ impl Permit {
             comuna,
         } = request;
         Permit {
-            id: PermitId::generate(),
+            id,
             name,
             rut,
             motive,

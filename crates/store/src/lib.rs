@@ -5,6 +5,7 @@
 
 mod documents;
 mod error;
+mod idempotency;
 mod page;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use permit_domain::{Permit, PermitId, QuotaClaim, Refusal};
 use crate::documents::{PermitDocument, to_bson};
 pub use crate::error::StoreError;
 use crate::error::is_duplicate_key;
+pub use crate::idempotency::KeyState;
 pub use crate::page::{BadCursor, Cursor, Page};
 
 /// How long the driver looks for a server before an operation fails as unavailable, so a
@@ -38,6 +40,7 @@ pub struct Store {
     database: Database,
     permits: Collection<PermitDocument>,
     quotas: Collection<Document>,
+    keys: Collection<Document>,
 }
 
 impl Store {
@@ -69,6 +72,7 @@ impl Store {
         Ok(Store {
             permits: database.collection("permits"),
             quotas: database.collection("weekly_quotas"),
+            keys: database.collection("idempotency_keys"),
             database,
         })
     }
@@ -78,15 +82,18 @@ impl Store {
         self.permits
             .create_index(IndexModel::builder().keys(page::newest_first()).build())
             .await?;
-        let expire_at_the_time_stored = IndexOptions::builder().expire_after(Duration::ZERO).build();
-        self.quotas
-            .create_index(
-                IndexModel::builder()
-                    .keys(doc! { "expire_at": 1 })
-                    .options(expire_at_the_time_stored)
-                    .build(),
-            )
-            .await?;
+        // Quota counters and idempotency keys go when their `expire_at` passes.
+        for collection in [&self.quotas, &self.keys] {
+            let expire_at_the_time_stored = IndexOptions::builder().expire_after(Duration::ZERO).build();
+            collection
+                .create_index(
+                    IndexModel::builder()
+                        .keys(doc! { "expire_at": 1 })
+                        .options(expire_at_the_time_stored)
+                        .build(),
+                )
+                .await?;
+        }
         Ok(())
     }
 

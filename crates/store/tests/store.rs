@@ -160,3 +160,48 @@ async fn a_dead_database_is_reported_unavailable_within_seconds() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_abandoned_idempotency_key_is_taken_over_after_its_lease() {
+    use permit_store::KeyState;
+    let store = store().await;
+    let now = santiago("2026-11-30T10:00");
+    let KeyState::Reserved(id) = store.reserve_key("k", "request", now).await.unwrap() else {
+        panic!()
+    };
+    let soon = store
+        .reserve_key("k", "request", now + SignedDuration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(matches!(soon, KeyState::InProgress), "{soon:?}");
+    let later = store
+        .reserve_key("k", "request", now + SignedDuration::from_secs(11))
+        .await
+        .unwrap();
+    let KeyState::Reserved(same) = later else {
+        panic!("{later:?}")
+    };
+    assert_eq!(same, id, "the take-over issues under the reserved id");
+
+    let request = citizen(30, "compras").parse().unwrap();
+    let permit = Permit::issue_as(
+        id,
+        request,
+        Rules::default()
+            .window(permit_domain::Motive::parse("compras").unwrap(), now)
+            .unwrap(),
+    );
+    store.issue(&permit, None).await.unwrap();
+    let replay = store
+        .reserve_key("k", "request", now + SignedDuration::from_secs(12))
+        .await
+        .unwrap();
+    assert!(
+        matches!(replay, KeyState::Replay(ref p) if p.id == permit.id),
+        "a stored permit is found even if never marked done"
+    );
+    assert!(matches!(
+        store.reserve_key("k", "other", now).await.unwrap(),
+        KeyState::Mismatch
+    ));
+}

@@ -33,6 +33,10 @@ pub enum AppError {
     Overloaded,
     #[error("request took longer than the timeout")]
     TimedOut,
+    #[error("a request with this idempotency key is being answered")]
+    KeyInProgress,
+    #[error("idempotency key used with a different request")]
+    KeyMismatch,
     #[error(transparent)]
     Refused(Refusal),
     #[error(transparent)]
@@ -77,7 +81,9 @@ impl From<Refusal> for AppError {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::Invalid(_) | AppError::Refused(Refusal::Curfew { .. } | Refusal::NeverOutsideCurfew { .. }) => {
+            AppError::Invalid(_)
+            | AppError::KeyMismatch
+            | AppError::Refused(Refusal::Curfew { .. } | Refusal::NeverOutsideCurfew { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             AppError::Refused(Refusal::WeeklyLimit { .. }) => StatusCode::TOO_MANY_REQUESTS,
@@ -87,6 +93,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::KeyInProgress => StatusCode::CONFLICT,
             AppError::Store(StoreError::Unavailable(_)) | AppError::Overloaded | AppError::TimedOut => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -107,6 +114,8 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::Unauthorized => "unauthorized",
             AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::KeyInProgress => "idempotency_key_in_progress",
+            AppError::KeyMismatch => "idempotency_key_reused",
             AppError::Overloaded => "overloaded",
             AppError::TimedOut => "timeout",
             AppError::Store(StoreError::Unavailable(_)) => "unavailable",
@@ -125,6 +134,10 @@ impl AppError {
             AppError::NotFound => "No encontramos lo que buscas.".into(),
             AppError::Unauthorized => "Se requiere un token de administración válido.".into(),
             AppError::MethodNotAllowed => "Método no permitido en esta dirección.".into(),
+            AppError::KeyInProgress => {
+                "Una solicitud con esta clave de idempotencia se está procesando. Reintenta en un segundo.".into()
+            }
+            AppError::KeyMismatch => "Esta clave de idempotencia ya se usó con otra solicitud.".into(),
             AppError::Overloaded => {
                 "Hay demasiadas solicitudes en este momento. Inténtalo de nuevo en unos segundos.".into()
             }
@@ -142,7 +155,7 @@ impl AppError {
         match self {
             AppError::Refused(refusal) => refusal.retry_after().map(|d| d.as_secs().max(1).unsigned_abs()),
             AppError::Store(StoreError::Unavailable(_)) | AppError::TimedOut => Some(UNAVAILABLE_RETRY_SECS),
-            AppError::Overloaded => Some(1),
+            AppError::Overloaded | AppError::KeyInProgress => Some(1),
             _ => None,
         }
     }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::IssuerState;
-use crate::issue::issue;
+use crate::issue::{idempotency_key, issue, issue_once};
 use crate::json_body::permit_form;
 
 const DEFAULT_PAGE: u32 = 20;
@@ -44,7 +44,10 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let form = permit_form(&headers, &body)?;
-    let permit = issue(&state.ctx, &form).await?;
+    let permit = match idempotency_key(&headers)? {
+        Some(key) => issue_once(&state.ctx, &form, &key).await?,
+        None => issue(&state.ctx, &form).await?,
+    };
     Ok((StatusCode::CREATED, Json(permit_json(&state.ctx, &permit))))
 }
 

@@ -1,15 +1,70 @@
 //! Issuing a permit: the one operation behind both the form and the JSON API.
 
-use permit_domain::{Permit, PermitForm, Refusal};
+use axum::http::HeaderMap;
+use permit_domain::{FieldError, FieldErrors, Permit, PermitForm, PermitId, PermitRequest, Refusal};
+use permit_store::KeyState;
 use permit_web::{AppError, Context};
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// Parses the request, applies the rules, counts the quota and stores the permit.
 pub async fn issue(ctx: &Context, form: &PermitForm) -> Result<Permit, AppError> {
     let request = form.parse().map_err(AppError::Invalid)?;
+    issue_as(ctx, PermitId::generate(), request).await
+}
+
+/// As `issue`, at most once per idempotency key: a retry with the same key and request
+/// gets the same permit and uses no second quota.
+pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &str) -> Result<Permit, AppError> {
+    let request = form.parse().map_err(AppError::Invalid)?;
+    match ctx.store.reserve_key(key, &fingerprint(&request), ctx.now()).await? {
+        KeyState::Replay(permit) => Ok(permit),
+        KeyState::InProgress => Err(AppError::KeyInProgress),
+        KeyState::Mismatch => Err(AppError::KeyMismatch),
+        KeyState::Reserved(id) => {
+            let issued = issue_as(ctx, id, request).await;
+            match &issued {
+                Ok(_) => ctx.store.complete_key(key).await?,
+                Err(_) => ctx.store.release_key(key).await?,
+            }
+            issued
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(AppError::Invalid(FieldErrors::from([(
+            "Idempotency-Key",
+            FieldError::Invalid("debe tener de 1 a 255 caracteres ASCII visibles"),
+        )]))),
+    }
+}
+
+/// What makes two requests the same request.
+fn fingerprint(request: &PermitRequest) -> String {
+    [
+        request.name.as_str(),
+        &request.rut.canonical(),
+        request.motive.code(),
+        request.address.as_str(),
+        request.comuna.as_str(),
+    ]
+    .join("\u{1f}")
+}
+
+async fn issue_as(ctx: &Context, id: PermitId, request: PermitRequest) -> Result<Permit, AppError> {
     let now = ctx.now();
     let window = ctx.rules.window(request.motive, now)?;
     let claim = ctx.rules.quota_claim(&request.rut, request.motive, now);
-    let permit = Permit::issue(request, window);
+    let permit = Permit::issue_as(id, request, window);
     if let Err(error) = ctx.store.issue(&permit, claim.as_ref()).await {
         let error = AppError::from(error);
         if let AppError::Refused(Refusal::WeeklyLimit { .. }) = error {

@@ -399,3 +399,110 @@ async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.text().await.unwrap().contains("Servicio no disponible"));
 }
+
+async fn create_with_key(app: &App, key: &str, form: &PermitForm) -> reqwest::Response {
+    let url = format!("{}/api/create", app.url);
+    app.http
+        .post(url)
+        .header("idempotency-key", key)
+        .json(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_retried_create_with_its_idempotency_key_replays_the_permit_and_uses_no_second_quota() {
+    let app = App::spawn().await;
+    let form = citizen(20, "compras");
+    let first: Value = create_with_key(&app, "retry-20", &form).await.json().await.unwrap();
+    let again = create_with_key(&app, "retry-20", &form).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(
+        app.create(&citizen(20, "banco")).await.status(),
+        StatusCode::CREATED,
+        "one quota use left"
+    );
+    assert_eq!(
+        app.create(&citizen(20, "banco")).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_reused_for_another_request_is_refused() {
+    let app = App::spawn().await;
+    assert_eq!(
+        create_with_key(&app, "key-21", &citizen(21, "compras")).await.status(),
+        StatusCode::CREATED
+    );
+    let other = create_with_key(&app, "key-21", &citizen(21, "banco")).await;
+    assert_eq!(other.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(other.json::<Value>().await.unwrap()["code"], "idempotency_key_reused");
+    let bad = create_with_key(&app, &"k".repeat(300), &citizen(21, "compras")).await;
+    assert_eq!(
+        bad.json::<Value>().await.unwrap()["errors"]["Idempotency-Key"],
+        "debe tener de 1 a 255 caracteres ASCII visibles"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_with_one_idempotency_key_issue_one_permit() {
+    let app = App::spawn().await;
+    let requests: Vec<_> = (0..10)
+        .map(|_| {
+            let (http, url, form) = (
+                app.http.clone(),
+                format!("{}/api/create", app.url),
+                citizen(22, "compras"),
+            );
+            tokio::spawn(async move {
+                http.post(url)
+                    .header("idempotency-key", "race-22")
+                    .json(&form)
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut ids = std::collections::BTreeSet::new();
+    for request in requests {
+        let response = request.await.unwrap();
+        match response.status() {
+            StatusCode::CREATED => {
+                ids.insert(
+                    response.json::<Value>().await.unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+            StatusCode::CONFLICT => assert_eq!(response.headers()[header::RETRY_AFTER], "1"),
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    let listed: Value = app.admin_get("/api/all?limit=100").await.json().await.unwrap();
+    let same_rut = listed["permits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["rut"] == testkit::rut(22).to_string());
+    assert_eq!(same_rut.count(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_request_frees_its_idempotency_key() {
+    let app = App::spawn().await;
+    app.clock.set(testkit::santiago("2026-11-30T21:00"));
+    let refused = create_with_key(&app, "late-23", &citizen(23, "compras")).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    app.clock.set(testkit::santiago("2026-12-01T09:00"));
+    assert_eq!(
+        create_with_key(&app, "late-23", &citizen(23, "compras")).await.status(),
+        StatusCode::CREATED
+    );
+}
