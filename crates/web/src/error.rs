@@ -37,6 +37,8 @@ pub enum AppError {
     KeyInProgress,
     #[error("idempotency key used with a different request")]
     KeyMismatch,
+    #[error("form posted from another site")]
+    CrossSite,
     #[error(transparent)]
     Refused(Refusal),
     #[error(transparent)]
@@ -94,6 +96,7 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AppError::KeyInProgress => StatusCode::CONFLICT,
+            AppError::CrossSite => StatusCode::FORBIDDEN,
             AppError::Store(StoreError::Unavailable(_)) | AppError::Overloaded | AppError::TimedOut => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -116,6 +119,7 @@ impl AppError {
             AppError::MethodNotAllowed => "method_not_allowed",
             AppError::KeyInProgress => "idempotency_key_in_progress",
             AppError::KeyMismatch => "idempotency_key_reused",
+            AppError::CrossSite => "cross_site_request",
             AppError::Overloaded => "overloaded",
             AppError::TimedOut => "timeout",
             AppError::Store(StoreError::Unavailable(_)) => "unavailable",
@@ -138,6 +142,7 @@ impl AppError {
                 "Una solicitud con esta clave de idempotencia se está procesando. Reintenta en un segundo.".into()
             }
             AppError::KeyMismatch => "Esta clave de idempotencia ya se usó con otra solicitud.".into(),
+            AppError::CrossSite => "El formulario se envió desde otro sitio. Ábrelo aquí y envíalo de nuevo.".into(),
             AppError::Overloaded => {
                 "Hay demasiadas solicitudes en este momento. Inténtalo de nuevo en unos segundos.".into()
             }

@@ -1,16 +1,19 @@
 //! The citizen's pages: landing, form, and the issued permit with its QR code.
 
+use std::time::{Duration, Instant};
+
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use permit_domain::{FieldErrors, Motive, PermitForm, PermitId, time_of_day};
 use permit_web::{AppError, PageError};
+use serde::Deserialize;
 
 use crate::IssuerState;
-use crate::issue::issue;
+use crate::issue::issue_once;
 use crate::qr;
 
 struct MotiveRow {
@@ -85,10 +88,18 @@ struct FormPage {
     motives: Vec<MotiveRow>,
     alert: Option<String>,
     rules: RulesView,
+    /// One per form shown: submitting the same page twice issues one permit.
+    token: String,
 }
 
 impl FormPage {
-    fn new(state: &IssuerState, form: &PermitForm, errors: &FieldErrors, alert: Option<String>) -> FormPage {
+    fn new(
+        state: &IssuerState,
+        form: &PermitForm,
+        errors: &FieldErrors,
+        alert: Option<String>,
+        token: &str,
+    ) -> FormPage {
         let field = |name, label, hint, autocomplete, value: &str| FieldView {
             name,
             label,
@@ -126,37 +137,99 @@ impl FormPage {
             motives: motive_rows(),
             alert,
             rules: RulesView::of(state),
+            token: token.to_owned(),
         }
     }
 }
 
 pub async fn form(State(state): State<IssuerState>) -> Result<Html<String>, PageError> {
     Ok(Html(
-        FormPage::new(&state, &PermitForm::default(), &FieldErrors::new(), None).render()?,
+        FormPage::new(
+            &state,
+            &PermitForm::default(),
+            &FieldErrors::new(),
+            None,
+            PermitId::generate().as_str(),
+        )
+        .render()?,
     ))
 }
 
+/// The form as posted: the permit fields and the page's one-time token.
+#[derive(Deserialize)]
+pub struct Submitted {
+    #[serde(flatten)]
+    form: PermitForm,
+    #[serde(default)]
+    token: String,
+}
+
+/// How long a second submit of the same page waits for the first to finish.
+const DOUBLE_SUBMIT_WAIT: Duration = Duration::from_secs(3);
+
 /// Works with JavaScript off: success redirects to the permit (303), anything the citizen
-/// can fix shows the form again with their values and a message beside each field.
+/// can fix shows the form again with their values and a message beside each field. The
+/// page's token makes a double submit, or a resubmit after going back, issue one permit.
 pub async fn submit(
     State(state): State<IssuerState>,
-    form: Result<Form<PermitForm>, FormRejection>,
+    headers: HeaderMap,
+    submitted: Result<Form<Submitted>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let Form(form) = form.map_err(|rejection| match rejection.status() {
+    same_origin(&headers, state.ctx.links.issuer_home())?;
+    let Form(Submitted { form, token }) = submitted.map_err(|rejection| match rejection.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
         _ => AppError::Malformed(rejection.body_text()),
     })?;
-    let error = match issue(&state.ctx, &form).await {
-        Ok(permit) => return Ok(Redirect::to(&format!("/permiso/{}", permit.id)).into_response()),
-        Err(error) => error,
+    let token = PermitId::parse(&token).unwrap_or_else(|_| PermitId::generate());
+    let key = format!("form:{token}");
+    let deadline = Instant::now() + DOUBLE_SUBMIT_WAIT;
+    let error = loop {
+        match issue_once(&state.ctx, &form, &key).await {
+            Ok(permit) => return Ok(Redirect::to(&format!("/permiso/{}", permit.id)).into_response()),
+            Err(AppError::KeyInProgress) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => break error,
+        }
     };
     let page = match &error {
-        AppError::Invalid(errors) => FormPage::new(&state, &form, errors, None),
-        AppError::Refused(refusal) => FormPage::new(&state, &form, &FieldErrors::new(), Some(refusal.to_string())),
+        AppError::Invalid(errors) => FormPage::new(&state, &form, errors, None, token.as_str()),
+        AppError::Refused(refusal) => FormPage::new(
+            &state,
+            &form,
+            &FieldErrors::new(),
+            Some(refusal.to_string()),
+            token.as_str(),
+        ),
+        // This page was already sent with other data (back, edit, resend): a fresh page.
+        AppError::KeyMismatch => {
+            let alert = "Este formulario ya se había enviado con otros datos. Revísalos y envíalo de nuevo.";
+            FormPage::new(
+                &state,
+                &form,
+                &FieldErrors::new(),
+                Some(alert.into()),
+                PermitId::generate().as_str(),
+            )
+        }
         _ => return Err(PageError(error)),
     };
     Ok(error.decorate(Html(page.render()?).into_response()))
+}
+
+/// Refuses a form posted from another site (CSRF). Browsers say where a request comes
+/// from in `Sec-Fetch-Site`; older ones at least in `Origin` (which our `no-referrer`
+/// policy turns into `null` for our own pages, so `null` proves nothing either way).
+/// Clients that send neither are not browsers, and gain nothing from forging a request.
+fn same_origin(headers: &HeaderMap, issuer_home: &str) -> Result<(), AppError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let allowed = match (header("sec-fetch-site"), header("origin")) {
+        (Some(site), _) => matches!(site, "same-origin" | "none"),
+        (None, Some(origin)) => origin == "null" || origin == issuer_home,
+        (None, None) => true,
+    };
+    if allowed { Ok(()) } else { Err(AppError::CrossSite) }
 }
 
 #[derive(Template)]

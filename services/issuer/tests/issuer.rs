@@ -50,13 +50,7 @@ impl App {
     }
 
     async fn submit(&self, form: &PermitForm) -> reqwest::Response {
-        let fields = [
-            ("name", &form.name),
-            ("rut", &form.rut),
-            ("motive", &form.motive),
-            ("address", &form.address),
-            ("comuna", &form.comuna),
-        ];
+        let fields = with_token(form, "");
         self.http
             .post(format!("{}/nuevo", self.url))
             .form(&fields)
@@ -505,4 +499,102 @@ async fn a_refused_request_frees_its_idempotency_key() {
         create_with_key(&app, "late-23", &citizen(23, "compras")).await.status(),
         StatusCode::CREATED
     );
+}
+
+/// The form's fields as a browser posts them, with the page's one-time token.
+fn with_token<'a>(form: &'a PermitForm, token: &'a str) -> [(&'a str, &'a str); 6] {
+    [
+        ("name", &form.name),
+        ("rut", &form.rut),
+        ("motive", &form.motive),
+        ("address", &form.address),
+        ("comuna", &form.comuna),
+        ("token", token),
+    ]
+}
+
+#[tokio::test]
+async fn submitting_the_same_form_page_twice_issues_one_permit() {
+    let app = App::spawn().await;
+    let html = app.get("/nuevo").await.text().await.unwrap();
+    let token = html
+        .split(r#"name="token" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(token.len(), 22);
+    let form = citizen(24, "compras");
+    let mut locations = Vec::new();
+    for _ in 0..2 {
+        let response = app
+            .http
+            .post(format!("{}/nuevo", app.url))
+            .form(&with_token(&form, &token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        locations.push(response.headers()[header::LOCATION].to_str().unwrap().to_owned());
+    }
+    assert_eq!(locations[0], locations[1]);
+    assert_eq!(
+        app.create(&citizen(24, "banco")).await.status(),
+        StatusCode::CREATED,
+        "one quota use left"
+    );
+
+    let edited = PermitForm {
+        address: "Otra calle 1".into(),
+        ..form
+    };
+    let resent = app
+        .http
+        .post(format!("{}/nuevo", app.url))
+        .form(&with_token(&edited, &token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = resent.text().await.unwrap();
+    assert!(page.contains("Este formulario ya se había enviado con otros datos"));
+    assert!(!page.contains(&token), "the page comes back with a fresh token");
+}
+
+#[tokio::test]
+async fn a_form_posted_from_another_site_is_refused() {
+    let app = App::spawn().await;
+    let form = citizen(25, "compras");
+    let fields = with_token(&form, "");
+    let forged = app
+        .http
+        .post(format!("{}/nuevo", app.url))
+        .header(header::ORIGIN, "http://evil.test")
+        .form(&fields);
+    let response = forged.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.text().await.unwrap().contains("se envió desde otro sitio"));
+    let post = || app.http.post(format!("{}/nuevo", app.url));
+    let cross_site = post()
+        .header("sec-fetch-site", "cross-site")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    let ours = post()
+        .header(header::ORIGIN, "http://formulario.test")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ours.status(), StatusCode::SEE_OTHER);
+    // What Chromium sends for our own form under Referrer-Policy: no-referrer.
+    let from_chromium = post()
+        .header("sec-fetch-site", "same-origin")
+        .header(header::ORIGIN, "null")
+        .form(&fields);
+    assert_eq!(from_chromium.send().await.unwrap().status(), StatusCode::SEE_OTHER);
 }
