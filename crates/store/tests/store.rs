@@ -143,14 +143,7 @@ async fn revoking_keeps_the_first_revocation_time() {
 
 #[tokio::test]
 async fn a_dead_database_is_reported_unavailable_within_seconds() {
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let store = Store::connect(&format!("mongodb://127.0.0.1:{closed_port}"), "x", "store-tests")
-        .await
-        .unwrap();
+    let store = testkit::dead_store().await;
     let started = Instant::now();
     let error = store.ping().await.unwrap_err();
     assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");

@@ -102,6 +102,17 @@ pub async fn context_on(database: &str, clock: &ManualClock, rules: Rules) -> Co
     }
 }
 
+/// A store whose server is gone: its port was free a moment ago and nothing listens there.
+pub async fn dead_store() -> Store {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    Store::connect(&format!("mongodb://127.0.0.1:{port}"), "gone", "tests")
+        .await
+        .expect("a valid URI")
+}
+
 /// A context over `store`, with test links, fresh metrics and the default limits.
 pub fn with_store(store: Store, clock: &ManualClock, rules: Rules) -> Context {
     Context {

@@ -376,14 +376,7 @@ async fn the_operator_can_revoke_a_permit() {
 
 #[tokio::test]
 async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let store = permit_store::Store::connect(&format!("mongodb://127.0.0.1:{closed_port}"), "x", "t")
-        .await
-        .unwrap();
+    let store = testkit::dead_store().await;
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
     let app = App::serve(testkit::with_store(store, &clock, Rules::default()), clock, None).await;
     let response = app.create(&&citizen(9, "compras")).await;

@@ -138,14 +138,7 @@ async fn readiness_waits_for_indexes_and_a_database_that_answers() {
     app.health.begin_shutdown();
     assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE);
 
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dead = permit_store::Store::connect(&format!("mongodb://127.0.0.1:{closed_port}"), "x", "t")
-        .await
-        .unwrap();
+    let dead = testkit::dead_store().await;
     let health = Health::new(dead, std::sync::Arc::new(permit_web::Metrics::new("test")));
     health.indexes_ready();
     let admin = spawn(health.router()).await;
