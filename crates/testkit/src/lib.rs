@@ -1,5 +1,6 @@
 //! Shared by the test suites: where the database is, a fresh database name per test, a
-//! clock the test sets, and valid citizens.
+//! clock the test sets, valid citizens, contexts and servers on free ports, and the
+//! service binaries run as processes.
 
 mod process;
 
