@@ -591,3 +591,65 @@ async fn a_form_posted_from_another_site_is_refused() {
         .form(&fields);
     assert_eq!(from_chromium.send().await.unwrap().status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_never_a_5xx() {
+    let app = App::spawn().await;
+    let post = |content_type: &'static str, body: Vec<u8>| {
+        app.http
+            .post(format!("{}/api/create", app.url))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+    };
+    let not_utf8 = post("application/json", b"{\"name\": \"\xff\xfe\"}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(not_utf8.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(not_utf8.json::<Value>().await.unwrap()["code"], "malformed_body");
+    let form_not_utf8 = app
+        .http
+        .post(format!("{}/nuevo", app.url))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    let form_not_utf8 = form_not_utf8.body(b"name=%FF%FE&rut=1".to_vec()).send().await.unwrap();
+    // Form decoding replaces invalid UTF-8 with U+FFFD, which no name may contain.
+    assert_eq!(form_not_utf8.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(form_not_utf8.text().await.unwrap().contains(r#"id="name-error""#));
+
+    let control = PermitForm {
+        name: "Ana\u{7}Rojas".into(),
+        comuna: "Ñuñoa\u{0}".into(),
+        ..citizen(26, "compras")
+    };
+    let body: Value = app.create(&control).await.json().await.unwrap();
+    assert_eq!(body["errors"]["name"], "contiene caracteres no permitidos");
+    assert_eq!(body["errors"]["comuna"], "contiene caracteres no permitidos");
+    let long = PermitForm {
+        address: "x".repeat(10_000),
+        ..citizen(26, "compras")
+    };
+    let body: Value = app.create(&long).await.json().await.unwrap();
+    assert_eq!(body["errors"]["address"], "debe tener como máximo 120 caracteres");
+
+    let mut unknown = serde_json::to_value(citizen(26, "compras")).unwrap();
+    unknown["motivo"] = json!("extra fields are ignored");
+    assert_eq!(app.create(&unknown).await.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn markup_in_stored_fields_is_shown_escaped_on_the_permit_page() {
+    let app = App::spawn().await;
+    let form = PermitForm {
+        address: "<script>alert(1)</script>".into(),
+        ..citizen(27, "compras")
+    };
+    let created: Value = app.create(&form).await.json().await.unwrap();
+    let html = app
+        .get(&format!("/permiso/{}", created["id"].as_str().unwrap()))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+    assert!(!html.contains("<script>"));
+}
