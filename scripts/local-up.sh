@@ -57,6 +57,10 @@ host_port="${LISTEN##*:}"
 export ISSUER_PUBLIC_URL="${ISSUER_PUBLIC_URL:-http://formulario.localhost:$host_port}"
 export VALIDATOR_PUBLIC_URL="${VALIDATOR_PUBLIC_URL:-http://validar.localhost:$host_port}"
 export SHUTDOWN_DRAIN_SECS="${SHUTDOWN_DRAIN_SECS:-1}"
+# nginx is the trusted proxy. The load tests send every citizen from 127.0.0.1, so the
+# per-client limit on creates is off here unless asked for.
+export TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}"
+export CREATE_RATE_LIMIT="${CREATE_RATE_LIMIT:-off}"
 
 issuers="" validators=""
 for i in $(seq 1 "$REPLICAS"); do

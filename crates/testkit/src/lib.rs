@@ -130,6 +130,13 @@ pub fn with_store(store: Store, clock: &ManualClock, rules: Rules) -> Context {
 pub async fn spawn(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let addr = listener.local_addr().expect("a bound address");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("the test server") });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("the test server")
+    });
     format!("http://{addr}")
 }

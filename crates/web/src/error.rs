@@ -39,6 +39,8 @@ pub enum AppError {
     KeyMismatch,
     #[error("form posted from another site")]
     CrossSite,
+    #[error("client over its rate limit")]
+    RateLimited { retry_after_secs: u64 },
     #[error(transparent)]
     Refused(Refusal),
     #[error(transparent)]
@@ -88,7 +90,9 @@ impl AppError {
             | AppError::Refused(Refusal::Curfew { .. } | Refusal::NeverOutsideCurfew { .. }) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            AppError::Refused(Refusal::WeeklyLimit { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Refused(Refusal::WeeklyLimit { .. }) | AppError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Malformed(_) => StatusCode::BAD_REQUEST,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -120,6 +124,7 @@ impl AppError {
             AppError::KeyInProgress => "idempotency_key_in_progress",
             AppError::KeyMismatch => "idempotency_key_reused",
             AppError::CrossSite => "cross_site_request",
+            AppError::RateLimited { .. } => "rate_limited",
             AppError::Overloaded => "overloaded",
             AppError::TimedOut => "timeout",
             AppError::Store(StoreError::Unavailable(_)) => "unavailable",
@@ -143,6 +148,10 @@ impl AppError {
             }
             AppError::KeyMismatch => "Esta clave de idempotencia ya se usó con otra solicitud.".into(),
             AppError::CrossSite => "El formulario se envió desde otro sitio. Ábrelo aquí y envíalo de nuevo.".into(),
+            AppError::RateLimited { retry_after_secs } => format!(
+                "Se enviaron demasiadas solicitudes desde tu conexión. Espera {retry_after_secs} {} y vuelve a intentarlo.",
+                if *retry_after_secs == 1 { "segundo" } else { "segundos" }
+            ),
             AppError::Overloaded => {
                 "Hay demasiadas solicitudes en este momento. Inténtalo de nuevo en unos segundos.".into()
             }
@@ -161,6 +170,7 @@ impl AppError {
             AppError::Refused(refusal) => refusal.retry_after().map(|d| d.as_secs().max(1).unsigned_abs()),
             AppError::Store(StoreError::Unavailable(_)) | AppError::TimedOut => Some(UNAVAILABLE_RETRY_SECS),
             AppError::Overloaded | AppError::KeyInProgress => Some(1),
+            AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 
 use std::future::IntoFuture;
 use std::io;
+use std::net::SocketAddr;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -24,7 +25,8 @@ pub async fn serve(
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let public = axum::serve(public, app)
+    // The peer address is what the per-client rate limit counts by.
+    let public = axum::serve(public, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(until_stopped(stopped.clone()))
         .into_future();
     let admin = axum::serve(admin, health.clone().router())

@@ -1,8 +1,10 @@
 //! The JSON API: create, and the operator's list and revocation.
 
+use std::net::SocketAddr;
+
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use permit_domain::{FieldError, FieldErrors, Permit, PermitId};
 use permit_store::Cursor;
@@ -40,9 +42,11 @@ pub fn permit_json(ctx: &Context, permit: &Permit) -> Value {
 
 pub async fn create(
     State(state): State<IssuerState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), AppError> {
+    state.admit(peer, &headers)?;
     let form = permit_form(&headers, &body)?;
     let permit = match idempotency_key(&headers)? {
         Some(key) => issue_once(&state.ctx, &form, &key).await?,
@@ -63,7 +67,12 @@ pub async fn all(
     headers: HeaderMap,
     Query(params): Query<PageParams>,
 ) -> Result<Json<Value>, AppError> {
-    state.admin.as_ref().ok_or(AppError::NotFound)?.check(&headers)?;
+    state
+        .options
+        .admin
+        .as_ref()
+        .ok_or(AppError::NotFound)?
+        .check(&headers)?;
     let mut errors = FieldErrors::new();
     let limit = match params.limit.as_deref().map(str::parse::<u32>) {
         None => DEFAULT_PAGE,
@@ -100,7 +109,12 @@ pub async fn revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, AppError> {
-    state.admin.as_ref().ok_or(AppError::NotFound)?.check(&headers)?;
+    state
+        .options
+        .admin
+        .as_ref()
+        .ok_or(AppError::NotFound)?
+        .check(&headers)?;
     let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
     let permit = state
         .ctx

@@ -4,23 +4,38 @@ mod admin;
 mod api;
 mod issue;
 mod json_body;
+mod options;
 mod pages;
 mod qr;
 
+use std::net::SocketAddr;
+
 use axum::Router;
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use permit_web::{Context, assets, harden};
+use permit_web::{AppError, Context, assets, harden};
 
 pub use admin::AdminToken;
+pub use options::Options;
 
 #[derive(Clone)]
 pub struct IssuerState {
     ctx: Context,
-    admin: Option<AdminToken>,
+    options: Options,
+}
+
+impl IssuerState {
+    /// Counts a permit request against its client's rate limit, if one is set.
+    fn admit(&self, peer: SocketAddr, headers: &HeaderMap) -> Result<(), AppError> {
+        match &self.options.create_limit {
+            Some(limiter) => limiter.admit(peer.ip(), headers),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Every public route of the issuer, with the shared protections around them.
-pub fn router(ctx: Context, admin: Option<AdminToken>) -> Router {
+pub fn router(ctx: Context, options: Options) -> Router {
     let (metrics, limits) = (ctx.metrics.clone(), ctx.limits);
     let routes = Router::new()
         .route("/", get(pages::landing))
@@ -30,6 +45,6 @@ pub fn router(ctx: Context, admin: Option<AdminToken>) -> Router {
         .route("/api/all", get(api::all))
         .route("/api/permits/{id}/revoke", post(api::revoke))
         .merge(assets::routes())
-        .with_state(IssuerState { ctx, admin });
+        .with_state(IssuerState { ctx, options });
     harden(routes, metrics, limits)
 }

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use issuer::AdminToken;
+use issuer::Options;
 use permit_web::startup::{self, exit_on_config_error};
 use permit_web::{Health, Metrics, serve, telemetry};
 
@@ -8,13 +8,13 @@ use permit_web::{Health, Metrics, serve, telemetry};
 async fn main() -> std::io::Result<()> {
     telemetry::init();
     let config = startup::config_or_exit();
-    let admin = AdminToken::from_setting(std::env::var("ADMIN_TOKEN").ok()).unwrap_or_else(|e| exit_on_config_error(e));
+    let options = Options::from_env().unwrap_or_else(|e| exit_on_config_error(e));
     startup::log_rules(&config);
     let metrics = Arc::new(Metrics::new("issuer"));
     let store = startup::store_or_exit(&config, &metrics).await;
     let health = Health::new(store.clone(), metrics.clone());
     startup::ensure_indexes_in_background(store.clone(), health.clone());
-    let router = issuer::router(startup::context(&config, store, metrics), admin);
+    let router = issuer::router(startup::context(&config, store, metrics), options);
     let (public, admin_port) = startup::bind(&config).await?;
     serve::serve(public, router, admin_port, health, &config.runtime).await
 }

@@ -1,11 +1,12 @@
 //! The citizen's pages: landing, form, and the issued permit with its QR code.
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use permit_domain::{FieldErrors, Motive, PermitForm, PermitId, time_of_day};
@@ -172,10 +173,12 @@ const DOUBLE_SUBMIT_WAIT: Duration = Duration::from_secs(3);
 /// page's token makes a double submit, or a resubmit after going back, issue one permit.
 pub async fn submit(
     State(state): State<IssuerState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     submitted: Result<Form<Submitted>, FormRejection>,
 ) -> Result<Response, PageError> {
     same_origin(&headers, state.ctx.links.issuer_home())?;
+    state.admit(peer, &headers)?;
     let Form(Submitted { form, token }) = submitted.map_err(|rejection| match rejection.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,

@@ -1,13 +1,22 @@
 //! The issuer spawned on a free port, driven over HTTP, against a real MongoDB-wire server.
 
-use issuer::AdminToken;
+use std::sync::Arc;
+
+use issuer::{AdminToken, Options};
 use permit_domain::{PermitForm, Rules};
-use permit_web::Context;
+use permit_web::{ClientLimiter, Context, Rate, TrustedProxies};
 use reqwest::{Client, StatusCode, header};
 use serde_json::{Value, json};
 use testkit::{ManualClock, citizen, context, context_on, fresh_database, spawn};
 
 const TOKEN: &str = "an-operator-token-of-forty-characters-x";
+
+fn admin_only(token: Option<&str>) -> Options {
+    Options {
+        admin: AdminToken::from_setting(token.map(String::from)).unwrap(),
+        create_limit: None,
+    }
+}
 
 struct App {
     url: String,
@@ -23,12 +32,11 @@ impl App {
     async fn with(rules: Rules, admin: Option<&str>) -> App {
         let clock = ManualClock::at_santiago("2026-11-30T10:00");
         let ctx = context(&clock, rules).await;
-        App::serve(ctx, clock, admin).await
+        App::serve(ctx, clock, admin_only(admin)).await
     }
 
-    async fn serve(ctx: Context, clock: ManualClock, admin: Option<&str>) -> App {
-        let admin = AdminToken::from_setting(admin.map(String::from)).unwrap();
-        let url = spawn(issuer::router(ctx, admin)).await;
+    async fn serve(ctx: Context, clock: ManualClock, options: Options) -> App {
+        let url = spawn(issuer::router(ctx, options)).await;
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -212,13 +220,13 @@ async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
     let first = App::serve(
         context_on(&database, &clock, Rules::default()).await,
         clock.clone(),
-        None,
+        Options::default(),
     )
     .await;
     let second = App::serve(
         context_on(&database, &clock, Rules::default()).await,
         clock.clone(),
-        None,
+        Options::default(),
     )
     .await;
     let body = &citizen(6, "compras");
@@ -378,7 +386,12 @@ async fn the_operator_can_revoke_a_permit() {
 async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
     let store = testkit::dead_store().await;
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
-    let app = App::serve(testkit::with_store(store, &clock, Rules::default()), clock, None).await;
+    let app = App::serve(
+        testkit::with_store(store, &clock, Rules::default()),
+        clock,
+        Options::default(),
+    )
+    .await;
     let response = app.create(&&citizen(9, "compras")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().contains_key(header::RETRY_AFTER));
@@ -652,4 +665,75 @@ async fn markup_in_stored_fields_is_shown_escaped_on_the_permit_page() {
         .unwrap();
     assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
     assert!(!html.contains("<script>"));
+}
+
+#[tokio::test]
+async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
+    let clock = ManualClock::at_santiago("2026-11-30T10:00");
+    let ctx = context(&clock, Rules::default()).await;
+    // The test client connects from 127.0.0.1, standing in for the ingress controller.
+    let limiter = ClientLimiter::new(
+        Rate::parse("2/60").unwrap(),
+        TrustedProxies::parse("TRUSTED_PROXIES", "127.0.0.1").unwrap(),
+    );
+    let options = Options {
+        create_limit: Some(Arc::new(limiter)),
+        ..Options::default()
+    };
+    let app = App::serve(ctx, clock, options).await;
+    let create_from = |client: &'static str, n: u32| {
+        app.http
+            .post(format!("{}/api/create", app.url))
+            .header("x-forwarded-for", format!("198.51.100.7, {client}"))
+            .json(&citizen(n, "compras"))
+            .send()
+    };
+    assert_eq!(
+        create_from("203.0.113.1", 30).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let form = app
+        .http
+        .post(format!("{}/nuevo", app.url))
+        .header("x-forwarded-for", "203.0.113.1")
+        .form(&with_token(&citizen(31, "compras"), ""));
+    assert_eq!(form.send().await.unwrap().status(), StatusCode::SEE_OTHER);
+
+    let refused = create_from("203.0.113.1", 32).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "Retry-After: {wait}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Espera {wait} segundos"))
+    );
+
+    let page = app
+        .http
+        .post(format!("{}/nuevo", app.url))
+        .header("x-forwarded-for", "203.0.113.1")
+        .form(&with_token(&citizen(33, "compras"), ""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("demasiadas solicitudes desde tu conexión")
+    );
+    // Another client behind the same proxy is counted apart.
+    assert_eq!(
+        create_from("203.0.113.2", 34).await.unwrap().status(),
+        StatusCode::CREATED
+    );
 }

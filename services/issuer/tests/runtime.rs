@@ -26,7 +26,7 @@ async fn app(limits: Limits) -> App {
     };
     let health = Health::new(ctx.store.clone(), ctx.metrics.clone());
     let admin = spawn(health.clone().router()).await;
-    let url = spawn(issuer::router(ctx, None)).await;
+    let url = spawn(issuer::router(ctx, issuer::Options::default())).await;
     App {
         url,
         admin,
