@@ -1,5 +1,5 @@
 # Each target calls a script that prints its steps and can be re-run safely.
-.PHONY: run test bench-runtime local-up local-down local-status load-test secantus-rs capacity kind-up kind-down images deploy status e2e
+.PHONY: run test bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down images deploy status e2e
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
@@ -32,6 +32,10 @@ local-status:
 ## load-test: the case study's artillery experiment (ENV=smoke|low|medium|high|stress, TARGET=http://<ip>)
 load-test:
 	@scripts/load-test.sh
+
+## fault-test: replicas killed, a rolling restart and the database stopped, under load; audited (RELIABILITY.md)
+fault-test:
+	@scripts/fault-test.sh
 
 ## secantus-rs: install the Rust build of SecantusDB into .tools (for load runs; ~8 min)
 secantus-rs:

@@ -5,16 +5,18 @@
 # `make local-down` stops exactly that. Re-running it while up changes nothing.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/local-lib.sh"
 cd "$ROOT"
 
 REPLICAS="${REPLICAS:-4}"
 LISTEN="${LISTEN:-127.0.0.1:8080}"
 DB_PORT="${LOCAL_DB_PORT:-27117}"
-RUN="$ROOT/.run/local"
+RUN="$LOCAL_RUN"
 # CPUSET=0 pins the database, the replicas and nginx to one core, like the case study's
 # 1 vCPU droplet; unset, they use every core.
+CPUSET="${CPUSET:-}"
 PIN=()
-if [ -n "${CPUSET:-}" ]; then PIN=(taskset -c "$CPUSET"); fi
+if [ -n "$CPUSET" ]; then PIN=(taskset -c "$CPUSET"); fi
 PIDS="$RUN/pids"
 
 if [ -d "$PIDS" ] && [ -n "$(ls -A "$PIDS" 2>/dev/null)" ]; then
@@ -36,24 +38,10 @@ fi
 
 rm -rf "$RUN"
 mkdir -p "$PIDS" "$RUN/db" "$RUN/nginx-tmp"
-record() { echo "$2" >"$PIDS/$1.pid"; }
 
-# The Rust build of SecantusDB when installed (make secantus-rs): ~8x faster on writes,
-# so a load run measures our services, not the stand-in. A fresh, empty database each time.
-if [ -x "$ROOT/.tools/bin/secantusd-rs" ]; then
-  step "starting SecantusDB (Rust build) on 127.0.0.1:$DB_PORT"
-  "${PIN[@]}" "$ROOT/.tools/bin/secantusd-rs" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$RUN/db" \
-    --log-file-max 16MB >"$RUN/db.log" 2>&1 &
-else
-  step "starting SecantusDB (Python build) on 127.0.0.1:$DB_PORT"
-  "${PIN[@]}" "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$DB_PORT" --storage-path "$RUN/db" \
-    --log-level WARNING >"$RUN/db.log" 2>&1 &
-fi
-record db $!
-wait_for_port "$DB_PORT" 30 SecantusDB
-
-export MONGODB_URI="mongodb://127.0.0.1:$DB_PORT"
 host_port="${LISTEN##*:}"
+export DB_PORT PROFILE CPUSET
+export MONGODB_URI="mongodb://127.0.0.1:$DB_PORT"
 export ISSUER_PUBLIC_URL="${ISSUER_PUBLIC_URL:-http://formulario.localhost:$host_port}"
 export VALIDATOR_PUBLIC_URL="${VALIDATOR_PUBLIC_URL:-http://validar.localhost:$host_port}"
 export SHUTDOWN_DRAIN_SECS="${SHUTDOWN_DRAIN_SECS:-1}"
@@ -61,23 +49,26 @@ export SHUTDOWN_DRAIN_SECS="${SHUTDOWN_DRAIN_SECS:-1}"
 # per-client limit on creates is off here unless asked for.
 export TRUSTED_PROXIES="${TRUSTED_PROXIES:-127.0.0.1}"
 export CREATE_RATE_LIMIT="${CREATE_RATE_LIMIT:-off}"
+# Every setting in force, so a replica restarted later runs exactly as the first did.
+export -p >"$RUN/env"
+
+step "starting SecantusDB ($(database_build)) on 127.0.0.1:$DB_PORT"
+start_database
+wait_for_port "$DB_PORT" 30 SecantusDB
 
 issuers="" validators=""
 for i in $(seq 1 "$REPLICAS"); do
   for service in issuer validator; do
-    if [ $service = issuer ]; then port=$((18080 + i)); else port=$((18180 + i)); fi
-    admin=$((port + 1000))
-    step "starting $service-$i on 127.0.0.1:$port (admin $admin)"
-    LISTEN_ADDR="127.0.0.1:$port" ADMIN_ADDR="127.0.0.1:$admin" \
-      "${PIN[@]}" "target/$PROFILE/$service" >"$RUN/$service-$i.log" 2>&1 &
-    record "$service-$i" $!
+    port=$(replica_port $service "$i")
+    step "starting $service-$i on 127.0.0.1:$port (admin $((port + 1000)))"
+    start_replica $service "$i"
     line="        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"
     if [ $service = issuer ]; then issuers+="$line"$'\n'; else validators+="$line"$'\n'; fi
   done
 done
 for i in $(seq 1 "$REPLICAS"); do
-  wait_for_port $((18080 + i)) 30 "issuer-$i"
-  wait_for_port $((18180 + i)) 30 "validator-$i"
+  wait_for_port "$(replica_port issuer "$i")" 30 "issuer-$i"
+  wait_for_port "$(replica_port validator "$i")" 30 "validator-$i"
 done
 
 step "starting nginx on $LISTEN"

@@ -53,6 +53,10 @@ impl Health {
         self.shutting_down.store(true, Ordering::SeqCst);
     }
 
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
     async fn database_answers(&self) -> bool {
         let mut last = self.last_ping.lock().await;
         if let Some((at, ok)) = *last

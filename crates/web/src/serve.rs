@@ -7,6 +7,10 @@ use std::io;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
@@ -25,6 +29,7 @@ pub async fn serve(
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
+    let app = app.layer(middleware::from_fn_with_state(health.clone(), close_while_draining));
     // The peer address is what the per-client rate limit counts by.
     let public = axum::serve(public, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(until_stopped(stopped.clone()))
@@ -58,6 +63,19 @@ pub async fn serve(
         Err(_) => tracing::warn!("requests still in flight at the deadline were cut off"),
     }
     Ok(())
+}
+
+/// While draining, every answer tells the client (the ingress) to drop its connection, so
+/// no idle keep-alive connection is left to race the moment this process stops accepting:
+/// a POST sent on one then would fail, and proxies do not resend a POST.
+async fn close_while_draining(State(health): State<Health>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if health.is_shutting_down() {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 async fn shutdown_requested() -> &'static str {

@@ -53,6 +53,11 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
     );
     in_flight.write_all(head.as_bytes()).await.unwrap();
     in_flight.write_all(&body[..5]).await.unwrap();
+    let before = http.get(format!("{}/", service.public)).send().await.unwrap();
+    assert!(
+        before.headers().get("connection").is_none(),
+        "keep-alive until shutdown"
+    );
 
     service.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -65,6 +70,11 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
         StatusCode::OK,
         "new requests are still served while draining"
     );
+    assert_eq!(
+        during_drain.headers()["connection"],
+        "close",
+        "draining answers ask the proxy to drop the connection"
+    );
 
     tokio::time::sleep(Duration::from_millis(1200)).await;
     in_flight.write_all(&body[5..]).await.unwrap();
@@ -75,6 +85,7 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
         .unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
 
     let status = service.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
