@@ -1,5 +1,5 @@
 # Each target calls a script that prints its steps and can be re-run safely.
-.PHONY: run test bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down images deploy status e2e
+.PHONY: run test api-fuzz bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down images deploy status e2e
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
@@ -8,6 +8,10 @@ run:
 ## test: fmt, clippy, every test (throw-away SecantusDB or $MONGODB_URI), manifest checks, load smoke, browser tests
 test:
 	@scripts/test.sh
+
+## api-fuzz: schemathesis against both services' OpenAPI documents (part of make test)
+api-fuzz:
+	@scripts/api-fuzz.sh
 
 ## e2e: the citizen and police flows in headless Chromium, screenshots in artifacts/e2e
 e2e:

@@ -60,6 +60,19 @@ sys.exit(any(m.version(p) != v for p, v in pins.items()))' 2>/dev/null; then
     kubernetes-validate==1.37.0 yamllint==1.38.0 checkov==3.3.30
 }
 
+# schemathesis, pinned, into the same venv: the API fuzzer of scripts/api-fuzz.sh.
+SCHEMATHESIS_VERSION="4.32.5"
+ensure_schemathesis() {
+  ensure_secantus
+  if [ -x "$VENV/bin/schemathesis" ] && "$VENV/bin/python" -c "import importlib.metadata as m, sys
+sys.exit(m.version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
+    return
+  fi
+  step "installing schemathesis $SCHEMATHESIS_VERSION into $VENV"
+  # checkov, in the same venv, needs packaging<24; schemathesis is content with it.
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" "packaging>=23,<24"
+}
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -31,6 +31,9 @@ fi
 step "running the tests against $MONGODB_URI"
 cargo test --workspace --locked 2>&1 | tee .run/test-output.txt
 
+step "fuzzing both JSON APIs from their OpenAPI documents (schemathesis)"
+PROFILE=debug SKIP_BUILD=1 scripts/api-fuzz.sh
+
 step "verifying the Kubernetes manifests offline"
 scripts/verify-manifests.sh
 

@@ -124,6 +124,8 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 4] = [Status::Valid, Status::NotYetValid, Status::Expired, Status::Revoked];
+
     /// What a police officer reads.
     pub fn label(self) -> &'static str {
         match self {

@@ -140,3 +140,32 @@ pub async fn spawn(router: axum::Router) -> String {
     });
     format!("http://{addr}")
 }
+
+/// Checks an answer against the component schema `schema` of an OpenAPI document: the same
+/// properties, every required one present, and each enumerated value among those listed.
+pub fn assert_fits_schema(doc: &serde_json::Value, schema: &str, answer: &serde_json::Value) {
+    let schema_doc = &doc["components"]["schemas"][schema];
+    let properties = schema_doc["properties"].as_object().expect("a schema with properties");
+    let answer = answer.as_object().expect("a JSON object");
+    let mut declared: Vec<&String> = properties.keys().collect();
+    let mut sent: Vec<&String> = answer.keys().collect();
+    declared.sort();
+    sent.sort();
+    assert_eq!(
+        declared, sent,
+        "{schema}: the answer's fields are not the documented ones"
+    );
+    for required in schema_doc["required"].as_array().into_iter().flatten() {
+        let field = required.as_str().unwrap();
+        assert!(!answer[field].is_null(), "{schema}.{field} is required but missing");
+    }
+    for (field, property) in properties {
+        if let Some(values) = property["enum"].as_array() {
+            assert!(
+                values.contains(&answer[field]),
+                "{schema}.{field} = {} is not listed",
+                answer[field]
+            );
+        }
+    }
+}

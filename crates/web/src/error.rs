@@ -8,7 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use permit_domain::{FieldErrors, Refusal};
 use permit_store::StoreError;
-use serde_json::json;
+
+use crate::openapi::ErrorBody;
 
 /// How long clients are told to wait when the database is unavailable.
 const UNAVAILABLE_RETRY_SECS: u64 = 2;
@@ -204,15 +205,16 @@ impl AppError {
 /// JSON rendering, for `/api/*`.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let errors: serde_json::Map<String, serde_json::Value> = match &self {
-            AppError::Invalid(fields) => fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), v.to_string().into()))
-                .collect(),
-            _ => serde_json::Map::new(),
+        let errors = match &self {
+            AppError::Invalid(fields) => fields.iter().map(|(k, v)| ((*k).to_owned(), v.to_string())).collect(),
+            _ => Default::default(),
         };
-        let body = Json(json!({ "code": self.code(), "message": self.message(), "errors": errors }));
-        self.decorate(body.into_response())
+        let body = ErrorBody {
+            code: self.code(),
+            message: self.message(),
+            errors,
+        };
+        self.decorate(Json(body).into_response())
     }
 }
 
@@ -266,5 +268,43 @@ impl std::fmt::Display for ErrorChain<'_> {
             source = cause.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_documented_code_and_a_spanish_message_without_details() {
+        let readme = include_str!("../../../README.md");
+        let errors = [
+            AppError::Invalid(FieldErrors::new()),
+            AppError::Malformed("expected value at line 1".into()),
+            AppError::UnsupportedMediaType,
+            AppError::PayloadTooLarge,
+            AppError::NotFound,
+            AppError::Unauthorized,
+            AppError::MethodNotAllowed,
+            AppError::Overloaded,
+            AppError::TimedOut,
+            AppError::KeyInProgress,
+            AppError::KeyMismatch,
+            AppError::CrossSite,
+            AppError::RateLimited { retry_after_secs: 1 },
+            AppError::Internal("connection pool poisoned".into()),
+        ];
+        let mut codes: Vec<&str> = errors.iter().map(AppError::code).collect();
+        for error in &errors {
+            let row = format!("| {} | `{}` |", error.status().as_u16(), error.code());
+            assert!(readme.contains(&row), "README's error table lacks {row}");
+            let message = error.message();
+            assert!(message.ends_with('.'), "{message}");
+            assert_ne!(message, error.to_string(), "the message is not the internal text");
+            assert!(!message.contains("line 1") && !message.contains("pool"), "{message}");
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), errors.len(), "codes are unique");
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
+pub mod openapi;
 pub mod serve;
 pub mod startup;
 pub mod telemetry;

@@ -8,65 +8,144 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use permit_domain::{FieldError, FieldErrors, Permit, PermitId};
 use permit_store::Cursor;
+use permit_web::openapi::{ErrorBody, MotiveView};
 use permit_web::{AppError, Context};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::IssuerState;
 use crate::issue::{idempotency_key, issue, issue_once};
-use crate::json_body::permit_form;
+use crate::json_body::{CreatePermit, permit_form};
 
 const DEFAULT_PAGE: u32 = 20;
 const MAX_PAGE: u32 = 100;
 
 /// The whole permit, for its holder and the operator.
-pub fn permit_json(ctx: &Context, permit: &Permit) -> Value {
-    let status = permit.status(ctx.now());
-    json!({
-        "id": permit.id.as_str(),
-        "validation_url": ctx.links.validation_page(&permit.id),
-        "permit_url": ctx.links.permit_page(&permit.id),
-        "status": status.code(),
-        "status_label": status.label(),
-        "name": permit.name.as_str(),
-        "rut": permit.rut.to_string(),
-        "motive": { "code": permit.motive.code(), "label": permit.motive.label() },
-        "address": permit.address.as_str(),
-        "comuna": permit.comuna.as_str(),
-        "requested_at": ctx.rfc3339(permit.requested_at),
-        "valid_from": ctx.rfc3339(permit.valid_from),
-        "expires_at": ctx.rfc3339(permit.expires_at),
-        "revoked_at": permit.revoked_at.map(|at| ctx.rfc3339(at)),
-    })
+#[derive(Serialize, ToSchema)]
+pub struct PermitView {
+    /// 22 URL-safe characters; the permit's code.
+    #[schema(example = "q6V7pTz0S3mXcW1bN8eYkA")]
+    id: String,
+    /// The page a police officer opens (the QR code holds it).
+    validation_url: String,
+    /// The holder's page, with the QR code.
+    permit_url: String,
+    /// At the time of the answer.
+    status: &'static str,
+    /// The status as a police officer reads it, e.g. `VIGENTE`.
+    status_label: &'static str,
+    name: String,
+    /// Formatted with dots: `12.345.678-5`.
+    rut: String,
+    motive: MotiveView,
+    address: String,
+    comuna: String,
+    #[schema(format = DateTime)]
+    requested_at: String,
+    #[schema(format = DateTime)]
+    valid_from: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    /// Set once an operator revoked the permit.
+    #[schema(format = DateTime)]
+    revoked_at: Option<String>,
 }
 
+impl PermitView {
+    pub fn of(ctx: &Context, permit: &Permit) -> PermitView {
+        let status = permit.status(ctx.now());
+        PermitView {
+            id: permit.id.to_string(),
+            validation_url: ctx.links.validation_page(&permit.id),
+            permit_url: ctx.links.permit_page(&permit.id),
+            status: status.code(),
+            status_label: status.label(),
+            name: permit.name.as_str().to_owned(),
+            rut: permit.rut.to_string(),
+            motive: MotiveView::of(permit.motive),
+            address: permit.address.as_str().to_owned(),
+            comuna: permit.comuna.as_str().to_owned(),
+            requested_at: ctx.rfc3339(permit.requested_at),
+            valid_from: ctx.rfc3339(permit.valid_from),
+            expires_at: ctx.rfc3339(permit.expires_at),
+            revoked_at: permit.revoked_at.map(|at| ctx.rfc3339(at)),
+        }
+    }
+}
+
+/// Issues a permit.
+///
+/// With an `Idempotency-Key`, a retry of the same request gets the same permit and uses no
+/// second quota.
+#[utoipa::path(
+    post,
+    path = "/api/create",
+    tag = "permits",
+    request_body = CreatePermit,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+         description = "1–255 visible ASCII characters, one per intended permit; remembered for 24 h."),
+    ),
+    responses(
+        (status = 201, description = "Issued (or replayed for its idempotency key).", body = PermitView),
+        (status = 409, description = "A request with this key is being answered (`idempotency_key_in_progress`); `Retry-After`.", body = ErrorBody),
+        (status = 415, description = "Not `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "Fields wrong (`invalid_fields`, each named), the curfew (`curfew`, `longer_than_curfew_allows`), or the key reused with another request (`idempotency_key_reused`).", body = ErrorBody),
+        (status = 429, description = "The RUT's weekly limit (`weekly_limit_reached`) or the client's rate limit (`rate_limited`); `Retry-After` says when.", body = ErrorBody),
+    ),
+)]
 pub async fn create(
     State(state): State<IssuerState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<PermitView>), AppError> {
     state.admit(peer, &headers)?;
     let form = permit_form(&headers, &body)?;
     let permit = match idempotency_key(&headers)? {
         Some(key) => issue_once(&state.ctx, &form, &key).await?,
         None => issue(&state.ctx, &form).await?,
     };
-    Ok((StatusCode::CREATED, Json(permit_json(&state.ctx, &permit))))
+    Ok((StatusCode::CREATED, Json(PermitView::of(&state.ctx, &permit))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// Permits per page, 1–100.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
     limit: Option<String>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+/// One page of permits, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct PermitPage {
+    permits: Vec<PermitView>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    next_cursor: Option<String>,
+}
+
 /// Every permit, newest first, for the operator only.
+#[utoipa::path(
+    get,
+    path = "/api/all",
+    tag = "operator",
+    params(PageParams),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "A page of permits.", body = PermitPage),
+        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
+        (status = 404, description = "The admin API is not configured (`not_found`).", body = ErrorBody),
+        (status = 422, description = "`limit` or `cursor` wrong (`invalid_fields`).", body = ErrorBody),
+    ),
+)]
 pub async fn all(
     State(state): State<IssuerState>,
     headers: HeaderMap,
     Query(params): Query<PageParams>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<PermitPage>, AppError> {
     state
         .options
         .admin
@@ -97,18 +176,30 @@ pub async fn all(
         return Err(AppError::Invalid(errors));
     }
     let page = state.ctx.store.list(limit, cursor.as_ref()).await?;
-    let permits: Vec<Value> = page.permits.iter().map(|p| permit_json(&state.ctx, p)).collect();
-    Ok(Json(
-        json!({ "permits": permits, "next_cursor": page.next.map(|c| c.encode()) }),
-    ))
+    Ok(Json(PermitPage {
+        permits: page.permits.iter().map(|p| PermitView::of(&state.ctx, p)).collect(),
+        next_cursor: page.next.map(|c| c.encode()),
+    }))
 }
 
 /// Revokes a permit from now on; the operator's answer to a permit issued in error.
+#[utoipa::path(
+    post,
+    path = "/api/permits/{id}/revoke",
+    tag = "operator",
+    params(("id" = String, Path, description = "The permit's code.")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Revoked; revoking again keeps the first time.", body = PermitView),
+        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
+        (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
+    ),
+)]
 pub async fn revoke(
     State(state): State<IssuerState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<PermitView>, AppError> {
     state
         .options
         .admin
@@ -123,5 +214,5 @@ pub async fn revoke(
         .await?
         .ok_or(AppError::NotFound)?;
     tracing::info!(permit = %permit.id, "permit revoked");
-    Ok(Json(permit_json(&state.ctx, &permit)))
+    Ok(Json(PermitView::of(&state.ctx, &permit)))
 }

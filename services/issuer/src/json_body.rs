@@ -4,7 +4,30 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 use permit_domain::{FieldError, FieldErrors, PermitForm};
 use permit_web::AppError;
+use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
+
+/// A permit request. Each field is read as any JSON value, so that a missing field or one of
+/// the wrong type is named in a 422 instead of failing the whole body. Other fields are ignored.
+#[derive(Deserialize, ToSchema)]
+pub struct CreatePermit {
+    /// Full name as on the identity card: letters, spaces, apostrophes, hyphens; 2–80 characters.
+    #[schema(value_type = String, required = true, example = "Ana María Rojas")]
+    name: Option<Value>,
+    /// Chilean RUT, with or without dots, check digit after a hyphen.
+    #[schema(value_type = String, required = true, example = "12.345.678-5")]
+    rut: Option<Value>,
+    /// A motive code (`GET /` lists them with their durations).
+    #[schema(value_type = String, required = true, example = "compras")]
+    motive: Option<Value>,
+    /// Where the citizen leaves from; 3–120 characters.
+    #[schema(value_type = String, required = true, example = "Av. Grecia 1234, depto. 5")]
+    address: Option<Value>,
+    /// The comuna of the address; 2–60 characters.
+    #[schema(value_type = String, required = true, example = "Ñuñoa")]
+    comuna: Option<Value>,
+}
 
 pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppError> {
     let is_json = headers
@@ -15,25 +38,25 @@ pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppE
     if !is_json {
         return Err(AppError::UnsupportedMediaType);
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| AppError::Malformed(e.to_string()))?;
-    let Value::Object(object) = value else {
-        return Err(AppError::Malformed("the body is not a JSON object".into()));
-    };
+    let malformed = |e: serde_json::Error| AppError::Malformed(e.to_string());
+    // Through a map, so that only an object is read: serde would take a struct from an array too.
+    let object: serde_json::Map<String, Value> = serde_json::from_slice(body).map_err(malformed)?;
+    let body = CreatePermit::deserialize(Value::Object(object)).map_err(malformed)?;
     let mut errors = FieldErrors::new();
-    let mut text = |field: &'static str| match object.get(field) {
+    let mut text = |field: &'static str, value: Option<Value>| match value {
         None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s,
         Some(_) => {
             errors.insert(field, FieldError::Invalid("debe ser texto"));
             String::new()
         }
     };
     let form = PermitForm {
-        name: text("name"),
-        rut: text("rut"),
-        motive: text("motive"),
-        address: text("address"),
-        comuna: text("comuna"),
+        name: text("name", body.name),
+        rut: text("rut", body.rut),
+        motive: text("motive", body.motive),
+        address: text("address", body.address),
+        comuna: text("comuna", body.comuna),
     };
     if errors.is_empty() {
         return Ok(form);
@@ -47,6 +70,8 @@ pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
 
     fn json_headers() -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -80,5 +105,77 @@ mod tests {
             permit_form(&json_headers(), &Bytes::from_static(b"[]")),
             Err(AppError::Malformed(_))
         ));
+    }
+
+    const FIELDS: [&str; 5] = ["name", "rut", "motive", "address", "comuna"];
+
+    /// Any JSON value a client might put in a field, or none at all.
+    fn field_value() -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Value::Null)),
+            "\\PC{0,30}".prop_map(|s| Some(Value::String(s))),
+            any::<i64>().prop_map(|n| Some(json!(n))),
+            any::<bool>().prop_map(|b| Some(json!(b))),
+            Just(Some(json!(["x"]))),
+            Just(Some(json!({"nested": "x"}))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_are_refused_cleanly_unless_a_json_object(
+            body in proptest::collection::vec(any::<u8>(), 0..200)
+        ) {
+            let parsed = permit_form(&json_headers(), &Bytes::from(body.clone()));
+            let is_object = matches!(serde_json::from_slice::<Value>(&body), Ok(Value::Object(_)));
+            match parsed {
+                Err(AppError::Malformed(_)) => prop_assert!(!is_object),
+                Ok(_) | Err(AppError::Invalid(_)) => prop_assert!(is_object),
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
+
+        #[test]
+        fn exactly_the_fields_that_are_not_text_are_named_so(
+            values in proptest::collection::vec(field_value(), 5)
+        ) {
+            let object: serde_json::Map<String, Value> = FIELDS
+                .iter()
+                .zip(&values)
+                .filter_map(|(field, value)| value.clone().map(|v| ((*field).to_owned(), v)))
+                .collect();
+            let body = Bytes::from(serde_json::to_vec(&object).unwrap());
+            let not_text: Vec<&str> = FIELDS
+                .iter()
+                .zip(&values)
+                .filter(|(_, value)| matches!(value, Some(v) if !v.is_string() && !v.is_null()))
+                .map(|(field, _)| *field)
+                .collect();
+            match permit_form(&json_headers(), &body) {
+                Ok(form) => {
+                    prop_assert!(not_text.is_empty());
+                    for (field, value) in FIELDS.iter().zip(&values) {
+                        let expected = value.as_ref().and_then(Value::as_str).unwrap_or("");
+                        let got = match *field {
+                            "name" => &form.name,
+                            "rut" => &form.rut,
+                            "motive" => &form.motive,
+                            "address" => &form.address,
+                            _ => &form.comuna,
+                        };
+                        prop_assert_eq!(got.as_str(), expected);
+                    }
+                }
+                Err(AppError::Invalid(errors)) => {
+                    prop_assert!(!not_text.is_empty());
+                    for field in FIELDS {
+                        let named_as_not_text = errors.get(field) == Some(&FieldError::Invalid("debe ser texto"));
+                        prop_assert_eq!(named_as_not_text, not_text.contains(&field), "{}", field);
+                    }
+                }
+                Err(other) => prop_assert!(false, "unexpected {other:?}"),
+            }
+        }
     }
 }

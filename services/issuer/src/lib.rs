@@ -4,6 +4,7 @@ mod admin;
 mod api;
 mod issue;
 mod json_body;
+mod openapi;
 mod options;
 mod pages;
 mod qr;
@@ -45,6 +46,7 @@ pub fn router(ctx: Context, options: Options) -> Router {
         .route("/api/all", get(api::all))
         .route("/api/permits/{id}/revoke", post(api::revoke))
         .merge(assets::routes())
+        .merge(permit_web::openapi::routes(&openapi::document()))
         .with_state(IssuerState { ctx, options });
     harden(routes, metrics, limits)
 }

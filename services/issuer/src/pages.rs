@@ -274,3 +274,84 @@ pub async fn permit(State(state): State<IssuerState>, Path(id): Path<String>) ->
     };
     Ok(Html(page.render()?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::extract::{FromRequest, Request};
+    use axum::http::header;
+    use proptest::prelude::*;
+
+    async fn decode(body: Vec<u8>) -> Result<Submitted, FormRejection> {
+        let request = Request::post("/nuevo")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        Form::<Submitted>::from_request(request, &()).await.map(|Form(s)| s)
+    }
+
+    fn run<T>(future: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_typed_into_the_form_arrives_unchanged(
+            name in "\\PC{0,40}", rut in "\\PC{0,15}", motive in "\\PC{0,20}",
+            address in "\\PC{0,60}", comuna in "\\PC{0,30}", token in "\\PC{0,30}",
+        ) {
+            let form = PermitForm { name, rut, motive, address, comuna };
+            let mut encoded = form::encode(&form);
+            encoded.push_str("&token=");
+            encoded.push_str(&form::escape(&token));
+            let submitted = run(decode(encoded.into_bytes())).unwrap();
+            prop_assert_eq!(
+                (submitted.form.name, submitted.form.rut, submitted.form.motive),
+                (form.name, form.rut, form.motive)
+            );
+            prop_assert_eq!((submitted.form.address, submitted.form.comuna), (form.address, form.comuna));
+            prop_assert_eq!(submitted.token, token);
+        }
+
+        #[test]
+        fn arbitrary_bodies_decode_or_are_refused_without_panicking(
+            body in proptest::collection::vec(any::<u8>(), 0..200)
+        ) {
+            if let Ok(submitted) = run(decode(body)) {
+                // Whatever was sent, the form's own checks then name every wrong field.
+                let _ = submitted.form.parse();
+            }
+        }
+    }
+
+    /// `application/x-www-form-urlencoded` as browsers write it.
+    mod form {
+        use permit_domain::PermitForm;
+
+        pub fn escape(text: &str) -> String {
+            text.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => (b as char).to_string(),
+                    b' ' => "+".to_owned(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        }
+
+        pub fn encode(form: &PermitForm) -> String {
+            [
+                ("name", &form.name),
+                ("rut", &form.rut),
+                ("motive", &form.motive),
+                ("address", &form.address),
+                ("comuna", &form.comuna),
+            ]
+            .map(|(key, value)| format!("{key}={}", escape(value)))
+            .join("&")
+        }
+    }
+}

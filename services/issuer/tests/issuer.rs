@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use issuer::{AdminToken, Options};
-use permit_domain::{PermitForm, Rules};
+use permit_domain::{Motive, PermitForm, Rules};
 use permit_web::{ClientLimiter, Context, Rate, TrustedProxies};
 use reqwest::{Client, StatusCode, header};
 use serde_json::{Value, json};
@@ -736,4 +736,35 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
         create_from("203.0.113.2", 34).await.unwrap().status(),
         StatusCode::CREATED
     );
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_what_the_api_answers() {
+    let app = App::spawn().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let create = &doc["paths"]["/api/create"]["post"];
+    for status in ["201", "400", "409", "413", "415", "422", "429", "503"] {
+        assert!(
+            create["responses"][status].is_object(),
+            "POST /api/create documents {status}"
+        );
+    }
+    assert_eq!(create["parameters"][0]["name"], "Idempotency-Key");
+    let request = &doc["components"]["schemas"]["CreatePermit"];
+    assert_eq!(
+        request["required"],
+        json!(["name", "rut", "motive", "address", "comuna"])
+    );
+    let motives: Vec<&str> = Motive::all().map(Motive::code).collect();
+    assert_eq!(request["properties"]["motive"]["enum"], json!(motives));
+    assert!(doc["paths"]["/api/all"]["get"]["security"].is_array());
+
+    let created: Value = app.create(&citizen(40, "compras")).await.json().await.unwrap();
+    testkit::assert_fits_schema(&doc, "PermitView", &created);
+    testkit::assert_fits_schema(&doc, "MotiveView", &created["motive"]);
+    let page: Value = app.admin_get("/api/all").await.json().await.unwrap();
+    testkit::assert_fits_schema(&doc, "PermitPage", &page);
+    let refused: Value = app.create(&json!({"rut": 5})).await.json().await.unwrap();
+    testkit::assert_fits_schema(&doc, "ErrorBody", &refused);
 }

@@ -1,20 +1,85 @@
+//! The JSON API: a permit's status, as the page shows it.
+
 use axum::Json;
 use axum::extract::{Path, State};
+use permit_domain::{Motive, Status};
+use permit_web::openapi::{ErrorBody, MotiveView, add_shared_errors, enumerate};
 use permit_web::{AppError, Context};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::lookup::check;
 
-pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+/// What a check shows: the status now, name and RUT partly masked, no address.
+#[derive(Serialize, ToSchema)]
+pub struct CheckView {
+    #[schema(example = "q6V7pTz0S3mXcW1bN8eYkA")]
+    id: String,
+    /// At the time of the answer.
+    status: &'static str,
+    /// The status as a police officer reads it, e.g. `VIGENTE`.
+    status_label: &'static str,
+    #[schema(format = DateTime)]
+    valid_from: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    motive: MotiveView,
+    /// Initials only: `A** M**** R****`.
+    name: String,
+    /// Middle digits hidden: `12.***.***-5`.
+    rut: String,
+}
+
+/// A permit's status now.
+#[utoipa::path(
+    get,
+    path = "/api/{id}",
+    tag = "checks",
+    params(("id" = String, Path, description = "The permit's code, as in its validation link.")),
+    responses(
+        (status = 200, description = "The permit exists; `status` says whether it is valid now.", body = CheckView),
+        (status = 404, description = "No permit with this code, or not a code at all (`not_found`).", body = ErrorBody),
+    ),
+)]
+pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Json<CheckView>, AppError> {
     let check = check(&ctx, &id).await?;
-    Ok(Json(json!({
-        "id": check.id.as_str(),
-        "status": check.status.code(),
-        "status_label": check.status.label(),
-        "valid_from": ctx.rfc3339(check.valid_from),
-        "expires_at": ctx.rfc3339(check.expires_at),
-        "motive": { "code": check.motive_code, "label": check.motive_label },
-        "name": check.name,
-        "rut": check.rut,
-    })))
+    Ok(Json(CheckView {
+        id: check.id.to_string(),
+        status: check.status.code(),
+        status_label: check.status.label(),
+        valid_from: ctx.rfc3339(check.valid_from),
+        expires_at: ctx.rfc3339(check.expires_at),
+        motive: MotiveView::of(check.motive),
+        name: check.name,
+        rut: check.rut,
+    }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Permisos temporales: validación",
+        description = "Checks a temporary movement permit (validar.<domain>). Errors share one \
+                       body: a stable `code` and a Spanish `message`."
+    ),
+    paths(status),
+    components(schemas(ErrorBody)),
+    modifiers(&FromTheDomain),
+    tags((name = "checks", description = "For police and anyone holding a permit's link."))
+)]
+struct Document;
+
+/// The domain's lists and the shared errors, which the macros cannot know.
+struct FromTheDomain;
+
+impl Modify for FromTheDomain {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        add_shared_errors(doc);
+        enumerate(doc, "CheckView", "status", Status::ALL.map(Status::code));
+        enumerate(doc, "MotiveView", "code", Motive::all().map(Motive::code));
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    Document::openapi()
 }

@@ -17,6 +17,7 @@ pub fn router(ctx: Context) -> Router {
         .route("/validar/{id}", get(pages::status))
         .route("/api/{id}", get(api::status))
         .merge(assets::routes())
+        .merge(permit_web::openapi::routes(&api::document()))
         .with_state(ctx);
     harden(routes, metrics, limits)
 }

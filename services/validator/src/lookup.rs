@@ -1,6 +1,6 @@
 //! What a check of a permit shows: its status now and only what a checkpoint needs.
 
-use permit_domain::{PermitId, Status};
+use permit_domain::{Motive, PermitId, Status};
 use permit_web::{AppError, Context};
 
 /// A permit as seen by whoever checks it: name and RUT partly masked, no address.
@@ -9,8 +9,7 @@ pub struct Check {
     pub status: Status,
     pub name: String,
     pub rut: String,
-    pub motive_code: &'static str,
-    pub motive_label: &'static str,
+    pub motive: Motive,
     pub valid_from: jiff::Timestamp,
     pub expires_at: jiff::Timestamp,
 }
@@ -33,8 +32,7 @@ pub async fn check(ctx: &Context, id: &str) -> Result<Check, AppError> {
         status,
         name: permit.name.masked(),
         rut: permit.rut.masked(),
-        motive_code: permit.motive.code(),
-        motive_label: permit.motive.label(),
+        motive: permit.motive,
         valid_from: permit.valid_from,
         expires_at: permit.expires_at,
     })

@@ -86,7 +86,7 @@ pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Resul
             found: Some(Found {
                 name: check.name,
                 rut: check.rut,
-                motive: check.motive_label,
+                motive: check.motive.label(),
                 valid_from: ctx.local(check.valid_from),
                 expires_at: ctx.local(check.expires_at),
             }),

@@ -162,3 +162,20 @@ async fn validity_times_are_shown_in_santiago_time_across_dst() {
     let body: Value = app.get(&format!("/api/{}", permit.id)).await.json().await.unwrap();
     assert_eq!(body["valid_from"], "2026-07-01T10:15:00-04:00");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_what_the_api_answers() {
+    let app = App::spawn().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let responses = &doc["paths"]["/api/{id}"]["get"]["responses"];
+    for status in ["200", "400", "404", "413", "503"] {
+        assert!(responses[status].is_object(), "GET /api/{{id}} documents {status}");
+    }
+    let permit = app.issue(7).await;
+    let check: Value = app.get(&format!("/api/{}", permit.id)).await.json().await.unwrap();
+    testkit::assert_fits_schema(&doc, "CheckView", &check);
+    testkit::assert_fits_schema(&doc, "MotiveView", &check["motive"]);
+    let missing: Value = app.get("/api/nope").await.json().await.unwrap();
+    testkit::assert_fits_schema(&doc, "ErrorBody", &missing);
+}
