@@ -61,33 +61,69 @@ fault_rolling() {
   done
 }
 
+# probe_readiness FILE: every 0.5 s, every replica's /readyz at once, as "time replica code".
+probe_readiness() {
+  while true; do
+    while read -r service i; do
+      code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' \
+        "http://127.0.0.1:$(($(replica_port "$service" "$i") + 1000))/readyz" || true)
+      echo "$(date +%s.%N) $service-$i $code" >>"$1" &
+    done < <(replicas)
+    sleep 0.5
+  done
+}
+
 fault_database() {
+  local probes="$RESULTS/database-readiness.log" prober stopped back
+  : >"$probes"
   sleep 40
+  probe_readiness "$probes" &
+  prober=$!
   pid=$(cat "$LOCAL_RUN/pids/db.pid")
   kill -TERM "$pid"
   wait_exit "$pid" || kill -KILL "$pid"
+  stopped=$(date +%s.%N)
   event "database stopped (pid $pid)"
-  local unready=0 checked=0
-  for _ in $(seq 10); do
-    sleep 1
-    while read -r service i; do
-      checked=$((checked + 1))
-      ready "$service" "$i" || unready=$((unready + 1))
-    done < <(replicas)
-  done
-  event "readiness while stopped: $unready of $checked probes said not ready"
+  sleep 10
   start_database
   wait_for_port "$DB_PORT" 30 SecantusDB
-  local back
   back=$(date +%s.%N)
   event "database started again (pid $(cat "$LOCAL_RUN/pids/db.pid"))"
-  while true; do
-    local all=yes
-    while read -r service i; do ready "$service" "$i" || all=no; done < <(replicas)
-    [ $all = yes ] && break
+  # Recovered when a permit can be issued through nginx again.
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:8080/api/create \
+      -H 'Host: formulario.localhost' -H 'Content-Type: application/json' \
+      -H "Idempotency-Key: recovery-probe-$back" \
+      -d '{"name": "Sonda Recuperación", "rut": "11.111.111-1", "motive": "paseo-mascotas",
+           "address": "Calle 1", "comuna": "Maipú"}')" = 201 ]; do
     sleep 0.1
   done
-  event "all replicas ready $(python3 -c "import time; print(f'{time.time() - $back:.1f}')") s after the database returned"
+  event "a permit issued through nginx $(python3 -c "import time; print(f'{time.time() - $back:.1f}')") s after the database returned"
+  sleep 6
+  kill "$prober"
+  wait "$prober" 2>/dev/null || true
+  sleep 1
+  python3 - "$probes" "$stopped" "$back" <<'PY' | while read -r line; do event "$line"; done
+import sys
+from collections import defaultdict
+path, stopped, back = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+rows = [line.split() for line in open(path) if len(line.split()) == 3]
+down = [code for t, _, code in rows if stopped + 1 <= float(t) < back]
+print(f"readiness while stopped (from 1 s in): {sum(c != '200' for c in down)} of {len(down)} probes not ready")
+ready_at = defaultdict(lambda: None)
+for t, replica, code in sorted(rows, key=lambda r: float(r[0])):
+    t = float(t)
+    if t < back:
+        continue
+    if code == "200" and ready_at[replica] is None:
+        ready_at[replica] = t
+    elif code != "200":
+        ready_at[replica] = None
+replicas = {r for _, r, _ in rows}
+if all(ready_at[r] is not None for r in replicas):
+    print(f"all {len(replicas)} replicas ready {max(ready_at[r] for r in replicas) - back:.1f} s after the database returned")
+else:
+    print("not every replica was ready again")
+PY
 }
 
 run_scenario() {

@@ -25,7 +25,12 @@ pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &str) -> Result<P
             let issued = issue_as(ctx, id, request).await;
             match &issued {
                 Ok(_) => ctx.store.complete_key(key).await?,
-                Err(_) => ctx.store.release_key(key).await?,
+                // Refused before anything was stored: the key is free for a corrected request.
+                Err(AppError::Refused(_)) => ctx.store.release_key(key).await?,
+                // The permit may or may not be stored (a write whose answer was lost). The
+                // lease is kept: once it lapses, a retry finds the permit, or issues it under
+                // the same id, so it cannot be issued twice.
+                Err(error) => tracing::warn!(%error, "outcome unknown; the idempotency key stays leased"),
             }
             issued
         }
