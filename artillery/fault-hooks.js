@@ -27,7 +27,12 @@ function newIdempotencyKey(context, events, done) {
 
 function record(kind) {
   return (request, response, context, events, done) => {
-    write({ kind, status: response.statusCode, ms: elapsed(response) });
+    write({
+      kind,
+      status: response.statusCode,
+      ms: elapsed(response),
+      retryAfter: response.headers['retry-after'] || null,
+    });
     return done();
   };
 }

@@ -65,9 +65,11 @@ fault_rolling() {
 probe_readiness() {
   while true; do
     while read -r service i; do
-      code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' \
-        "http://127.0.0.1:$(($(replica_port "$service" "$i") + 1000))/readyz" || true)
-      echo "$(date +%s.%N) $service-$i $code" >>"$1" &
+      {
+        code=$(curl -s -m 1 -o /dev/null -w '%{http_code}' \
+          "http://127.0.0.1:$(($(replica_port "$service" "$i") + 1000))/readyz" || true)
+        echo "$(date +%s.%N) $service-$i $code" >>"$1"
+      } &
     done < <(replicas)
     sleep 0.5
   done
@@ -146,6 +148,9 @@ run_scenario() {
   "fault_$name"
   wait "$LOAD" || true
   event "load finished"
+  cp "$LOCAL_RUN/nginx-error.log" "$RESULTS/$name-nginx-error.log"
+  event "nginx passed $(grep -c 'while connecting to upstream\|prematurely closed' "$RESULTS/$name-nginx-error.log" || true) \
+failed attempts on a replica to another one"
   step "scenario $name: audit"
   # shellcheck disable=SC2086
   if "$VENV/bin/python" scripts/fault-audit.py "$record" "$report" "mongodb://127.0.0.1:$DB_PORT" permisos \
@@ -162,7 +167,7 @@ for scenario in $SCENARIOS; do
   case "$scenario" in
     kill) run_scenario kill "" ;;
     rolling) run_scenario rolling "--no-errors" ;;
-    database) run_scenario database "--max-ms 2000" ;;
+    database) run_scenario database "--outage --max-ms 2000" ;;
     *) echo "unknown scenario $scenario (kill, rolling, database)" >&2; exit 2 ;;
   esac
 done

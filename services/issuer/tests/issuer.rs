@@ -141,15 +141,21 @@ async fn an_invalid_form_comes_back_with_messages_and_the_values_kept() {
 #[tokio::test]
 async fn markup_typed_into_the_form_is_shown_escaped() {
     let app = App::spawn().await;
+    let markup = |field: &str| format!("\"><script>alert('{field}')</script>");
     let form = PermitForm {
-        address: "<script>alert(1)</script>".into(),
-        name: "<b>x</b>".into(),
-        ..citizen(3, "compras")
+        name: markup("name"),
+        rut: markup("rut"),
+        motive: markup("motive"),
+        address: markup("address"),
+        comuna: markup("comuna"),
     };
     let html = app.submit(&form).await.text().await.unwrap();
-    assert!(!html.contains("<script>alert(1)"));
-    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
-    assert!(html.contains("&#60;b&#62;x&#60;/b&#62;"));
+    assert!(!html.contains("<script>"), "no field is echoed raw");
+    // The motive is a list: a value not on it is not shown back at all.
+    for field in ["name", "rut", "address", "comuna"] {
+        let escaped = format!("&#34;&#62;&#60;script&#62;alert(&#39;{field}&#39;)&#60;/script&#62;");
+        assert!(html.contains(&escaped), "{field} is echoed escaped");
+    }
 }
 
 #[tokio::test]
@@ -643,6 +649,11 @@ async fn bad_input_gets_a_clear_4xx_never_a_5xx() {
     };
     let body: Value = app.create(&long).await.json().await.unwrap();
     assert_eq!(body["errors"]["address"], "debe tener como máximo 120 caracteres");
+
+    let missing: Value = app.create(&json!({})).await.json().await.unwrap();
+    for field in ["name", "rut", "motive", "address", "comuna"] {
+        assert_eq!(missing["errors"][field], "este campo es obligatorio", "{field}");
+    }
 
     let mut unknown = serde_json::to_value(citizen(26, "compras")).unwrap();
     unknown["motivo"] = json!("extra fields are ignored");
