@@ -149,7 +149,7 @@ run_scenario() {
   wait "$LOAD" || true
   event "load finished"
   cp "$LOCAL_RUN/nginx-error.log" "$RESULTS/$name-nginx-error.log"
-  event "nginx passed $(grep -c 'while connecting to upstream\|prematurely closed' "$RESULTS/$name-nginx-error.log" || true) \
+  event "nginx passed $(grep -c '\[error\].*\(connect() failed\|prematurely closed\)' "$RESULTS/$name-nginx-error.log" || true) \
 failed attempts on a replica to another one"
   step "scenario $name: audit"
   # shellcheck disable=SC2086

@@ -146,12 +146,7 @@ pub async fn all(
     headers: HeaderMap,
     Query(params): Query<PageParams>,
 ) -> Result<Json<PermitPage>, AppError> {
-    state
-        .options
-        .admin
-        .as_ref()
-        .ok_or(AppError::NotFound)?
-        .check(&headers)?;
+    state.operator(&headers)?;
     let mut errors = FieldErrors::new();
     let limit = match params.limit.as_deref().map(str::parse::<u32>) {
         None => DEFAULT_PAGE,
@@ -200,12 +195,7 @@ pub async fn revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<PermitView>, AppError> {
-    state
-        .options
-        .admin
-        .as_ref()
-        .ok_or(AppError::NotFound)?
-        .check(&headers)?;
+    state.operator(&headers)?;
     let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
     let permit = state
         .ctx

@@ -26,6 +26,11 @@ pub struct IssuerState {
 }
 
 impl IssuerState {
+    /// The operator's endpoints exist only with `ADMIN_TOKEN` set, and answer only to it.
+    fn operator(&self, headers: &HeaderMap) -> Result<(), AppError> {
+        self.options.admin.as_ref().ok_or(AppError::NotFound)?.check(headers)
+    }
+
     /// Counts a permit request against its client's rate limit, if one is set.
     fn admit(&self, peer: SocketAddr, headers: &HeaderMap) -> Result<(), AppError> {
         match &self.options.create_limit {

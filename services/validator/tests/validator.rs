@@ -183,7 +183,9 @@ async fn the_openapi_document_describes_what_the_api_answers() {
 #[tokio::test]
 async fn a_typed_code_with_markup_is_shown_back_escaped() {
     let app = App::spawn().await;
-    let (status, html) = app.page("/validar?codigo=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    let (status, html) = app
+        .page("/validar?codigo=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!html.contains("<script>"));
     assert!(html.contains("&#34;&#62;&#60;script&#62;alert(1)&#60;"));
