@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
-use utoipa::openapi::schema::{Object, Schema};
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
 pub const OPENAPI_JSON: &str = "/api/openapi.json";
@@ -57,7 +57,7 @@ pub fn add_shared_errors(doc: &mut OpenApi) {
 }
 
 /// A response whose body is an `ErrorBody`.
-pub fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     ResponseBuilder::new()
         .description(description)
         .content(
@@ -71,18 +71,19 @@ pub fn error_response(description: &str) -> RefOr<utoipa::openapi::Response> {
 }
 
 /// Restricts a string property of a component schema to `values`, taken from the domain so
-/// the document cannot drift from the code.
+/// the document cannot drift from the code. A schema or property that does not exist is a
+/// mistake in the code, found at start-up and by the tests that read the document.
 pub fn enumerate(doc: &mut OpenApi, schema: &str, property: &str, values: impl IntoIterator<Item = &'static str>) {
-    let Some(components) = doc.components.as_mut() else {
-        return;
-    };
-    let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
-        panic!("no object schema {schema} in the OpenAPI document")
-    };
-    let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(property) else {
+    let field = doc
+        .components
+        .as_mut()
+        .and_then(|components| match components.schemas.get_mut(schema) {
+            Some(RefOr::T(Schema::Object(object))) => object.properties.get_mut(property),
+            _ => None,
+        });
+    let Some(RefOr::T(Schema::Object(field))) = field else {
         panic!("no property {schema}.{property} in the OpenAPI document")
     };
-    let field: &mut Object = field;
     field.enum_values = Some(values.into_iter().map(Value::from).collect());
 }
 
