@@ -8,14 +8,16 @@
 #   rolling   SIGTERM each replica in turn and start it again once it exited (a rolling restart)
 #   database  the database stopped for 10 s, then started again on the same data
 #
-# SCENARIOS="kill rolling" picks some. Results: .run/faults/<scenario>-*.json and the events
-# logged with their times; exits non-zero when any audit fails.
+# SCENARIOS="kill rolling" picks some; LOAD=stress runs them under the case study's stress
+# phases instead (4 minutes of 30 to 60 arrivals/s). Results: .run/faults/<scenario>-*.json
+# and the events logged with their times; exits non-zero when any audit fails.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 source "$(dirname "$0")/local-lib.sh"
 cd "$ROOT"
 
 SCENARIOS="${SCENARIOS:-kill rolling database}"
+LOAD="${LOAD:-medium}"
 REPLICAS=4
 RESULTS="$ROOT/.run/faults"
 DB_PORT=27117
@@ -30,9 +32,9 @@ ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(($(rep
 wait_exit() { for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
 
 fault_kill() {
-  while kill -0 "$LOAD" 2>/dev/null; do
+  while kill -0 "$LOAD_PID" 2>/dev/null; do
     sleep 10
-    kill -0 "$LOAD" 2>/dev/null || break
+    kill -0 "$LOAD_PID" 2>/dev/null || break
     read -r service i < <(replicas | shuf -n 1)
     pid=$(cat "$LOCAL_RUN/pids/$service-$i.pid")
     kill -KILL "$pid"
@@ -45,9 +47,9 @@ fault_kill() {
 
 fault_rolling() {
   sleep 20
-  while kill -0 "$LOAD" 2>/dev/null; do
+  while kill -0 "$LOAD_PID" 2>/dev/null; do
     while read -r service i; do
-      kill -0 "$LOAD" 2>/dev/null || return 0
+      kill -0 "$LOAD_PID" 2>/dev/null || return 0
       pid=$(cat "$LOCAL_RUN/pids/$service-$i.pid")
       kill -TERM "$pid"
       event "SIGTERM $service-$i (pid $pid)"
@@ -76,7 +78,7 @@ probe_readiness() {
 }
 
 fault_database() {
-  local probes="$RESULTS/database-readiness.log" prober stopped back
+  local probes="$RESULTS/$tag-readiness.log" prober stopped back
   : >"$probes"
   sleep 40
   probe_readiness "$probes" &
@@ -130,35 +132,38 @@ PY
 
 run_scenario() {
   local name=$1 audit_flags=$2
-  EVENTS="$RESULTS/$name-events.log"
+  # Files are named by scenario, and by load when it is not medium: kill-stress-events.log.
+  local tag=$name
+  [ "$LOAD" = medium ] || tag="$name-$LOAD"
+  EVENTS="$RESULTS/$tag-events.log"
   : >"$EVENTS"
   step "scenario $name: fresh topology"
   scripts/local-down.sh >/dev/null
-  PERMIT_CURFEW=off REPLICAS=$REPLICAS LOCAL_DB_PORT=$DB_PORT scripts/local-up.sh >"$RESULTS/$name-up.log"
-  python3 artillery/gen-citizens.py --seed "$(( $(date +%s) / 60 ))" --count 5000 >"$RESULTS/citizens.csv"
-  local record="$RESULTS/$name-answers.jsonl" report="$RESULTS/$name-artillery.json"
+  PERMIT_CURFEW=off REPLICAS=$REPLICAS LOCAL_DB_PORT=$DB_PORT scripts/local-up.sh >"$RESULTS/$tag-up.log"
+  python3 artillery/gen-citizens.py --seed "$(( $(date +%s) / 60 ))" --count 12000 >"$RESULTS/citizens.csv"
+  local record="$RESULTS/$tag-answers.jsonl" report="$RESULTS/$tag-artillery.json"
   : >"$record"
-  step "scenario $name: artillery (medium, 120 s of arrivals) with the fault"
+  step "scenario $name: artillery ($LOAD phases) with the fault"
   FAULT_RECORD="$record" TARGET=http://127.0.0.1:8080 CITIZENS=../.run/faults/citizens.csv \
     ISSUER_HOST=formulario.localhost VALIDATOR_HOST=validar.localhost \
     ARTILLERY_DISABLE_TELEMETRY=true NODE_OPTIONS="--require $ROOT/artillery/no-telemetry.js" \
-    node_modules/.bin/artillery run --output "$report" artillery/faults.yml >"$RESULTS/$name-artillery.log" 2>&1 &
-  LOAD=$!
+    node_modules/.bin/artillery run --environment "$LOAD" --output "$report" artillery/faults.yml >"$RESULTS/$tag-artillery.log" 2>&1 &
+  LOAD_PID=$!
   event "load started"
   "fault_$name"
-  wait "$LOAD" || true
+  wait "$LOAD_PID" || true
   event "load finished"
-  cp "$LOCAL_RUN/nginx-error.log" "$RESULTS/$name-nginx-error.log"
-  event "nginx passed $(grep -c '\[error\].*\(connect() failed\|prematurely closed\)' "$RESULTS/$name-nginx-error.log" || true) \
+  cp "$LOCAL_RUN/nginx-error.log" "$RESULTS/$tag-nginx-error.log"
+  event "nginx passed $(grep -c '\[error\].*\(connect() failed\|prematurely closed\)' "$RESULTS/$tag-nginx-error.log" || true) \
 failed attempts on a replica to another one"
   step "scenario $name: audit"
   # shellcheck disable=SC2086
   if "$VENV/bin/python" scripts/fault-audit.py "$record" "$report" "mongodb://127.0.0.1:$DB_PORT" permisos \
-    $audit_flags | tee "$RESULTS/$name-audit.json"; then
+    $audit_flags | tee "$RESULTS/$tag-audit.json"; then
     echo "scenario $name: PASSED"
   else
     echo "scenario $name: FAILED"
-    failures+=("$name")
+    failures+=("$tag")
   fi
 }
 
