@@ -144,8 +144,10 @@ impl AppError {
             AppError::NotFound => "No encontramos lo que buscas.".into(),
             AppError::Unauthorized => "Se requiere un token de administración válido.".into(),
             AppError::MethodNotAllowed => "Método no permitido en esta dirección.".into(),
+            // Also what a citizen reads who sends the form again while the first submit is
+            // still being answered, so it speaks of their request, not of keys.
             AppError::KeyInProgress => {
-                "Una solicitud con esta clave de idempotencia se está procesando. Reintenta en un segundo.".into()
+                "Tu solicitud anterior todavía se está procesando. Inténtalo de nuevo en unos segundos.".into()
             }
             AppError::KeyMismatch => "Esta clave de idempotencia ya se usó con otra solicitud.".into(),
             AppError::CrossSite => "El formulario se envió desde otro sitio. Ábrelo aquí y envíalo de nuevo.".into(),
