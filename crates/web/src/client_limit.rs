@@ -35,6 +35,12 @@ impl Rate {
     }
 }
 
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.count, self.per.as_secs())
+    }
+}
+
 /// An address block in CIDR notation; a bare address is a block of one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Block {
@@ -159,6 +165,15 @@ impl ClientLimiter {
         }
     }
 
+    /// One line saying what is limited, for the start-up log.
+    pub fn log(&self) {
+        tracing::info!(
+            create_rate_limit = %self.rate,
+            trusted_proxy_blocks = self.trusted.0.len(),
+            "per-client limit on permit requests (CREATE_RATE_LIMIT=off to switch off, TRUSTED_PROXIES)"
+        );
+    }
+
     /// Counts one request of the client behind `peer`, or refuses it with 429 and how long to wait.
     pub fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), AppError> {
         let client = self.trusted.client(peer, headers);
@@ -203,6 +218,7 @@ mod tests {
 
     #[test]
     fn rates_parse_as_count_per_seconds() {
+        assert_eq!(Rate::parse("30/60").unwrap().to_string(), "30/60");
         assert_eq!(
             Rate::parse(" 10 / 60 "),
             Some(Rate {

@@ -10,6 +10,10 @@ async fn main() -> std::io::Result<()> {
     let config = startup::config_or_exit();
     let options = Options::from_env().unwrap_or_else(|e| exit_on_config_error(e));
     startup::log_rules(&config);
+    match &options.create_limit {
+        Some(limiter) => limiter.log(),
+        None => tracing::info!("no per-client limit on permit requests (CREATE_RATE_LIMIT=off)"),
+    }
     let metrics = Arc::new(Metrics::new("issuer"));
     let store = startup::store_or_exit(&config, &metrics).await;
     let health = Health::new(store.clone(), metrics.clone());
