@@ -1,6 +1,6 @@
 //! Shared by the test suites: where the database is, a fresh database name per test, a
-//! clock the test sets, valid citizens, contexts and servers on free ports, and the
-//! service binaries run as processes.
+//! clock the test sets, valid citizens, contexts and servers on free ports, the service
+//! binaries run as processes, and answers checked against an OpenAPI document.
 
 mod process;
 
