@@ -6,6 +6,9 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
 pub struct ServiceProcess {
     child: Child,
     /// `http://127.0.0.1:<port>` of the public and the admin listener.
@@ -49,6 +52,25 @@ impl ServiceProcess {
             admin: format!("http://{admin}"),
             logs,
         }
+    }
+
+    /// Waits until `/readyz` answers 200 (indexes created, database answering), at most 10 s.
+    pub async fn ready(&self) {
+        let admin = self.admin.trim_start_matches("http://").to_owned();
+        for _ in 0..200 {
+            if let Ok(mut stream) = TcpStream::connect(&admin).await {
+                let asked = stream
+                    .write_all(b"GET /readyz HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n")
+                    .await;
+                let mut answer = Vec::new();
+                if asked.is_ok() && stream.read_to_end(&mut answer).await.is_ok() && answer.starts_with(b"HTTP/1.1 200")
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{} did not become ready within 10 s", self.public);
     }
 
     /// Every line the process wrote to stdout so far.

@@ -22,23 +22,11 @@ fn start(extra: &[(&str, &str)]) -> ServiceProcess {
     ServiceProcess::start(env!("CARGO_BIN_EXE_issuer"), &env)
 }
 
-async fn wait_ready(http: &reqwest::Client, service: &ServiceProcess) {
-    for _ in 0..100 {
-        if let Ok(response) = http.get(format!("{}/readyz", service.admin)).send().await
-            && response.status() == StatusCode::OK
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the issuer never became ready");
-}
-
 #[tokio::test]
 async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
     let mut service = start(&[("SHUTDOWN_DRAIN_SECS", "1"), ("SHUTDOWN_TIMEOUT_SECS", "5")]);
     let http = reqwest::Client::new();
-    wait_ready(&http, &service).await;
+    service.ready().await;
 
     let body = serde_json::to_vec(&json!({
         "name": "Ana Rojas", "rut": rut(1).to_string(), "motive": "compras", "address": "Calle 1", "comuna": "Maipú"
@@ -98,7 +86,7 @@ async fn logs_are_json_lines_with_request_ids_and_no_citizen_data() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    wait_ready(&http, &service).await;
+    service.ready().await;
     let form = citizen(42, "compras");
     let created: Value = http
         .post(format!("{}/api/create", service.public))
