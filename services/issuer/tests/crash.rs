@@ -23,9 +23,11 @@ struct SwallowingRelay {
 }
 
 impl SwallowingRelay {
-    async fn start(target: String) -> SwallowingRelay {
+    /// In front of the server of `uri`; the relay's own URI keeps its credentials and options.
+    async fn start(uri: &str) -> SwallowingRelay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let (target, relayed) = redirect(uri, &addr.to_string());
         let swallowing = Arc::new(AtomicBool::new(false));
         let insert_seen = Arc::new(Notify::new());
         let seen = insert_seen.clone();
@@ -39,8 +41,7 @@ impl SwallowingRelay {
             }
         });
         SwallowingRelay {
-            // The relay is the only address the driver may use.
-            uri: format!("mongodb://{addr}/?directConnection=true"),
+            uri: relayed,
             insert_seen,
         }
     }
@@ -106,27 +107,41 @@ fn issuer(uri: &str, database: &str) -> ServiceProcess {
     )
 }
 
-/// The `host:port` of a single-server `MONGODB_URI`, the only kind the relay can stand in for.
-fn database_address(uri: &str) -> String {
+/// `MONGODB_URI` split into the first server's `host:port`, and a URI with the same
+/// credentials and options for another address, connecting to it directly.
+fn redirect(uri: &str, to: &str) -> (String, String) {
     let rest = uri.trim_start_matches("mongodb://");
-    let hosts = rest.rsplit_once('@').map_or(rest, |(_, hosts)| hosts);
-    let host = hosts.split(['/', '?', ',']).next().unwrap();
-    if host.contains(':') {
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (credentials, hosts) = authority.rsplit_once('@').map_or(("", authority), |(c, h)| (c, h));
+    let host = hosts.split(',').next().unwrap();
+    let target = if host.contains(':') {
         host.to_owned()
     } else {
         format!("{host}:27017")
-    }
+    };
+    let credentials = if credentials.is_empty() {
+        String::new()
+    } else {
+        format!("{credentials}@")
+    };
+    let tail = if tail.is_empty() {
+        "/".to_owned()
+    } else {
+        tail.to_owned()
+    };
+    let separator = if tail.contains('?') { '&' } else { '?' };
+    (
+        target,
+        format!("mongodb://{credentials}{to}{tail}{separator}directConnection=true"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_create_whose_answer_died_with_its_issuer_is_replayed_by_another_without_a_second_quota() {
     let uri = mongodb_uri();
-    if uri.contains('@') {
-        eprintln!("skipped: the relay cannot authenticate on behalf of the issuer");
-        return;
-    }
     let database = fresh_database();
-    let relay = SwallowingRelay::start(database_address(&uri)).await;
+    let relay = SwallowingRelay::start(&uri).await;
     let doomed = issuer(&relay.uri, &database);
     doomed.ready().await;
 
@@ -183,10 +198,22 @@ async fn a_create_whose_answer_died_with_its_issuer_is_replayed_by_another_witho
 }
 
 #[test]
-fn the_database_address_is_read_from_single_server_uris() {
-    assert_eq!(database_address("mongodb://127.0.0.1:27999"), "127.0.0.1:27999");
-    assert_eq!(database_address("mongodb://db/?w=majority"), "db:27017");
-    assert_eq!(database_address("mongodb://u:p@db:1/x"), "db:1");
+fn the_relay_keeps_credentials_and_options_and_connects_directly() {
+    assert_eq!(
+        redirect("mongodb://127.0.0.1:27999", "127.0.0.1:5"),
+        (
+            "127.0.0.1:27999".into(),
+            "mongodb://127.0.0.1:5/?directConnection=true".into()
+        )
+    );
+    assert_eq!(
+        redirect("mongodb://u:p@db-0:1,db-1:1/x?replicaSet=rs0", "r:5"),
+        (
+            "db-0:1".into(),
+            "mongodb://u:p@r:5/x?replicaSet=rs0&directConnection=true".into()
+        )
+    );
+    assert_eq!(redirect("mongodb://db/?w=majority", "r:5").0, "db:27017");
     assert!(inserts_a_permit(b"..\x02insert\x00\x08\x00\x00\x00permits\x00.."));
     assert!(!inserts_a_permit(
         b"..\x02insert\x00\x11\x00\x00\x00idempotency_keys\x00"
