@@ -141,8 +141,8 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
-    /// A rule that `off` switches off.
-    fn switchable<T>(
+    /// A setting that `off` switches off; `default` when unset.
+    pub fn switchable<T>(
         &self,
         variable: &'static str,
         default: Option<T>,

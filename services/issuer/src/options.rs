@@ -28,14 +28,12 @@ impl Options {
     }
 
     pub fn read<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Options, ConfigError> {
-        let rate = match env.optional("CREATE_RATE_LIMIT") {
-            None => Some(DEFAULT_CREATE_RATE),
-            Some(text) if text.trim().eq_ignore_ascii_case("off") => None,
-            Some(text) => Some(Rate::parse(&text).ok_or_else(|| ConfigError {
-                variable: "CREATE_RATE_LIMIT",
-                problem: format!("{text:?} is not requests/seconds such as 30/60, or \"off\""),
-            })?),
-        };
+        let rate = env.switchable(
+            "CREATE_RATE_LIMIT",
+            Some(DEFAULT_CREATE_RATE),
+            Rate::parse,
+            "requests/seconds such as 30/60",
+        )?;
         let trusted = TrustedProxies::parse("TRUSTED_PROXIES", &env.optional("TRUSTED_PROXIES").unwrap_or_default())?;
         Ok(Options {
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
