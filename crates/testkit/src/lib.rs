@@ -1,6 +1,7 @@
 //! Shared by the test suites: where the database is, a fresh database name per test, a
 //! clock the test sets, valid citizens, contexts and servers on free ports, the service
-//! binaries run as processes, and answers checked against an OpenAPI document.
+//! binaries run as processes, bodies of answers read in one call, and answers checked
+//! against an OpenAPI document.
 
 mod process;
 
@@ -168,4 +169,16 @@ pub fn assert_fits_schema(doc: &serde_json::Value, schema: &str, answer: &serde_
             );
         }
     }
+}
+
+/// Sends `request` and reads the answer's body as JSON, whatever its status.
+pub async fn body_json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    let answer = request.send().await.expect("an answer");
+    answer.json().await.expect("a JSON body")
+}
+
+/// Sends `request` and reads the answer's body as text, whatever its status.
+pub async fn body_text(request: reqwest::RequestBuilder) -> String {
+    let answer = request.send().await.expect("an answer");
+    answer.text().await.expect("a text body")
 }

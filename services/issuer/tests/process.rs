@@ -88,16 +88,12 @@ async fn logs_are_json_lines_with_request_ids_and_no_citizen_data() {
         .unwrap();
     service.ready().await;
     let form = citizen(42, "compras");
-    let created: Value = http
-        .post(format!("{}/api/create", service.public))
-        .header("x-request-id", "create-42")
-        .json(&form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = testkit::body_json(
+        http.post(format!("{}/api/create", service.public))
+            .header("x-request-id", "create-42")
+            .json(&form),
+    )
+    .await;
     let permit_page = http
         .get(format!(
             "{}/permiso/{}",

@@ -74,28 +74,16 @@ async fn request_ids_are_echoed_or_generated() {
 #[tokio::test]
 async fn metrics_use_route_templates_and_count_what_happened() {
     let app = app(Limits::default()).await;
-    let created: Value = app
-        .http
-        .post(format!("{}/api/create", app.url))
-        .json(&citizen(1, "compras"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = testkit::body_json(
+        app.http
+            .post(format!("{}/api/create", app.url))
+            .json(&citizen(1, "compras")),
+    )
+    .await;
     let id = created["id"].as_str().unwrap();
     app.http.get(format!("{}/permiso/{id}", app.url)).send().await.unwrap();
     app.http.get(format!("{}/no/such/page", app.url)).send().await.unwrap();
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = testkit::body_text(app.http.get(format!("{}/metrics", app.admin))).await;
     for expected in [
         r#"http_requests_total{method="GET",route="/permiso/{id}",service="test",status="200"} 1"#,
         r#"http_requests_total{method="POST",route="/api/create",service="test",status="201"} 1"#,

@@ -41,23 +41,9 @@ async fn a_check_logs_its_request_and_status_but_no_citizen_data() {
         .send()
         .await;
     assert_eq!(page.unwrap().status(), StatusCode::OK);
-    let api: Value = http
-        .get(format!("{}/api/{}", service.public, permit.id))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let api: Value = testkit::body_json(http.get(format!("{}/api/{}", service.public, permit.id))).await;
     assert_eq!(api["status"], "not_yet_valid");
-    let metrics = http
-        .get(format!("{}/metrics", service.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = testkit::body_text(http.get(format!("{}/metrics", service.admin))).await;
     assert!(
         metrics.contains(r#"permit_validations_total{result="not_yet_valid"} 2"#),
         "{metrics}"
