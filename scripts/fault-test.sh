@@ -154,8 +154,9 @@ run_scenario() {
   wait "$LOAD_PID" || true
   event "load finished"
   cp "$LOCAL_RUN/nginx-error.log" "$RESULTS/$tag-nginx-error.log"
-  event "nginx passed $(grep -c '\[error\].*\(connect() failed\|prematurely closed\)' "$RESULTS/$tag-nginx-error.log" || true) \
-failed attempts on a replica to another one"
+  local failed_over="\[error\].*\(connect() failed\|prematurely closed\)"
+  event "nginx passed $(grep -c "$failed_over" "$RESULTS/$tag-nginx-error.log" || true) failed attempts on a \
+replica to another one, $(grep "$failed_over" "$RESULTS/$tag-nginx-error.log" | grep -c 'request: "POST' || true) of them POSTs"
   step "scenario $name: audit"
   # shellcheck disable=SC2086
   if "$VENV/bin/python" scripts/fault-audit.py "$record" "$report" "mongodb://127.0.0.1:$DB_PORT" permisos \
