@@ -57,7 +57,10 @@ impl Store {
         app_name: &str,
         observer: Option<CommandObserver>,
     ) -> Result<Store, StoreError> {
-        let mut options = ClientOptions::parse(uri).await.map_err(StoreError::BadUri)?;
+        if uri.trim_start().starts_with("mongodb+srv:") {
+            return Err(StoreError::SrvUnsupported);
+        }
+        let mut options = ClientOptions::parse(uri).await.map_err(StoreError::Connection)?;
         options.app_name = Some(app_name.to_owned());
         if let Some(observer) = observer {
             options.command_event_handler = Some(EventHandler::callback(move |event| match event {
@@ -68,7 +71,7 @@ impl Store {
         }
         options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
         options.connect_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
-        let client = Client::with_options(options).map_err(StoreError::BadUri)?;
+        let client = Client::with_options(options).map_err(StoreError::Connection)?;
         let database = client.database(database);
         Ok(Store {
             permits: database.collection("permits"),

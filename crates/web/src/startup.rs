@@ -1,10 +1,13 @@
-//! The start-up steps both binaries share.
+//! The start-up steps both binaries share, and what stops a start-up.
 
+use std::io;
+use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use permit_domain::SystemClock;
-use permit_store::{CommandObserver, Store};
+use permit_store::{CommandObserver, Store, StoreError};
 use tokio::net::TcpListener;
 
 use crate::config::{Config, ConfigError};
@@ -12,19 +15,50 @@ use crate::context::Context;
 use crate::health::Health;
 use crate::metrics::Metrics;
 
-/// Stops the process with a message naming the bad variable.
-pub fn exit_on_config_error(error: ConfigError) -> ! {
-    eprintln!("configuration error: {error}");
-    tracing::error!(variable = error.variable, problem = %error.problem, "configuration error");
-    std::process::exit(2)
+/// Why a service could not start, or stopped serving; each says what to change.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration error: {0}")]
+    Config(#[from] ConfigError),
+    #[error("MONGODB_URI: {0}")]
+    Database(#[source] StoreError),
+    #[error("{variable}={addr} is already in use: stop what listens there, or set {variable} to another address")]
+    AddressInUse { variable: &'static str, addr: SocketAddr },
+    #[error("{variable}={addr}: cannot listen there: {source}")]
+    Listen {
+        variable: &'static str,
+        addr: SocketAddr,
+        source: io::Error,
+    },
+    #[error("serving failed: {0}")]
+    Serve(#[source] io::Error),
 }
 
-pub fn config_or_exit() -> Config {
-    Config::from_env().unwrap_or_else(|error| exit_on_config_error(error))
+impl StartupError {
+    /// 2 for a setting to change (configuration), 1 for anything else.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            StartupError::Config(_) | StartupError::Database(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
 }
 
-/// A client for the configured database whose command timings feed the metrics. No I/O yet.
-pub async fn store_or_exit(config: &Config, metrics: &Arc<Metrics>) -> Store {
+/// What `main` returns: the error on stderr and in the log, and its exit code.
+pub fn exit(result: Result<(), StartupError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error}");
+            tracing::error!(%error, "could not start");
+            error.exit_code()
+        }
+    }
+}
+
+/// A client for the configured database whose command timings feed the metrics. No I/O
+/// yet, except the DNS look-up of a `mongodb+srv` address.
+pub async fn store(config: &Config, metrics: &Arc<Metrics>) -> Result<Store, StartupError> {
     let timings = metrics.clone();
     let observer: CommandObserver = Arc::new(move |operation, elapsed| timings.mongodb_operation(operation, elapsed));
     Store::connect_observed(
@@ -34,12 +68,7 @@ pub async fn store_or_exit(config: &Config, metrics: &Arc<Metrics>) -> Store {
         Some(observer),
     )
     .await
-    .unwrap_or_else(|_| {
-        exit_on_config_error(ConfigError {
-            variable: "MONGODB_URI",
-            problem: "is not a valid connection string".into(),
-        })
-    })
+    .map_err(StartupError::Database)
 }
 
 /// Creates the indexes once the database answers, retrying meanwhile; the process serves
@@ -67,11 +96,19 @@ pub fn context(config: &Config, store: Store, metrics: Arc<Metrics>) -> Context 
 }
 
 /// The public and the admin listeners.
-pub async fn bind(config: &Config) -> std::io::Result<(TcpListener, TcpListener)> {
-    let public = TcpListener::bind(config.listen_addr).await?;
-    let admin = TcpListener::bind(config.runtime.admin_addr).await?;
-    tracing::info!(addr = %public.local_addr()?, admin_addr = %admin.local_addr()?, "listening");
+pub async fn bind(config: &Config) -> Result<(TcpListener, TcpListener), StartupError> {
+    let public = listen("LISTEN_ADDR", config.listen_addr).await?;
+    let admin = listen("ADMIN_ADDR", config.runtime.admin_addr).await?;
+    let local = |listener: &TcpListener| listener.local_addr().map_err(StartupError::Serve);
+    tracing::info!(addr = %local(&public)?, admin_addr = %local(&admin)?, "listening");
     Ok((public, admin))
+}
+
+async fn listen(variable: &'static str, addr: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr).await.map_err(|source| match source.kind() {
+        io::ErrorKind::AddrInUse => StartupError::AddressInUse { variable, addr },
+        _ => StartupError::Listen { variable, addr, source },
+    })
 }
 
 /// One line saying which rules are in force and how to change them.
@@ -86,4 +123,36 @@ pub fn log_rules(config: &Config) {
         time_zone = rules.time_zone.iana_name().unwrap_or("custom"),
         "permit rules in force (PERMIT_START_DELAY_MINUTES, PERMIT_WEEKLY_LIMIT, PERMIT_CURFEW=off to change)"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_address_in_use_is_named_with_its_variable() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let error = listen("ADMIN_ADDR", addr).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "ADMIN_ADDR={addr} is already in use: stop what listens there, or set ADMIN_ADDR to another address"
+            )
+        );
+        assert_eq!(error.exit_code(), ExitCode::FAILURE);
+    }
+
+    #[test]
+    fn configuration_errors_exit_with_2() {
+        let error = StartupError::from(ConfigError {
+            variable: "MONGODB_URI",
+            problem: "is required but not set".into(),
+        });
+        assert_eq!(error.exit_code(), ExitCode::from(2));
+        assert_eq!(
+            error.to_string(),
+            "configuration error: MONGODB_URI: is required but not set"
+        );
+    }
 }

@@ -1,24 +1,31 @@
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use issuer::Options;
-use permit_web::startup::{self, exit_on_config_error};
-use permit_web::{Health, Metrics, serve, telemetry};
+use permit_web::startup::{self, StartupError};
+use permit_web::{Config, Health, Metrics, serve, telemetry};
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> ExitCode {
     telemetry::init();
-    let config = startup::config_or_exit();
-    let options = Options::from_env().unwrap_or_else(|e| exit_on_config_error(e));
+    startup::exit(run().await)
+}
+
+async fn run() -> Result<(), StartupError> {
+    let config = Config::from_env()?;
+    let options = Options::from_env()?;
     startup::log_rules(&config);
     match &options.create_limit {
         Some(limiter) => limiter.log(),
         None => tracing::info!("no per-client limit on permit requests (CREATE_RATE_LIMIT=off)"),
     }
     let metrics = Arc::new(Metrics::new("issuer"));
-    let store = startup::store_or_exit(&config, &metrics).await;
+    let store = startup::store(&config, &metrics).await?;
     let health = Health::new(store.clone(), metrics.clone());
     startup::ensure_indexes_in_background(store.clone(), health.clone());
     let router = issuer::router(startup::context(&config, store, metrics), options);
     let (public, admin_port) = startup::bind(&config).await?;
-    serve::serve(public, router, admin_port, health, &config.runtime).await
+    serve::serve(public, router, admin_port, health, &config.runtime)
+        .await
+        .map_err(StartupError::Serve)
 }

@@ -165,3 +165,45 @@ fn a_bad_setting_stops_start_up_naming_the_variable() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("PERMIT_CURFEW"));
 }
+
+/// Runs the binary with a complete environment plus `extra`, to the end of its start-up.
+fn failed_start(extra: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_issuer"))
+        .env_clear()
+        .env("MONGODB_URI", "mongodb://127.0.0.1:1")
+        .env("ISSUER_PUBLIC_URL", "http://formulario.test")
+        .env("VALIDATOR_PUBLIC_URL", "http://validar.test")
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .envs(extra.iter().copied())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_taken_admin_port_is_named_with_its_variable() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (code, stderr) = failed_start(&[("ADMIN_ADDR", &addr)]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!("ADMIN_ADDR={addr} is already in use")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unusable_connection_string_is_a_configuration_error_that_says_why() {
+    let (code, stderr) = failed_start(&[("MONGODB_URI", "mongodb://db:port")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("MONGODB_URI: not a valid connection string"),
+        "{stderr}"
+    );
+    let (code, stderr) = failed_start(&[("MONGODB_URI", "mongodb+srv://cluster.example.cl")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("list the members instead"), "{stderr}");
+}
