@@ -1,11 +1,17 @@
-# Each target calls a script that prints its steps and can be re-run safely.
-.PHONY: run test api-fuzz bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down images deploy status e2e
+# One-line aliases: the work is done by `cargo xtask` (xtask/: starting, watching and
+# stopping processes, test data, audits) and by scripts/ (tool installs, test and load
+# runs). `make help` lists them.
+.PHONY: help run test api-fuzz e2e bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down images deploy status
+
+## help: this list
+help:
+	@awk '/^## / { sub(/^## /, ""); name = $$0; sub(/:.*/, "", name); sub(/^[^:]*: /, ""); printf "  %-14s %s\n", name, $$0 }' $(MAKEFILE_LIST)
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
-	@scripts/run-local.sh
+	@scripts/tools.sh secantus && cargo xtask run
 
-## test: fmt, clippy, every test (throw-away SecantusDB or $MONGODB_URI), manifest checks, load smoke, browser tests
+## test: fmt, clippy, every test (throw-away SecantusDB or $MONGODB_URI), make run as a newcomer, API fuzzing, manifests, load smoke, browser tests
 test:
 	@scripts/test.sh
 
@@ -23,15 +29,15 @@ bench-runtime:
 
 ## local-up: the PEP2 topology locally: SecantusDB, 4 issuers, 4 validators, nginx on :8080 (REPLICAS=n)
 local-up:
-	@scripts/local-up.sh
+	@scripts/tools.sh secantus nginx && cargo xtask up
 
 ## local-down: stop exactly what local-up started
 local-down:
-	@scripts/local-down.sh
+	@cargo xtask down
 
 ## local-status: what local-up started and whether it answers
 local-status:
-	@scripts/local-status.sh
+	@cargo xtask status
 
 ## load-test: the case study's artillery experiment (ENV=smoke|low|medium|high|stress, TARGET=http://<ip>)
 load-test:

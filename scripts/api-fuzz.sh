@@ -4,49 +4,30 @@
 # invalid requests (every phase, positive and negative data) and fails on any 5xx, any
 # status, content type, header or body the document does not describe, any invalid
 # request that is not refused with a 4xx, and an admin endpoint that ignores a missing token.
+# The services run as one replica each of the local topology (cargo xtask up), reached
+# directly on their ports.
 #
 # Not checked: positive_data_acceptance. A string that fits the schema is not a valid RUT
 # or name, and a valid request may meet the curfew or the weekly limit, so a schema-valid
 # request is rightly refused with a documented 4xx.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
-PROFILE="${PROFILE:-debug}"
 EXAMPLES="${EXAMPLES:-60}"
-ensure_schemathesis
-if [ -z "${SKIP_BUILD:-}" ]; then
-  step "building the services ($PROFILE)"
-  cargo build --profile "$([ "$PROFILE" = debug ] && echo dev || echo "$PROFILE")" --locked --bin issuer --bin validator
-fi
-
+scripts/tools.sh secantus nginx schemathesis
 RUN="$ROOT/.run/api-fuzz"
 rm -rf "$RUN" && mkdir -p "$RUN"
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-
-if [ -z "${MONGODB_URI:-}" ]; then
-  db_port=$(free_port)
-  start_secantus "$db_port" :memory: "$RUN/db.log"
-  pids+=("$!")
-  wait_for_port "$db_port" 30 SecantusDB
-  export MONGODB_URI="mongodb://127.0.0.1:$db_port"
-fi
-token=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-issuer_port=$(free_port) validator_port=$(free_port)
-export MONGODB_DB="api_fuzz_$(date +%s)"
-export ISSUER_PUBLIC_URL="http://127.0.0.1:$issuer_port" VALIDATOR_PUBLIC_URL="http://127.0.0.1:$validator_port"
+token=$(cargo xtask token)
+# Issuer replica 1 and validator replica 1 of the local topology.
+issuer_port=18081 validator_port=18181
+cargo xtask down >/dev/null
 # The rules as in production, except two: the per-client limit (every request comes from
 # here) and the curfew, which would make the run depend on the hour it starts at.
-export CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn
-for service in issuer validator; do
-  port=$([ $service = issuer ] && echo "$issuer_port" || echo "$validator_port")
-  ADMIN_TOKEN="$token" LISTEN_ADDR="127.0.0.1:$port" ADMIN_ADDR="127.0.0.1:$(free_port)" \
-    "target/$PROFILE/$service" >"$RUN/$service.log" 2>&1 &
-  pids+=("$!")
-  wait_for_port "$port" 30 "$service"
-done
+REPLICAS=1 ADMIN_TOKEN="$token" CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
+  ISSUER_PUBLIC_URL="http://127.0.0.1:$issuer_port" VALIDATOR_PUBLIC_URL="http://127.0.0.1:$validator_port" \
+  cargo xtask up ${SKIP_BUILD:+--no-build} >"$RUN/up.log"
+trap 'cargo xtask down >/dev/null' EXIT
 
 fuzz() {
   local name=$1 port=$2
@@ -74,7 +55,7 @@ else
   echo "could not issue a permit to check" >&2
   status=1
 fi
-if grep -l '"level":"ERROR"' "$RUN"/*.log 2>/dev/null; then
+if grep -l '"level":"ERROR"' .run/local/issuer-*.log .run/local/validator-*.log 2>/dev/null; then
   echo "a service logged an error while fuzzed (above)" >&2
   status=1
 fi

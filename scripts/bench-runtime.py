@@ -6,7 +6,7 @@ to the first 200 from /readyz, then read its idle RSS; then load it with wrk for
 seconds and read its peak RSS (VmHWM). Prints a Markdown table. Bounded: every run stops
 by itself; everything binds to 127.0.0.1.
 
-usage: bench-runtime.py MONGODB_URI [RUNS]
+usage: MONGODB_URI=... bench-runtime.py [RUNS]  (cargo xtask with-db sets MONGODB_URI)
 """
 
 import json
@@ -110,8 +110,8 @@ def measure(binary, uri, runs):
 
 
 def main():
-    uri = sys.argv[1]
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    uri = os.environ["MONGODB_URI"]
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     print(f"| binary | ready, median of {runs} (ms) | ready, max (ms) | idle RSS (MiB) | "
           f"peak RSS under load (MiB) | load |")
     print("|---|---|---|---|---|---|")

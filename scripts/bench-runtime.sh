@@ -1,21 +1,12 @@
 #!/usr/bin/env bash
-# `make bench-runtime`: start-up time and memory of the release binaries (BENCHMARKS.md).
+# `make bench-runtime`: start-up time and memory of the release binaries (BENCHMARKS.md),
+# against a throw-away SecantusDB that the supervisor starts and stops.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
-apt_install wrk wrk
-ensure_secantus
+scripts/tools.sh wrk secantus
 step "building the services (release)"
 cargo build --release --locked --bin issuer --bin validator
-
-port=$(free_port)
-mkdir -p .run
-step "starting SecantusDB (in memory) on 127.0.0.1:$port"
-start_secantus "$port" :memory: .run/bench-db.log
-db_pid=$!
-trap 'kill $db_pid 2>/dev/null || true' EXIT
-wait_for_port "$port" 30 SecantusDB
-
 step "measuring (machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(date -u +%Y-%m-%d))"
-python3 scripts/bench-runtime.py "mongodb://127.0.0.1:$port" "${RUNS:-10}"
+cargo xtask with-db python3 scripts/bench-runtime.py "${RUNS:-10}"

@@ -3,15 +3,15 @@
 # each beside nginx answering a static response in the same run (BENCHMARKS.md). Starts a
 # fresh local topology (curfew off) and stops it after. wrk shares the machine with it.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
 SECONDS_EACH="${SECONDS_EACH:-15}"
 CONNECTIONS="${CONNECTIONS:-64}"
-apt_install wrk wrk
-scripts/local-down.sh >/dev/null
-PERMIT_CURFEW=off scripts/local-up.sh >/dev/null
-trap 'scripts/local-down.sh >/dev/null' EXIT
+scripts/tools.sh wrk secantus nginx
+cargo xtask down >/dev/null
+PERMIT_CURFEW=off cargo xtask up >/dev/null
+trap 'cargo xtask down >/dev/null' EXIT
 
 target="http://127.0.0.1:8080"
 id=$(curl -sf -H 'Host: formulario.localhost' -H 'Content-Type: application/json' \

@@ -5,19 +5,17 @@
 # Permits start at once (PERMIT_START_DELAY_MINUTES=0) so a fresh one reads VIGENTE, and
 # the curfew is off so the suite passes at any hour.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
-apt_install chromium chromium
-ensure_node_modules
-ensure_secantus
-
-scripts/local-down.sh >/dev/null
-REPLICAS="${REPLICAS:-2}" PERMIT_CURFEW=off PERMIT_START_DELAY_MINUTES=0 scripts/local-up.sh
-trap 'scripts/local-down.sh >/dev/null' EXIT
+scripts/tools.sh chromium node secantus nginx
+cargo xtask down >/dev/null
+REPLICAS="${REPLICAS:-2}" PERMIT_CURFEW=off PERMIT_START_DELAY_MINUTES=0 \
+  cargo xtask up ${SKIP_BUILD:+--no-build}
+trap 'cargo xtask down >/dev/null' EXIT
 
 step "seeding an expired and a not-yet-valid permit"
-seeded=$("$VENV/bin/python" e2e/seed.py "mongodb://127.0.0.1:${LOCAL_DB_PORT:-27117}" permisos)
+seeded=$(cargo xtask seed)
 
 rm -rf artifacts/e2e
 step "running the browser tests (screenshots in artifacts/e2e)"

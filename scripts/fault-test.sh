@@ -2,7 +2,8 @@
 # `make fault-test`: the fault suite. Each scenario brings up a fresh local topology (4 + 4
 # replicas behind nginx, SecantusDB), runs artillery/faults.yml (the `medium` load, clients
 # retrying creates with their Idempotency-Key), injects its fault while the load runs, then
-# audits what clients were told against the database (scripts/fault-audit.py).
+# audits what clients were told against the database (xtask audit). Processes are
+# started, killed and started again through the supervisor (xtask up/start/stop).
 #
 #   kill      kill -9 one random replica every 10 s; it is restarted 2 s later, as kubelet would
 #   rolling   SIGTERM each replica in turn and start it again once it exited (a rolling restart)
@@ -12,8 +13,7 @@
 # phases instead (4 minutes of 30 to 60 arrivals/s). Results: .run/faults/<scenario>-*.json
 # and the events logged with their times; exits non-zero when any audit fails.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
-source "$(dirname "$0")/local-lib.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
 SCENARIOS="${SCENARIOS:-kill rolling database}"
@@ -22,26 +22,30 @@ REPLICAS=4
 RESULTS="$ROOT/.run/faults"
 DB_PORT=27117
 mkdir -p "$RESULTS"
-ensure_node_modules
-ensure_secantus
-trap 'scripts/local-down.sh >/dev/null' EXIT
+scripts/tools.sh node secantus nginx
+cargo build --release --locked --bin issuer --bin validator && cargo build --release --locked -p xtask
+# The supervisor's binary itself: cargo's own start-up would add to every kill and restart.
+xtask() { "$ROOT/target/release/xtask" "$@"; }
+trap 'xtask down >/dev/null' EXIT
 
 event() { printf '%s %s\n' "$(date -u +%H:%M:%S.%3N)" "$*" | tee -a "$EVENTS"; }
 replicas() { for i in $(seq 1 $REPLICAS); do echo "issuer $i"; echo "validator $i"; done; }
-ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(($(replica_port "$1" "$2") + 1000))/readyz")" = 200 ]; }
-wait_exit() { for _ in $(seq 200); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done; return 1; }
+# Replica N of the issuer listens on 18080 + N, of the validator on 18180 + N (xtask/src/topology.rs).
+replica_port() { if [ "$1" = issuer ]; then echo $((18080 + $2)); else echo $((18180 + $2)); fi; }
+pid_of() { cat ".run/local/pids/$1.pid"; }
 
 fault_kill() {
   while kill -0 "$LOAD_PID" 2>/dev/null; do
     sleep 10
     kill -0 "$LOAD_PID" 2>/dev/null || break
     read -r service i < <(replicas | shuf -n 1)
-    pid=$(cat "$LOCAL_RUN/pids/$service-$i.pid")
-    kill -KILL "$pid"
+    pid=$(pid_of "$service-$i")
+    xtask stop "$service-$i" --kill >/dev/null
     event "kill -9 $service-$i (pid $pid)"
     sleep 2
-    start_replica "$service" "$i"
-    event "restarted $service-$i (pid $(cat "$LOCAL_RUN/pids/$service-$i.pid"))"
+    # Started again without waiting for readiness, as kubelet restarts a container.
+    xtask start "$service-$i" >/dev/null &
+    event "restarting $service-$i"
   done
 }
 
@@ -50,14 +54,12 @@ fault_rolling() {
   while kill -0 "$LOAD_PID" 2>/dev/null; do
     while read -r service i; do
       kill -0 "$LOAD_PID" 2>/dev/null || return 0
-      pid=$(cat "$LOCAL_RUN/pids/$service-$i.pid")
-      kill -TERM "$pid"
+      pid=$(pid_of "$service-$i")
       event "SIGTERM $service-$i (pid $pid)"
-      wait_exit "$pid" || { event "$service-$i did not exit"; return 1; }
+      xtask stop "$service-$i" >/dev/null || { event "$service-$i did not exit"; return 1; }
       event "$service-$i exited"
-      start_replica "$service" "$i"
-      until ready "$service" "$i"; do sleep 0.1; done
-      event "$service-$i ready again (pid $(cat "$LOCAL_RUN/pids/$service-$i.pid"))"
+      xtask start "$service-$i" >/dev/null
+      event "$service-$i ready again (pid $(pid_of "$service-$i"))"
       sleep 2
     done < <(replicas)
   done
@@ -83,16 +85,14 @@ fault_database() {
   sleep 40
   probe_readiness "$probes" &
   prober=$!
-  pid=$(cat "$LOCAL_RUN/pids/db.pid")
-  kill -TERM "$pid"
-  wait_exit "$pid" || kill -KILL "$pid"
+  pid=$(pid_of db)
+  xtask stop db >/dev/null || xtask stop db --kill >/dev/null
   stopped=$(date +%s.%N)
   event "database stopped (pid $pid)"
   sleep 10
-  start_database
-  wait_for_port "$DB_PORT" 30 SecantusDB
+  xtask start db >/dev/null
   back=$(date +%s.%N)
-  event "database started again (pid $(cat "$LOCAL_RUN/pids/db.pid"))"
+  event "database started again (pid $(pid_of db))"
   # Recovered when a permit can be issued through nginx again.
   until [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:8080/api/create \
       -H 'Host: formulario.localhost' -H 'Content-Type: application/json' \
@@ -138,8 +138,8 @@ run_scenario() {
   EVENTS="$RESULTS/$tag-events.log"
   : >"$EVENTS"
   step "scenario $name: fresh topology"
-  scripts/local-down.sh >/dev/null
-  PERMIT_CURFEW=off REPLICAS=$REPLICAS LOCAL_DB_PORT=$DB_PORT scripts/local-up.sh >"$RESULTS/$tag-up.log"
+  xtask down >/dev/null
+  PERMIT_CURFEW=off REPLICAS=$REPLICAS LOCAL_DB_PORT=$DB_PORT xtask up --no-build >"$RESULTS/$tag-up.log"
   python3 artillery/gen-citizens.py --seed "$(( $(date +%s) / 60 ))" --count 12000 >"$RESULTS/citizens.csv"
   local record="$RESULTS/$tag-answers.jsonl" report="$RESULTS/$tag-artillery.json"
   : >"$record"
@@ -153,13 +153,14 @@ run_scenario() {
   "fault_$name"
   wait "$LOAD_PID" || true
   event "load finished"
-  cp "$LOCAL_RUN/nginx-error.log" "$RESULTS/$tag-nginx-error.log"
+  wait  # a restart still under way
+  cp .run/local/nginx-error.log "$RESULTS/$tag-nginx-error.log"
   local failed_over="\[error\].*\(connect() failed\|prematurely closed\)"
   event "nginx passed $(grep -c "$failed_over" "$RESULTS/$tag-nginx-error.log" || true) failed attempts on a \
 replica to another one, $(grep "$failed_over" "$RESULTS/$tag-nginx-error.log" | grep -c 'request: "POST' || true) of them POSTs"
   step "scenario $name: audit"
   # shellcheck disable=SC2086
-  if "$VENV/bin/python" scripts/fault-audit.py "$record" "$report" "mongodb://127.0.0.1:$DB_PORT" permisos \
+  if xtask audit "$record" "$report" --uri "mongodb://127.0.0.1:$DB_PORT" --db permisos \
     $audit_flags | tee "$RESULTS/$tag-audit.json"; then
     echo "scenario $name: PASSED"
   else

@@ -3,7 +3,7 @@
 # `kubectl apply -k` has its Secret and nothing secret is ever committed (.gitignore).
 # usage: k8s-secrets.sh OVERLAY...
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 for overlay in "$@"; do
   file="$ROOT/k8s/overlays/$overlay/secrets.env"
   [ -s "$file" ] && continue

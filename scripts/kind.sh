@@ -4,10 +4,12 @@
 #   kind.sh up | down | images | deploy | status      GATEWAY=1 selects the Gateway API path.
 # Every step is idempotent and says what it does.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
 CLUSTER=permisos
+# The image records the revision it was built from (build_info); local builds say "unknown".
+GIT_REVISION="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 VERSION="$(awk -F'"' '/^version/ {print $2; exit}' Cargo.toml)"
 METALLB_MANIFEST="https://raw.githubusercontent.com/metallb/metallb/v0.15.2/config/manifests/metallb-native.yaml"
 INGRESS_NGINX_MANIFEST="https://raw.githubusercontent.com/kubernetes/ingress-nginx/controller-v1.15.1/deploy/static/provider/cloud/deploy.yaml"

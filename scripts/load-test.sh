@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `make load-test ENV=low TARGET=http://<ip>`: the case study's artillery experiment against
 # any target, summarised in the case study's own table. Without TARGET it runs against a
-# fresh local topology (make local-up, curfew off so it works at any hour) and stops it after.
-# Exits non-zero when artillery's ensure checks fail.
+# fresh local topology (cargo xtask up, curfew off so it works at any hour) and stops it
+# after. Exits non-zero when artillery's ensure checks fail.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
 ENV="${ENV:-smoke}"
@@ -12,16 +12,17 @@ case "$ENV" in
   smoke|low|medium|high|stress) ;;
   *) echo "ENV must be smoke, low, medium, high or stress (got $ENV)" >&2; exit 2 ;;
 esac
-ensure_node_modules
+scripts/tools.sh node
 
 started_topology=""
 if [ -z "${TARGET:-}" ]; then
-  scripts/local-down.sh >/dev/null
-  PERMIT_CURFEW=off scripts/local-up.sh
+  scripts/tools.sh secantus nginx
+  cargo xtask down >/dev/null
+  PERMIT_CURFEW=off cargo xtask up ${SKIP_BUILD:+--no-build}
   started_topology=yes
   TARGET="http://127.0.0.1:8080"
 fi
-stop_topology() { if [ -n "$started_topology" ] && [ -z "${KEEP_UP:-}" ]; then scripts/local-down.sh; fi; }
+stop_topology() { if [ -n "$started_topology" ] && [ -z "${KEEP_UP:-}" ]; then cargo xtask down; fi; }
 trap stop_topology EXIT
 
 RESULTS="$ROOT/.run/load"

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# The test command (`make test`): formatting, lints, every test against a real MongoDB-wire
-# server (MONGODB_URI when set, otherwise a throw-away SecantusDB), the offline checks of
-# the Kubernetes manifests, the smoke load test through the local topology (fails on any
-# failed virtual user), and the browser tests.
+# The test command (`make test`, and CI): formatting, lints, every test against a real
+# MongoDB-wire server (MONGODB_URI when set, otherwise a throw-away SecantusDB), `make run`
+# as a newcomer runs it, the API fuzzer, the offline checks of the Kubernetes manifests, the
+# smoke load test through the local topology (fails on any failed virtual user), and the
+# browser tests. Ends with one line counting every test.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
+
+scripts/tools.sh secantus
+mkdir -p .run
 
 step "checking formatting"
 cargo fmt --all -- --check
@@ -13,23 +17,8 @@ cargo fmt --all -- --check
 step "linting"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-db_pid=""
-cleanup() { if [ -n "$db_pid" ]; then kill "$db_pid" 2>/dev/null || true; wait "$db_pid" 2>/dev/null || true; fi; }
-trap cleanup EXIT
-
-mkdir -p .run
-if [ -z "${MONGODB_URI:-}" ]; then
-  ensure_secantus
-  port=$(free_port)
-  step "starting SecantusDB (in memory) on 127.0.0.1:$port"
-  start_secantus "$port" :memory: .run/test-db.log
-  db_pid=$!
-  wait_for_port "$port" 30 SecantusDB || { cat .run/test-db.log >&2; exit 1; }
-  export MONGODB_URI="mongodb://127.0.0.1:$port"
-fi
-
-step "running the tests against $MONGODB_URI"
-cargo test --workspace --locked 2>&1 | tee .run/test-output.txt
+step "every test, those that need a database included"
+cargo xtask with-db cargo test --workspace --locked -- --include-ignored 2>&1 | tee .run/test-output.txt
 
 step "fuzzing both JSON APIs from their OpenAPI documents (schemathesis)"
 PROFILE=debug SKIP_BUILD=1 scripts/api-fuzz.sh

@@ -5,12 +5,12 @@
 # what no schema can see are checked by the Rust tests in crates/manifests; checkov finds
 # nothing unexplained; yamllint passes.
 set -euo pipefail
-source "$(dirname "$0")/common.sh"
+source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
 # The Kubernetes version of the node image pinned in kind-config.yaml.
 K8S_VERSION="$(sed -n 's/.*kindest\/node:v\([0-9.]*\).*/\1/p' kind-config.yaml | head -1)"
-ensure_python_tools
+scripts/tools.sh checkers
 command -v kubectl >/dev/null || { echo "kubectl (the client) is needed to render the manifests" >&2; exit 1; }
 
 OUT="$ROOT/.run/manifests"

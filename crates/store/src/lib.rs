@@ -17,7 +17,7 @@ use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
-use permit_domain::{Permit, PermitId, QuotaClaim, Refusal};
+use permit_domain::{Permit, PermitId, QuotaClaim, Refusal, Rut};
 
 use crate::documents::{PermitDocument, to_bson};
 pub use crate::error::StoreError;
@@ -135,6 +135,18 @@ impl Store {
             .await?
             .map(Permit::try_from)
             .transpose()
+    }
+
+    /// Every permit held by one of `ruts`, for audits. No index serves it: a collection scan.
+    pub async fn permits_of(&self, ruts: &[Rut]) -> Result<Vec<Permit>, StoreError> {
+        let ruts: Vec<String> = ruts.iter().map(Rut::canonical).collect();
+        let documents: Vec<PermitDocument> = self
+            .permits
+            .find(doc! { "rut": { "$in": ruts } })
+            .await?
+            .try_collect()
+            .await?;
+        documents.into_iter().map(Permit::try_from).collect()
     }
 
     /// Newest first, at most `limit`, after `cursor` when given.

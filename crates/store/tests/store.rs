@@ -27,6 +27,7 @@ async fn issue(store: &Store, permit: &Permit) -> Result<(), StoreError> {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn an_issued_permit_reads_back_unchanged() {
     let store = store().await;
     let permit = permit(1, "compras", "2026-11-30T10:00");
@@ -36,12 +37,37 @@ async fn an_issued_permit_reads_back_unchanged() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+async fn an_audit_finds_every_permit_of_the_ruts_asked_and_no_other() {
+    let store = store().await;
+    let first = permit(1, "compras", "2026-11-30T10:00");
+    let second = permit(1, "banco", "2026-11-30T11:00");
+    let other = permit(2, "compras", "2026-11-30T10:00");
+    for permit in [&first, &second, &other] {
+        issue(&store, permit).await.unwrap();
+    }
+    let mut held: Vec<PermitId> = store
+        .permits_of(&[first.rut, testkit::rut(3)])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    held.sort_by_key(PermitId::to_string);
+    let mut expected = vec![first.id, second.id];
+    expected.sort_by_key(PermitId::to_string);
+    assert_eq!(held, expected);
+}
+
+#[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn ensuring_indexes_twice_is_harmless() {
     let store = store().await;
     store.ensure_indexes().await.unwrap();
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_third_permit_of_a_week_is_refused_until_next_monday() {
     let store = store().await;
     issue(&store, &permit(2, "compras", "2026-11-30T10:00")).await.unwrap();
@@ -63,6 +89,7 @@ async fn the_third_permit_of_a_week_is_refused_until_next_monday() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_motive_with_its_own_cap_is_refused_before_the_general_limit() {
     let store = store().await;
     issue(&store, &permit(3, "donacion-sangre", "2026-11-30T10:00"))
@@ -86,6 +113,7 @@ async fn a_motive_with_its_own_cap_is_refused_before_the_general_limit() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn racing_claims_for_one_rut_never_exceed_the_limit() {
     let store = store().await;
     let attempts = (0..20).map(|_| {
@@ -104,6 +132,7 @@ async fn racing_claims_for_one_rut_never_exceed_the_limit() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn listing_pages_newest_first_with_a_cursor() {
     let store = store().await;
     let mut issued = Vec::new();
@@ -126,6 +155,7 @@ async fn listing_pages_newest_first_with_a_cursor() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn revoking_keeps_the_first_revocation_time() {
     let store = store().await;
     let permit = permit(20, "compras", "2026-11-30T10:00");
@@ -155,6 +185,7 @@ async fn a_dead_database_is_reported_unavailable_within_seconds() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn an_abandoned_idempotency_key_is_taken_over_after_its_lease() {
     use permit_store::KeyState;
     let store = store().await;

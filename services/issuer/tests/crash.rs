@@ -138,6 +138,7 @@ fn redirect(uri: &str, to: &str) -> (String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_create_whose_answer_died_with_its_issuer_is_replayed_by_another_without_a_second_quota() {
     let uri = mongodb_uri();
     let database = fresh_database();

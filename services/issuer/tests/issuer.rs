@@ -78,6 +78,7 @@ impl App {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_landing_page_links_to_the_form_and_states_the_rules() {
     let app = App::spawn().await;
     let response = app.get("/").await;
@@ -90,6 +91,7 @@ async fn the_landing_page_links_to_the_form_and_states_the_rules() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_form_offers_every_motive_with_labelled_inputs() {
     let app = App::spawn().await;
     let html = app.get("/nuevo").await.text().await.unwrap();
@@ -106,6 +108,7 @@ async fn the_form_offers_every_motive_with_labelled_inputs() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
     let app = App::spawn().await;
     let response = app.submit(&citizen(1, "compras")).await;
@@ -121,6 +124,7 @@ async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn an_invalid_form_comes_back_with_messages_and_the_values_kept() {
     let app = App::spawn().await;
     let form = PermitForm {
@@ -139,6 +143,7 @@ async fn an_invalid_form_comes_back_with_messages_and_the_values_kept() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn markup_typed_into_the_form_is_shown_escaped() {
     let app = App::spawn().await;
     let markup = |field: &str| format!("\"><script>alert('{field}')</script>");
@@ -159,6 +164,7 @@ async fn markup_typed_into_the_form_is_shown_escaped() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_api_creates_a_permit_with_its_validation_url() {
     let app = App::spawn().await;
     let response = app.create(&&citizen(4, "paseo-mascotas")).await;
@@ -175,6 +181,7 @@ async fn the_api_creates_a_permit_with_its_validation_url() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_case_study_load_test_row_is_refused_naming_rut_and_motive() {
     let app = App::spawn().await;
     let row = json!({ "name": "user_1", "rut": "1111111-1", "motive": "test_1", "address": "address_1" });
@@ -187,6 +194,7 @@ async fn the_case_study_load_test_row_is_refused_naming_rut_and_motive() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
     let app = App::spawn().await;
     for motive in ["compras", "banco"] {
@@ -220,6 +228,7 @@ async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
     let database = fresh_database();
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
@@ -253,6 +262,7 @@ async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
     let app = App::spawn().await;
     app.clock.set(testkit::santiago("2026-11-30T20:00"));
@@ -280,6 +290,7 @@ async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn unknown_and_malformed_permit_ids_are_404() {
     let app = App::spawn().await;
     assert_eq!(
@@ -293,6 +304,7 @@ async fn unknown_and_malformed_permit_ids_are_404() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
     let app = App::spawn().await;
     let url = format!("{}/api/create", app.url);
@@ -314,6 +326,7 @@ async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
     let app = App::spawn().await;
     let mut ids = Vec::new();
@@ -364,12 +377,14 @@ async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn without_an_admin_token_configured_the_admin_api_does_not_exist() {
     let app = App::with(Rules::default(), None).await;
     assert_eq!(app.admin_get("/api/all").await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_operator_can_revoke_a_permit() {
     let app = App::spawn().await;
     let body: Value = app.create(&&citizen(8, "compras")).await.json().await.unwrap();
@@ -418,6 +433,7 @@ async fn create_with_key(app: &App, key: &str, form: &PermitForm) -> reqwest::Re
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_retried_create_with_its_idempotency_key_replays_the_permit_and_uses_no_second_quota() {
     let app = App::spawn().await;
     let form = citizen(20, "compras");
@@ -438,6 +454,7 @@ async fn a_retried_create_with_its_idempotency_key_replays_the_permit_and_uses_n
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn an_idempotency_key_reused_for_another_request_is_refused() {
     let app = App::spawn().await;
     assert_eq!(
@@ -455,6 +472,7 @@ async fn an_idempotency_key_reused_for_another_request_is_refused() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn concurrent_requests_with_one_idempotency_key_issue_one_permit() {
     let app = App::spawn().await;
     let requests: Vec<_> = (0..10)
@@ -501,6 +519,7 @@ async fn concurrent_requests_with_one_idempotency_key_issue_one_permit() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_refused_request_frees_its_idempotency_key() {
     let app = App::spawn().await;
     app.clock.set(testkit::santiago("2026-11-30T21:00"));
@@ -526,6 +545,7 @@ fn with_token<'a>(form: &'a PermitForm, token: &'a str) -> [(&'a str, &'a str); 
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn submitting_the_same_form_page_twice_issues_one_permit() {
     let app = App::spawn().await;
     let html = app.get("/nuevo").await.text().await.unwrap();
@@ -576,6 +596,7 @@ async fn submitting_the_same_form_page_twice_issues_one_permit() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_form_posted_from_another_site_is_refused() {
     let app = App::spawn().await;
     let form = citizen(25, "compras");
@@ -612,6 +633,7 @@ async fn a_form_posted_from_another_site_is_refused() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn bad_input_gets_a_clear_4xx_never_a_5xx() {
     let app = App::spawn().await;
     let post = |content_type: &'static str, body: Vec<u8>| {
@@ -661,6 +683,7 @@ async fn bad_input_gets_a_clear_4xx_never_a_5xx() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn markup_in_stored_fields_is_shown_escaped_on_the_permit_page() {
     let app = App::spawn().await;
     let form = PermitForm {
@@ -679,6 +702,7 @@ async fn markup_in_stored_fields_is_shown_escaped_on_the_permit_page() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
     let ctx = context(&clock, Rules::default()).await;
@@ -750,6 +774,7 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_openapi_document_describes_what_the_api_answers() {
     let app = App::spawn().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();

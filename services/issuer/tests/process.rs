@@ -23,6 +23,7 @@ fn start(extra: &[(&str, &str)]) -> ServiceProcess {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
     let mut service = start(&[("SHUTDOWN_DRAIN_SECS", "1"), ("SHUTDOWN_TIMEOUT_SECS", "5")]);
     let http = reqwest::Client::new();
@@ -80,6 +81,7 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn logs_are_json_lines_with_request_ids_and_no_citizen_data() {
     let service = start(&[("RUST_LOG", "trace")]);
     let http = reqwest::Client::builder()

@@ -54,6 +54,7 @@ async fn response_text(stream: &mut TcpStream) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn request_ids_are_echoed_or_generated() {
     let app = app(Limits::default()).await;
     let echoed = app
@@ -72,6 +73,7 @@ async fn request_ids_are_echoed_or_generated() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn metrics_use_route_templates_and_count_what_happened() {
     let app = app(Limits::default()).await;
     let created: Value = testkit::body_json(
@@ -101,6 +103,7 @@ async fn metrics_use_route_templates_and_count_what_happened() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn readiness_waits_for_indexes_and_a_database_that_answers() {
     let app = app(Limits::default()).await;
     let ready = || async {
@@ -143,6 +146,7 @@ async fn readiness_waits_for_indexes_and_a_database_that_answers() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn errors_from_layers_are_rendered_as_the_client_asked() {
     let app = app(Limits {
         max_body_bytes: 1024,
@@ -202,6 +206,7 @@ async fn errors_from_layers_are_rendered_as_the_client_asked() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
     let app = app(Limits {
         max_concurrent_requests: 1,
@@ -223,6 +228,7 @@ async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_request_over_the_timeout_gets_503_not_a_hang() {
     let app = app(Limits {
         request_timeout: Duration::from_secs(1),
@@ -236,6 +242,7 @@ async fn a_request_over_the_timeout_gets_503_not_a_hang() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn pages_carry_strict_security_headers() {
     let with_tls = app(Limits {
         hsts_max_age: Some(31_536_000),

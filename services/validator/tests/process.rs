@@ -9,6 +9,7 @@ use serde_json::Value;
 use testkit::{ServiceProcess, citizen, fresh_database, mongodb_uri};
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_check_logs_its_request_and_status_but_no_citizen_data() {
     let (uri, database) = (mongodb_uri(), fresh_database());
     let store = Store::connect(&uri, &database, "tests").await.unwrap();

@@ -46,6 +46,7 @@ impl App {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
     let app = App::spawn().await;
     let permit = app.issue(1).await;
@@ -63,6 +64,7 @@ async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_page_masks_name_and_rut_and_hides_the_address() {
     let app = App::spawn().await;
     let permit = app.issue(2).await;
@@ -76,6 +78,7 @@ async fn the_page_masks_name_and_rut_and_hides_the_address() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_revoked_permit_shows_revoked() {
     let app = App::spawn().await;
     let permit = app.issue(3).await;
@@ -90,6 +93,7 @@ async fn a_revoked_permit_shows_revoked() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_json_api_gives_the_same_status_and_masked_fields() {
     let app = App::spawn().await;
     let permit = app.issue(4).await;
@@ -108,6 +112,7 @@ async fn the_json_api_gives_the_same_status_and_masked_fields() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn unknown_and_malformed_ids_are_404_never_500() {
     let app = App::spawn().await;
     for id in [
@@ -127,6 +132,7 @@ async fn unknown_and_malformed_ids_are_404_never_500() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_home_form_takes_a_code_or_a_pasted_link() {
     let app = App::spawn().await;
     let (status, html) = app.page("/").await;
@@ -154,6 +160,7 @@ async fn the_home_form_takes_a_code_or_a_pasted_link() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn validity_times_are_shown_in_santiago_time_across_dst() {
     let app = App::spawn().await;
     // 2026-04-04 is the last Saturday of summer time in Chile (UTC-3); winter is UTC-4.
@@ -164,6 +171,7 @@ async fn validity_times_are_shown_in_santiago_time_across_dst() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_openapi_document_describes_what_the_api_answers() {
     let app = App::spawn().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
@@ -181,6 +189,7 @@ async fn the_openapi_document_describes_what_the_api_answers() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_typed_code_with_markup_is_shown_back_escaped() {
     let app = App::spawn().await;
     let (status, html) = app

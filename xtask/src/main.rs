@@ -1,0 +1,234 @@
+//! The project's local supervisor (`cargo xtask`, behind the Makefile's targets): it starts
+//! and stops SecantusDB, the services and nginx, waits for readiness, keeps pids and logs
+//! under .run/, and writes and audits test data through permit-store.
+
+mod audit;
+mod error;
+mod net;
+mod paths;
+mod process;
+mod run;
+mod seed;
+mod services;
+mod topology;
+mod with_db;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use base64::Engine;
+
+use crate::error::Error;
+use crate::paths::Paths;
+
+const USAGE: &str = "usage: cargo xtask COMMAND
+
+  run                      SecantusDB, the issuer and the validator (release) in the
+                           foreground until Ctrl-C (make run); ISSUER_PORT, VALIDATOR_PORT
+                           and DB_PORT move them, admin ports are 1000 above
+  up [--no-build]          the local topology: SecantusDB, REPLICAS issuers and validators,
+                           nginx on LISTEN (make local-up; also LOCAL_DB_PORT, PROFILE, CPUSET)
+  down                     stop exactly what `up` started (make local-down)
+  status                   each part, its pid, whether it lives and is ready (make local-status)
+  start PART               start one part again: db, issuer-N or validator-N
+  stop PART [--kill]       stop one part, with SIGTERM (waiting for it) or SIGKILL
+  seed [--uri U] [--db D]  store an expired and a not-yet-valid permit; print their ids
+  audit RECORD REPORT [--uri U] [--db D] [--no-errors] [--outage] [--max-ms N]
+                           check a fault-suite run against the database
+  token                    print a fresh random token (43 URL-safe characters)
+  with-db COMMAND...       run COMMAND with MONGODB_URI set to a throw-away SecantusDB
+                           (unless MONGODB_URI is set already); its exit status is ours
+
+--uri defaults to the local topology's database, --db to permisos.";
+
+fn main() -> ExitCode {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
+    match runtime.block_on(dispatch(&arguments)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+/// Runs one command; `Ok(false)` when it ran and found a failure (an audit).
+async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
+    let paths = Paths::new();
+    if arguments.first().is_some_and(|a| a == "with-db") {
+        return with_db::with_db(&paths, &arguments[1..]);
+    }
+    let mut args = Arguments::new(arguments);
+    let command = args
+        .positional()
+        .ok_or_else(|| Error::Usage("no command given".into()))?;
+    let outcome = match command.as_str() {
+        "run" => {
+            args.done()?;
+            run::run(&paths).await?;
+            true
+        }
+        "up" => {
+            let build = !args.flag("--no-build");
+            args.done()?;
+            topology::up(&paths, topology::Topology::from_env()?, build)?;
+            true
+        }
+        "down" => {
+            args.done()?;
+            topology::down(&paths);
+            true
+        }
+        "status" => {
+            args.done()?;
+            topology::status(&paths);
+            true
+        }
+        "start" | "stop" => {
+            let part = args
+                .positional()
+                .ok_or_else(|| Error::Usage(format!("{command} needs a PART")))?;
+            let kill = command == "stop" && args.flag("--kill");
+            args.done()?;
+            if command == "start" {
+                topology::start(&paths, &part)?;
+            } else {
+                topology::stop(&paths, &part, kill)?;
+            }
+            true
+        }
+        "seed" => {
+            let (uri, database) = database(&mut args)?;
+            args.done()?;
+            seed::seed(&uri, &database).await?;
+            true
+        }
+        "audit" => {
+            let usage = || Error::Usage("audit needs RECORD and REPORT".into());
+            let record = args.positional().ok_or_else(usage)?;
+            let report = args.positional().ok_or_else(usage)?;
+            let (uri, database) = database(&mut args)?;
+            let checks = audit::Checks {
+                no_errors: args.flag("--no-errors"),
+                outage: args.flag("--outage"),
+                max_ms: args
+                    .value("--max-ms")?
+                    .map(|ms| {
+                        ms.parse()
+                            .map_err(|_| Error::Usage(format!("--max-ms {ms:?} is not a number")))
+                    })
+                    .transpose()?,
+            };
+            args.done()?;
+            audit::audit(Path::new(&record), Path::new(&report), &uri, &database, &checks).await?
+        }
+        "token" => {
+            args.done()?;
+            println!("{}", random_token());
+            true
+        }
+        other => return Err(Error::Usage(format!("unknown command {other:?}"))),
+    };
+    Ok(outcome)
+}
+
+fn database(args: &mut Arguments) -> Result<(String, String), Error> {
+    let port = std::env::var("LOCAL_DB_PORT").unwrap_or_else(|_| "27117".into());
+    let uri = args.value("--uri")?.unwrap_or(format!("mongodb://127.0.0.1:{port}"));
+    let database = args.value("--db")?.unwrap_or_else(|| "permisos".into());
+    Ok((uri, database))
+}
+
+/// The command line, taken apart as commands ask for their pieces; `done` refuses leftovers.
+struct Arguments {
+    rest: Vec<String>,
+}
+
+impl Arguments {
+    fn new(arguments: &[String]) -> Arguments {
+        Arguments {
+            rest: arguments.to_vec(),
+        }
+    }
+
+    fn positional(&mut self) -> Option<String> {
+        let at = self.rest.iter().position(|a| !a.starts_with("--"))?;
+        Some(self.rest.remove(at))
+    }
+
+    fn flag(&mut self, name: &str) -> bool {
+        let before = self.rest.len();
+        self.rest.retain(|a| a != name);
+        self.rest.len() != before
+    }
+
+    fn value(&mut self, name: &str) -> Result<Option<String>, Error> {
+        let Some(at) = self.rest.iter().position(|a| a == name) else {
+            return Ok(None);
+        };
+        if at + 1 >= self.rest.len() {
+            return Err(Error::Usage(format!("{name} needs a value")));
+        }
+        let value = self.rest.remove(at + 1);
+        self.rest.remove(at);
+        Ok(Some(value))
+    }
+
+    fn done(&self) -> Result<(), Error> {
+        match self.rest.first() {
+            None => Ok(()),
+            Some(extra) => Err(Error::Usage(format!("unexpected argument {extra:?}"))),
+        }
+    }
+}
+
+/// A step of a long task, as the scripts print them.
+pub fn step(what: &str) {
+    println!("\n==> {what}");
+}
+
+/// 32 random bytes, URL-safe base64: an operator token.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Arguments {
+        Arguments::new(&line.split_whitespace().map(String::from).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn arguments_are_taken_in_any_order_and_leftovers_refused() {
+        let mut a = args("audit rec.jsonl --max-ms 2000 report.json --outage");
+        assert_eq!(a.positional().as_deref(), Some("audit"));
+        assert_eq!(a.value("--max-ms").unwrap().as_deref(), Some("2000"));
+        assert!(a.flag("--outage"));
+        assert!(!a.flag("--no-errors"));
+        assert_eq!(a.positional().as_deref(), Some("rec.jsonl"));
+        assert_eq!(a.positional().as_deref(), Some("report.json"));
+        assert!(a.done().is_ok());
+        let mut b = args("stop issuer-1 --soon");
+        b.positional();
+        b.positional();
+        assert!(b.done().unwrap_err().to_string().contains("\"--soon\""));
+        assert!(args("seed --uri").value("--uri").is_err());
+    }
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
+}

@@ -1,0 +1,82 @@
+//! Ports on the loopback address: free or taken, and whether what listens there is ready.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use crate::process;
+
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+pub fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(&loopback(port), Duration::from_millis(200)).is_ok()
+}
+
+/// Stops early, naming the variable that moves it, when something already listens on `port`.
+pub fn require_free(port: u16, variable: &'static str) -> Result<(), Error> {
+    if listening(port) || TcpListener::bind(loopback(port)).is_err() {
+        return Err(Error::PortInUse { port, variable });
+    }
+    Ok(())
+}
+
+/// A port nothing listens on at this moment.
+pub fn free_port() -> Result<u16, Error> {
+    TcpListener::bind(loopback(0))
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(Error::io("finding a free port"))
+}
+
+/// The status of `GET path` on 127.0.0.1:`port`, or `None` when nothing answers in time.
+pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    let timeout = Duration::from_secs(1);
+    let mut stream = TcpStream::connect_timeout(&loopback(port), timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.set_write_timeout(Some(timeout)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Waits for `ready`, at most `seconds`, failing at once with the end of `log` when the
+/// process is no longer `running`.
+pub fn wait_ready(
+    part: &str,
+    log: &Path,
+    seconds: u64,
+    ready: impl Fn() -> bool,
+    mut running: impl FnMut() -> bool,
+) -> Result<(), Error> {
+    let started = Instant::now();
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if !running() {
+            return Err(Error::Exited {
+                part: part.into(),
+                log: log.into(),
+                tail: process::tail(log, 20),
+            });
+        }
+        if started.elapsed() >= Duration::from_secs(seconds) {
+            return Err(Error::NotReady {
+                part: part.into(),
+                seconds,
+                log: log.into(),
+                tail: process::tail(log, 20),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

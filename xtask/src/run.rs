@@ -1,0 +1,264 @@
+//! `make run`: SecantusDB with its data in .run/db, one issuer and one validator built in
+//! release mode, all on 127.0.0.1, in the foreground until Ctrl-C stops them all.
+
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::error::Error;
+use crate::paths::Paths;
+use crate::process::{self, Spec};
+use crate::services::{self, Replica, Service};
+use crate::{net, step};
+
+/// A service's admin port (probes, metrics) is its public port plus this.
+const ADMIN_OFFSET: u16 = 1000;
+
+struct Ports {
+    issuer: u16,
+    validator: u16,
+    database: u16,
+}
+
+impl Ports {
+    fn from_env() -> Result<Ports, Error> {
+        let port = |variable: &'static str, default: u16| match std::env::var(variable) {
+            Err(_) => Ok(default),
+            Ok(text) => text
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| (1..=65535 - ADMIN_OFFSET).contains(p))
+                .ok_or_else(|| Error::Failed(format!("{variable}={text:?} is not a port number below 64536"))),
+        };
+        Ok(Ports {
+            issuer: port("ISSUER_PORT", 8081)?,
+            validator: port("VALIDATOR_PORT", 8082)?,
+            database: port("DB_PORT", 27017)?,
+        })
+    }
+}
+
+/// A started part: its name, process and log.
+struct Running {
+    name: String,
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+pub async fn run(paths: &Paths) -> Result<(), Error> {
+    // Installed before anything starts: Ctrl-C during start-up still stops what started.
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(Error::io("handling SIGINT"))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(Error::io("handling SIGTERM"))?;
+    let dir = paths.run_dir();
+    std::fs::create_dir_all(dir.join("db")).map_err(Error::io("creating .run/db"))?;
+    let pid_file = dir.join("run.pid");
+    if let Some(pid) = process::read_pid(&pid_file).filter(|pid| process::alive(*pid)) {
+        return Err(Error::AlreadyRunning { pid });
+    }
+    let ports = Ports::from_env()?;
+    net::require_free(ports.database, "DB_PORT")?;
+    for (port, variable) in [(ports.issuer, "ISSUER_PORT"), (ports.validator, "VALIDATOR_PORT")] {
+        net::require_free(port, variable)?;
+        net::require_free(port + ADMIN_OFFSET, variable)?;
+    }
+    let secantus = paths.secantus()?;
+    services::build(paths, "release")?;
+    process::write_pid(&pid_file, std::process::id())?;
+
+    let mut running = Vec::new();
+    let started = start_all(paths, &ports, &secantus, &mut running);
+    let outcome = match started {
+        Ok(links) => {
+            print_welcome(&links);
+            supervise(&mut running, &mut interrupt, &mut terminate).await
+        }
+        Err(error) => Err(error),
+    };
+    step("stopping");
+    stop_all(&mut running);
+    let _ = std::fs::remove_file(&pid_file);
+    outcome
+}
+
+struct Links {
+    issuer: String,
+    validator: String,
+}
+
+fn start_all(
+    paths: &Paths,
+    ports: &Ports,
+    secantus: &crate::paths::Secantus,
+    running: &mut Vec<Running>,
+) -> Result<Links, Error> {
+    let dir = paths.run_dir();
+    step(&format!(
+        "starting SecantusDB ({}) on 127.0.0.1:{} (data in .run/db)",
+        secantus.label(),
+        ports.database
+    ));
+    let database = Spec {
+        name: "SecantusDB".into(),
+        argv: secantus.command(ports.database, &dir.join("db")),
+        env: Vec::new(),
+        log: dir.join("db.log"),
+        cpuset: None,
+        detached: false,
+    };
+    start(running, &database, 30, || net::listening(ports.database))?;
+
+    let token = admin_token(&dir.join("admin-token"))?;
+    let links = Links {
+        issuer: env_or(
+            "ISSUER_PUBLIC_URL",
+            &format!("http://formulario.localhost:{}", ports.issuer),
+        ),
+        validator: env_or(
+            "VALIDATOR_PUBLIC_URL",
+            &format!("http://validar.localhost:{}", ports.validator),
+        ),
+    };
+    let env = vec![
+        (
+            "MONGODB_URI".to_owned(),
+            env_or("MONGODB_URI", &format!("mongodb://127.0.0.1:{}", ports.database)),
+        ),
+        ("ISSUER_PUBLIC_URL".to_owned(), links.issuer.clone()),
+        ("VALIDATOR_PUBLIC_URL".to_owned(), links.validator.clone()),
+        ("LOG_FORMAT".to_owned(), env_or("LOG_FORMAT", "pretty")),
+        // Nothing routes to these but a browser: no endpoints to withdraw before stopping.
+        ("SHUTDOWN_DRAIN_SECS".to_owned(), env_or("SHUTDOWN_DRAIN_SECS", "0")),
+    ];
+    step("starting the issuer and the validator");
+    for service in Service::BOTH {
+        let port = match service {
+            Service::Issuer => ports.issuer,
+            Service::Validator => ports.validator,
+        };
+        let replica = Replica {
+            service,
+            name: service.name().into(),
+            port,
+            admin_port: port + ADMIN_OFFSET,
+        };
+        let mut env = env.clone();
+        if service == Service::Issuer {
+            env.push(("ADMIN_TOKEN".into(), token.clone()));
+        }
+        let spec = replica.spec(
+            paths.binary("release", service.name()),
+            &env,
+            dir.join(format!("{}.log", service.name())),
+            None,
+            false,
+        );
+        start(running, &spec, 60, || replica.ready())?;
+    }
+    Ok(links)
+}
+
+/// Starts `spec`, keeps it in `running`, and waits for it to be `ready`.
+fn start(running: &mut Vec<Running>, spec: &Spec, seconds: u64, ready: impl Fn() -> bool) -> Result<(), Error> {
+    let child = process::spawn(spec)?;
+    running.push(Running {
+        name: spec.name.clone(),
+        child,
+        log: spec.log.clone(),
+    });
+    let last = running.last_mut().expect("just pushed");
+    net::wait_ready(&spec.name, &spec.log, seconds, ready, || {
+        matches!(last.child.try_wait(), Ok(None))
+    })
+}
+
+fn env_or(variable: &str, default: &str) -> String {
+    std::env::var(variable)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// The operator's token, made once per checkout and kept out of the repository.
+fn admin_token(path: &std::path::Path) -> Result<String, Error> {
+    if let Ok(token) = std::fs::read_to_string(path)
+        && token.trim().len() >= 32
+    {
+        return Ok(token.trim().to_owned());
+    }
+    let token = crate::random_token();
+    std::fs::write(path, format!("{token}\n")).map_err(Error::io("writing .run/admin-token"))?;
+    Ok(token)
+}
+
+fn print_welcome(links: &Links) {
+    println!(
+        "\nRunning. Open in a browser:\n  Solicitar un permiso:  {issuer}/\n  Validar un permiso:    {validator}/\n\n\
+         Operator API:  curl -H \"Authorization: Bearer $(cat .run/admin-token)\" {issuer}/api/all\n\
+         Logs:          .run/issuer.log  .run/validator.log  .run/db.log\n\
+         Rules:         PERMIT_CURFEW={curfew}  PERMIT_WEEKLY_LIMIT={limit}  PERMIT_START_DELAY_MINUTES={delay}",
+        issuer = links.issuer,
+        validator = links.validator,
+        curfew = env_or("PERMIT_CURFEW", "22:00-05:00"),
+        limit = env_or("PERMIT_WEEKLY_LIMIT", "2"),
+        delay = env_or("PERMIT_START_DELAY_MINUTES", "15"),
+    );
+    let santiago = jiff::Timestamp::now().in_tz("America/Santiago");
+    if let Ok(now) = santiago
+        && std::env::var_os("PERMIT_CURFEW").is_none()
+        && (now.hour() >= 19 || now.hour() < 5)
+    {
+        println!(
+            "\nNote: it is {} in Santiago. Permits that would reach the curfew (22:00-05:00) are\n\
+             refused, as in 2020. To try the system now:  PERMIT_CURFEW=off make run",
+            now.strftime("%H:%M")
+        );
+    }
+    println!("\nCtrl-C stops everything.");
+}
+
+/// Until Ctrl-C, SIGTERM, or a part stopping by itself (an error, with its log).
+async fn supervise(
+    running: &mut [Running],
+    interrupt: &mut tokio::signal::unix::Signal,
+    terminate: &mut tokio::signal::unix::Signal,
+) -> Result<(), Error> {
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {
+                for part in running.iter_mut() {
+                    if let Ok(Some(status)) = part.child.try_wait() {
+                        return Err(Error::Failed(format!(
+                            "{} stopped by itself ({status}); the end of its log ({}):\n{}",
+                            part.name,
+                            part.log.display(),
+                            process::tail(&part.log, 20)
+                        )));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every part asked to stop at once, each given 15 s to finish before it is killed.
+fn stop_all(running: &mut [Running]) {
+    for part in running.iter_mut() {
+        if let Ok(None) = part.child.try_wait() {
+            process::signal(part.child.id(), "TERM");
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for part in running.iter_mut() {
+        while matches!(part.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if let Ok(None) = part.child.try_wait() {
+            let _ = part.child.kill();
+        }
+        let _ = part.child.wait();
+    }
+}

@@ -1,0 +1,414 @@
+//! The PEP2 topology on one machine, without containers (`make local-up`): SecantusDB, R
+//! issuer and R validator replicas on loopback ports, and nginx routing by Host header as
+//! the Ingress does. Each part runs in its own process group with its pid in
+//! .run/local/pids, so `down` stops exactly what `up` started, and `start`/`stop` act on
+//! one part (the fault suite's kills and restarts) with the settings `up` saved.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::paths::Paths;
+use crate::process::{self, Spec};
+use crate::services::{self, Replica, Service};
+use crate::{net, step};
+
+/// Replica N of the issuer listens on 18080 + N, of the validator on 18180 + N; admin ports
+/// are 1000 higher.
+const ISSUER_BASE: u16 = 18080;
+const VALIDATOR_BASE: u16 = 18180;
+const ADMIN_OFFSET: u16 = 1000;
+
+/// What `up` was asked for, saved so a part started again runs exactly as the first did.
+#[derive(Serialize, Deserialize)]
+pub struct Topology {
+    pub replicas: u16,
+    /// nginx's address, e.g. 127.0.0.1:8080.
+    pub listen: String,
+    pub db_port: u16,
+    /// `release` or `debug`: which build of the services runs.
+    pub profile: String,
+    /// `taskset -c` list every part is pinned to, e.g. `0` for the case study's one core.
+    pub cpuset: Option<String>,
+    /// The services' environment.
+    pub env: Vec<(String, String)>,
+}
+
+fn dir(paths: &Paths) -> PathBuf {
+    paths.run_dir().join("local")
+}
+
+fn pid_file(paths: &Paths, part: &str) -> PathBuf {
+    dir(paths).join("pids").join(format!("{part}.pid"))
+}
+
+/// The parts with a recorded pid, in the order they were started.
+fn recorded(paths: &Paths) -> Vec<(String, u32)> {
+    let Ok(entries) = std::fs::read_dir(dir(paths).join("pids")) else {
+        return Vec::new();
+    };
+    let mut parts: Vec<(String, u32)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().strip_suffix(".pid")?.to_owned();
+            Some((name, process::read_pid(&entry.path())?))
+        })
+        .collect();
+    parts.sort_by_key(|(name, _)| order(name));
+    parts
+}
+
+fn order(part: &str) -> (u8, String) {
+    let rank = match part {
+        "db" => 0,
+        "nginx" => 2,
+        _ => 1,
+    };
+    (rank, part.to_owned())
+}
+
+impl Topology {
+    /// Settings from the environment (`REPLICAS`, `LISTEN`, `LOCAL_DB_PORT`, `PROFILE`,
+    /// `CPUSET`), which `make local-up VAR=...` passes on.
+    pub fn from_env() -> Result<Topology, Error> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let number = |name: &'static str, default: u16| match var(name) {
+            None => Ok(default),
+            Some(text) => text
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::Failed(format!("{name}={text:?} is not a positive whole number"))),
+        };
+        let replicas = number("REPLICAS", 4)?;
+        if replicas > 50 {
+            return Err(Error::Failed(format!("REPLICAS={replicas}: at most 50")));
+        }
+        let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let public_port = listen
+            .rsplit_once(':')
+            .and_then(|(_, port)| port.parse::<u16>().ok())
+            .ok_or_else(|| Error::Failed(format!("LISTEN={listen:?} is not an address such as 127.0.0.1:8080")))?;
+        let db_port = number("LOCAL_DB_PORT", 27117)?;
+        let profile = var("PROFILE").unwrap_or_else(|| "release".into());
+        if profile != "release" && profile != "debug" {
+            return Err(Error::Failed(format!("PROFILE={profile:?} is not release or debug")));
+        }
+        // Every variable passes on to the services; these are the topology's own defaults.
+        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        let mut default = |name: &str, value: String| {
+            if var(name).is_none() {
+                env.push((name.to_owned(), value));
+            }
+        };
+        default(
+            "ISSUER_PUBLIC_URL",
+            format!("http://formulario.localhost:{public_port}"),
+        );
+        default(
+            "VALIDATOR_PUBLIC_URL",
+            format!("http://validar.localhost:{public_port}"),
+        );
+        default("SHUTDOWN_DRAIN_SECS", "1".into());
+        // nginx is the trusted proxy. Load tests send every citizen from 127.0.0.1, so the
+        // per-client limit on creates is off here unless asked for.
+        default("TRUSTED_PROXIES", "127.0.0.1".into());
+        default("CREATE_RATE_LIMIT", "off".into());
+        env.retain(|(name, _)| name != "MONGODB_URI");
+        env.push(("MONGODB_URI".into(), format!("mongodb://127.0.0.1:{db_port}")));
+        Ok(Topology {
+            replicas,
+            listen,
+            db_port,
+            profile,
+            cpuset: var("CPUSET"),
+            env,
+        })
+    }
+
+    fn load(paths: &Paths) -> Result<Topology, Error> {
+        let path = dir(paths).join("topology.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|_| Error::Failed("the local topology is not up: make local-up starts it".into()))?;
+        serde_json::from_str(&text).map_err(|e| Error::Failed(format!("{}: {e}", path.display())))
+    }
+
+    fn replicas(&self) -> Vec<Replica> {
+        (1..=self.replicas)
+            .flat_map(|n| Service::BOTH.map(|service| replica(service, n)))
+            .collect()
+    }
+}
+
+fn replica(service: Service, n: u16) -> Replica {
+    let port = match service {
+        Service::Issuer => ISSUER_BASE,
+        Service::Validator => VALIDATOR_BASE,
+    } + n;
+    Replica {
+        service,
+        name: format!("{}-{n}", service.name()),
+        port,
+        admin_port: port + ADMIN_OFFSET,
+    }
+}
+
+fn parse_replica(part: &str) -> Option<Replica> {
+    let (service, n) = part.rsplit_once('-')?;
+    let service = Service::BOTH.into_iter().find(|s| s.name() == service)?;
+    Some(replica(service, n.parse().ok().filter(|n| *n > 0)?))
+}
+
+pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
+    if recorded(paths).iter().any(|(_, pid)| process::alive(*pid)) {
+        println!("The local topology is already up (pids in .run/local/pids); make local-down stops it.");
+        return Ok(());
+    }
+    let secantus = paths.secantus()?;
+    let nginx = nginx()?;
+    if build {
+        services::build(paths, &topology.profile)?;
+    }
+    let run = dir(paths);
+    let _ = std::fs::remove_dir_all(&run);
+    for sub in ["pids", "db", "nginx-tmp"] {
+        std::fs::create_dir_all(run.join(sub)).map_err(Error::io(format!("creating .run/local/{sub}")))?;
+    }
+    let saved = serde_json::to_string_pretty(&topology).expect("settings serialise");
+    std::fs::write(run.join("topology.json"), saved).map_err(Error::io("saving .run/local/topology.json"))?;
+    let started = start_everything(paths, &topology, &nginx, secantus.label());
+    if let Err(error) = started {
+        down(paths);
+        return Err(error);
+    }
+    println!(
+        "\nLocal topology up: {n} issuers, {n} validators, nginx on {listen}{pinned}.\n  {issuer}/\n  {validator}/\n\
+         Logs and pids: .run/local    Status: make local-status    Stop: make local-down",
+        n = topology.replicas,
+        listen = topology.listen,
+        pinned = topology
+            .cpuset
+            .as_ref()
+            .map(|c| format!(", all on CPU {c}"))
+            .unwrap_or_default(),
+        issuer = setting(&topology, "ISSUER_PUBLIC_URL"),
+        validator = setting(&topology, "VALIDATOR_PUBLIC_URL"),
+    );
+    Ok(())
+}
+
+fn setting<'a>(topology: &'a Topology, name: &str) -> &'a str {
+    topology
+        .env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+fn start_everything(paths: &Paths, topology: &Topology, nginx: &Path, database: &str) -> Result<(), Error> {
+    net::require_free(topology.db_port, "LOCAL_DB_PORT")?;
+    step(&format!(
+        "starting SecantusDB ({database}) on 127.0.0.1:{}",
+        topology.db_port
+    ));
+    start_part(paths, topology, "db")?;
+    for replica in topology.replicas() {
+        step(&format!(
+            "starting {} on 127.0.0.1:{} (admin {})",
+            replica.name, replica.port, replica.admin_port
+        ));
+        start_part(paths, topology, &replica.name)?;
+    }
+    step(&format!("starting nginx on {}", topology.listen));
+    start_nginx(paths, topology, nginx)
+}
+
+/// Starts one part (`db`, `issuer-N`, `validator-N`) and waits until it is ready.
+fn start_part(paths: &Paths, topology: &Topology, part: &str) -> Result<(), Error> {
+    let run = dir(paths);
+    let log = run.join(format!("{part}.log"));
+    let (spec, ready): (Spec, Box<dyn Fn() -> bool>) = if part == "db" {
+        let secantus = paths.secantus()?;
+        let port = topology.db_port;
+        let spec = Spec {
+            name: part.into(),
+            argv: secantus.command(port, &run.join("db")),
+            env: Vec::new(),
+            log,
+            cpuset: topology.cpuset.clone(),
+            detached: true,
+        };
+        (spec, Box::new(move || net::listening(port)))
+    } else {
+        let replica = parse_replica(part)
+            .filter(|r| r.port - service_base(r.service) <= topology.replicas)
+            .ok_or_else(|| Error::Usage(format!("no part {part:?}: db, issuer-N or validator-N")))?;
+        for port in [replica.port, replica.admin_port] {
+            net::require_free(port, "the replica's port")?;
+        }
+        let spec = replica.spec(
+            paths.binary(&topology.profile, replica.service.name()),
+            &topology.env,
+            log,
+            topology.cpuset.clone(),
+            true,
+        );
+        (spec, Box::new(move || replica.ready()))
+    };
+    let mut child = process::spawn(&spec)?;
+    process::write_pid(&pid_file(paths, part), child.id())?;
+    net::wait_ready(part, &spec.log, 30, ready, || matches!(child.try_wait(), Ok(None)))
+}
+
+fn service_base(service: Service) -> u16 {
+    match service {
+        Service::Issuer => ISSUER_BASE,
+        Service::Validator => VALIDATOR_BASE,
+    }
+}
+
+fn nginx() -> Result<PathBuf, Error> {
+    [
+        "/usr/sbin/nginx",
+        "/usr/local/sbin/nginx",
+        "/opt/homebrew/bin/nginx",
+        "/usr/local/bin/nginx",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|path| path.is_file())
+    .ok_or(Error::Missing(
+        "nginx",
+        "`scripts/tools.sh nginx` installs Debian's nginx-light",
+    ))
+}
+
+fn start_nginx(paths: &Paths, topology: &Topology, nginx: &Path) -> Result<(), Error> {
+    let run = dir(paths);
+    let template = std::fs::read_to_string(paths.root.join("local/nginx.conf.template"))
+        .map_err(Error::io("reading local/nginx.conf.template"))?;
+    let upstream = |service: Service| {
+        topology
+            .replicas()
+            .iter()
+            .filter(|r| r.service == service)
+            .map(|r| format!("        server 127.0.0.1:{} max_fails=1 fail_timeout=5s;", r.port))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let config = template
+        .replace("@RUN@", &run.display().to_string())
+        .replace("@LISTEN@", &topology.listen)
+        .replace("@ISSUERS@", &upstream(Service::Issuer))
+        .replace("@VALIDATORS@", &upstream(Service::Validator));
+    let conf = run.join("nginx.conf");
+    std::fs::write(&conf, config).map_err(Error::io("writing .run/local/nginx.conf"))?;
+    let mut argv: Vec<String> = Vec::new();
+    if let Some(cpus) = &topology.cpuset {
+        argv.extend(["taskset".into(), "-c".into(), cpus.clone()]);
+    }
+    argv.extend([
+        nginx.display().to_string(),
+        "-p".into(),
+        run.display().to_string(),
+        "-c".into(),
+        conf.display().to_string(),
+    ]);
+    // nginx puts itself in the background and writes its master's pid.
+    let output = Command::new(&argv[0])
+        .args(&argv[1..])
+        .output()
+        .map_err(Error::io("starting nginx"))?;
+    if !output.status.success() {
+        return Err(Error::Failed(format!(
+            "nginx did not start: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let pid_path = run.join("nginx.pid");
+    let pid_seen = (0..100).find_map(|_| {
+        let pid = process::read_pid(&pid_path);
+        if pid.is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        pid
+    });
+    let pid = pid_seen.ok_or_else(|| Error::Failed("nginx wrote no pid file within 5 s".into()))?;
+    process::write_pid(&pid_file(paths, "nginx"), pid)
+}
+
+/// Stops every recorded part: all asked at once (replicas drain for SHUTDOWN_DRAIN_SECS),
+/// then each given 15 s before it is killed.
+pub fn down(paths: &Paths) {
+    let parts = recorded(paths);
+    if parts.is_empty() {
+        println!("The local topology is not up.");
+        return;
+    }
+    for (name, pid) in &parts {
+        if process::signal(*pid, "TERM") {
+            step(&format!("stopping {name} (pid {pid})"));
+        }
+    }
+    for (name, pid) in &parts {
+        if !process::wait_gone(*pid, Duration::from_secs(15)) {
+            process::signal(*pid, "KILL");
+            process::wait_gone(*pid, Duration::from_secs(5));
+        }
+        let _ = std::fs::remove_file(pid_file(paths, name));
+    }
+    println!("Stopped.");
+}
+
+/// Each recorded part, its pid, whether it lives and, for replicas, what `/readyz` says.
+pub fn status(paths: &Paths) {
+    let parts = recorded(paths);
+    if parts.is_empty() {
+        println!("The local topology is not up.");
+        return;
+    }
+    println!("{:<14} {:<8} {:<6} READY", "PART", "PID", "ALIVE");
+    for (name, pid) in parts {
+        let alive = if process::alive(pid) { "yes" } else { "no" };
+        let ready = parse_replica(&name)
+            .map(|r| net::http_status(r.admin_port, "/readyz").map_or("-".into(), |s| s.to_string()))
+            .unwrap_or_else(|| "-".into());
+        println!("{name:<14} {pid:<8} {alive:<6} {ready}");
+    }
+}
+
+/// Starts one part again with the saved settings, as kubelet restarts a container.
+pub fn start(paths: &Paths, part: &str) -> Result<(), Error> {
+    let topology = Topology::load(paths)?;
+    if let Some(pid) = process::read_pid(&pid_file(paths, part)).filter(|pid| process::alive(*pid)) {
+        return Err(Error::Failed(format!("{part} is already running (pid {pid})")));
+    }
+    start_part(paths, &topology, part)?;
+    let pid = process::read_pid(&pid_file(paths, part)).unwrap_or_default();
+    println!("{part} started (pid {pid})");
+    Ok(())
+}
+
+/// Stops one part: SIGTERM and a wait for it to exit, or SIGKILL with `kill`.
+pub fn stop(paths: &Paths, part: &str, kill: bool) -> Result<(), Error> {
+    let path = pid_file(paths, part);
+    let pid = process::read_pid(&path)
+        .filter(|pid| process::alive(*pid))
+        .ok_or_else(|| Error::Failed(format!("{part} is not running")))?;
+    if kill {
+        process::signal(pid, "KILL");
+    } else {
+        process::signal(pid, "TERM");
+    }
+    if !process::wait_gone(pid, Duration::from_secs(15)) {
+        return Err(Error::Failed(format!("{part} (pid {pid}) did not exit within 15 s")));
+    }
+    let _ = std::fs::remove_file(path);
+    println!("{part} stopped (pid {pid}{})", if kill { ", SIGKILL" } else { "" });
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! The README's run command as a newcomer meets it: `make run` in a fresh copy of the
+//! repository (no .run/, no .venv), its printed URLs used as a browser would, a second
+//! `make run` refused while the first is up, then Ctrl-C to the terminal's process group
+//! and nothing left behind.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The ports `make run` uses by default: issuer, validator, their admin ports, SecantusDB.
+const PORTS: [u16; 5] = [8081, 8082, 9081, 9082, 27017];
+
+#[tokio::test]
+#[ignore = "builds in release and installs SecantusDB into a fresh copy: `make test` runs it"]
+async fn make_run_serves_both_sites_and_ctrl_c_stops_everything_it_started() {
+    for port in PORTS {
+        assert!(
+            !listening(port),
+            "port {port} is taken: stop what uses it (a `make run`?) before this test"
+        );
+    }
+    let copy = fresh_copy();
+    let mut first = MakeRun::start(&copy);
+    let (issuer, validator) = first.printed_urls();
+
+    let http = browser(&[&issuer, &validator]);
+    let landing = http.get(format!("{issuer}/")).send().await.unwrap();
+    assert_eq!(landing.status(), 200);
+    let created = http
+        .post(format!("{issuer}/api/create"))
+        .json(&serde_json::json!({
+            "name": "Carla Núñez Vidal", "rut": "12.345.678-5", "motive": "compras",
+            "address": "Av. Matta 1020", "comuna": "Santiago"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let permit: serde_json::Value = created.json().await.unwrap();
+    let validation_url = permit["validation_url"].as_str().unwrap().to_owned();
+    assert!(
+        validation_url.starts_with(&format!("{validator}/validar/")),
+        "{validation_url}"
+    );
+    let check = http.get(&validation_url).send().await.unwrap();
+    assert_eq!(check.status(), 200);
+    assert!(check.text().await.unwrap().contains("VIGENTE"));
+
+    let second = Command::new("make")
+        .arg("run")
+        .current_dir(&copy)
+        .envs(MakeRun::env())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("`make run` is already running (pid "),
+        "a second make run said: {said}"
+    );
+
+    first.interrupt();
+    first.wait_until_gone();
+    for port in PORTS {
+        assert!(!listening(port), "port {port} is still in use after Ctrl-C");
+    }
+    std::fs::remove_dir_all(&copy).unwrap();
+}
+
+/// Every file git knows of (committed or not, ignored ones left out), copied as a clone
+/// would hold it, plus the working tree's changes.
+fn fresh_copy() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let copy = std::env::temp_dir().join(format!("permisos-make-run-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    let listed = Command::new("git")
+        .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(listed.status.success(), "git ls-files");
+    for file in listed.stdout.split(|b| *b == 0).filter(|f| !f.is_empty()) {
+        let relative = Path::new(std::str::from_utf8(file).unwrap());
+        let source = root.join(relative);
+        if !source.is_file() {
+            continue;
+        }
+        let target = copy.join(relative);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&source, &target).unwrap();
+    }
+    copy
+}
+
+struct MakeRun {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    said: Vec<String>,
+}
+
+impl MakeRun {
+    /// Settings a newcomer may give: the curfew off and no start delay, so the permit is
+    /// VIGENTE at any hour. The copy's build is kept in a folder of this checkout's target,
+    /// so the next run reuses it and it never overwrites this checkout's own release build.
+    fn env() -> Vec<(&'static str, String)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let target = root.join("target").join("make-run").display().to_string();
+        vec![
+            ("PERMIT_CURFEW", "off".into()),
+            ("PERMIT_START_DELAY_MINUTES", "0".into()),
+            ("CARGO_TARGET_DIR", target),
+        ]
+    }
+
+    /// `make run` in the foreground of a terminal of its own: a new process group.
+    fn start(copy: &Path) -> MakeRun {
+        let mut child = Command::new("make")
+            .arg("run")
+            .current_dir(copy)
+            .envs(MakeRun::env())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let (send, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let errors = send.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = send.send(line);
+            }
+        });
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            for line in text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev() {
+                let _ = errors.send(format!("stderr: {line}"));
+            }
+        });
+        MakeRun {
+            child,
+            lines,
+            said: Vec::new(),
+        }
+    }
+
+    /// The two URLs it prints once everything is ready (after a release build: minutes).
+    fn printed_urls(&mut self) -> (String, String) {
+        let deadline = Instant::now() + Duration::from_secs(20 * 60);
+        let (mut issuer, mut validator) = (None, None);
+        while Instant::now() < deadline {
+            let Ok(line) = self.lines.recv_timeout(Duration::from_secs(1)) else {
+                if let Some(status) = self.child.try_wait().unwrap() {
+                    panic!("make run exited ({status}) before serving:\n{}", self.said.join("\n"));
+                }
+                continue;
+            };
+            let url = |label: &str| {
+                line.trim()
+                    .strip_prefix(label)
+                    .map(|rest| rest.trim().trim_end_matches('/').to_owned())
+            };
+            issuer = issuer.or_else(|| url("Solicitar un permiso:"));
+            validator = validator.or_else(|| url("Validar un permiso:"));
+            let ready = line.contains("Ctrl-C stops everything");
+            self.said.push(line);
+            if let (true, Some(issuer), Some(validator)) = (ready, &issuer, &validator) {
+                return (issuer.clone(), validator.clone());
+            }
+        }
+        panic!("make run printed no URLs within 20 minutes:\n{}", self.said.join("\n"));
+    }
+
+    /// Ctrl-C: SIGINT to every process of the terminal's foreground group.
+    fn interrupt(&self) {
+        let group = format!("-{}", self.child.id());
+        assert!(
+            Command::new("kill")
+                .args(["-INT", "--", &group])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// Waits for make and for every process of its group, at most 30 s.
+    fn wait_until_gone(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let make_done = self.child.try_wait().unwrap().is_some();
+            let left = group_members(self.child.id());
+            if make_done && left.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "30 s after Ctrl-C, still running: make {}, group members {left:?}",
+                if make_done { "exited" } else { "running" }
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for MakeRun {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The live processes whose process group is `group`, from /proc.
+fn group_members(group: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        if fields.first() != Some(&"Z") && fields.get(2) == Some(&group.to_string().as_str()) {
+            members.push(pid);
+        }
+    }
+    members
+}
+
+/// A client that reaches `*.localhost` on the loopback address, as browsers do.
+fn browser(urls: &[&str]) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder();
+    for url in urls {
+        let authority = url.trim_start_matches("http://");
+        let (host, port) = authority.split_once(':').expect("a URL with a port");
+        builder = builder.resolve(host, SocketAddr::from(([127, 0, 0, 1], port.parse().unwrap())));
+    }
+    builder.build().unwrap()
+}
+
+fn listening(port: u16) -> bool {
+    TcpStream::connect_timeout(&SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_millis(200)).is_ok()
+}
