@@ -1,11 +1,11 @@
-//! The rules a permit is issued under. Each one is configurable and can be switched off;
-//! the defaults are the 2020 values.
+//! The rules a permit is issued under, and why they refuse one. Each rule is configurable
+//! and can be switched off; the defaults are the 2020 values.
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan, ZonedDateTime};
 
-use crate::error::Refusal;
+use crate::calendar::{day_and_time, time_of_day};
 use crate::motive::Motive;
 use crate::rut::Rut;
 
@@ -112,15 +112,14 @@ pub struct QuotaClaim {
 }
 
 impl QuotaClaim {
-    /// The refusal to give when the counter is full; `motive_cap` when the motive's own cap was the one reached.
-    pub fn refusal(&self, motive_cap: bool) -> Refusal {
+    /// The refusal to give when the counter is full.
+    pub fn refusal(&self, reached: QuotaReached) -> Refusal {
         Refusal::WeeklyLimit {
-            limit: if motive_cap {
-                self.motive.weekly_cap().unwrap_or(self.limit)
-            } else {
-                self.limit
+            limit: match reached {
+                QuotaReached::WeeklyLimit => self.limit,
+                QuotaReached::MotiveCap => self.motive.weekly_cap().unwrap_or(self.limit),
             },
-            motive_label: motive_cap.then(|| self.motive.label()),
+            motive_label: (reached == QuotaReached::MotiveCap).then(|| self.motive.label()),
             retry_from: self.week.ends.clone(),
             asked_at: self.asked_at,
         }
@@ -202,6 +201,71 @@ impl Rules {
             week,
             asked_at: now,
         })
+    }
+}
+
+/// Which count of a weekly quota counter is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaReached {
+    /// The permits a RUT may have in a week, whatever their motives.
+    WeeklyLimit,
+    /// The motive's own weekly cap, lower than the general limit.
+    MotiveCap,
+}
+
+/// A well-formed request that the permit rules refuse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error(
+        "El permiso iría de las {} a las {} y entraría en el toque de queda ({} a {}). \
+         Podrás solicitarlo desde el {}.",
+        time_of_day(*.valid_from), time_of_day(*.expires_at), time_of_day(.curfew.start),
+        time_of_day(.curfew.end), day_and_time(.retry_from)
+    )]
+    Curfew {
+        /// Local time the permit would start.
+        valid_from: Time,
+        /// Local time the permit would end.
+        expires_at: Time,
+        curfew: Curfew,
+        /// The first moment a request for the same motive fits outside the curfew.
+        retry_from: ZonedDateTime,
+        asked_at: Timestamp,
+    },
+    #[error(
+        "Un permiso de «{motive_label}» dura {duration} y no cabe fuera del toque de queda. \
+         Consulta en tu comisaría."
+    )]
+    NeverOutsideCurfew {
+        motive_label: &'static str,
+        duration: String,
+    },
+    #[error(
+        "Ya usaste {limit} de {limit} permisos de esta semana{}. Podrás solicitar otro desde el {}.",
+        .motive_label.map(|m| format!(" para «{m}»")).unwrap_or_default(),
+        day_and_time(.retry_from)
+    )]
+    WeeklyLimit {
+        limit: u32,
+        /// Set when the motive's own cap, not the general one, was reached.
+        motive_label: Option<&'static str>,
+        retry_from: ZonedDateTime,
+        asked_at: Timestamp,
+    },
+}
+
+impl Refusal {
+    /// How long until the same request could succeed, if ever.
+    pub fn retry_after(&self) -> Option<SignedDuration> {
+        match self {
+            Refusal::Curfew {
+                retry_from, asked_at, ..
+            }
+            | Refusal::WeeklyLimit {
+                retry_from, asked_at, ..
+            } => Some(retry_from.timestamp().duration_since(*asked_at)),
+            Refusal::NeverOutsideCurfew { .. } => None,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod idempotency;
 mod page;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
@@ -17,7 +18,7 @@ use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
-use permit_domain::{Permit, PermitId, QuotaClaim, Refusal, Rut};
+use permit_domain::{Permit, PermitId, QuotaClaim, QuotaReached, Refusal, Rut};
 
 use crate::documents::{PermitDocument, to_bson};
 pub use crate::error::StoreError;
@@ -36,12 +37,41 @@ pub type CommandObserver = Arc<dyn Fn(&str, Duration) + Send + Sync>;
 /// Conflicting first inserts of one quota counter are retried this many times.
 const QUOTA_ATTEMPTS: usize = 5;
 
+/// Waits before each try at giving back the quota of a permit that was not stored: about
+/// 8 s in all, longer than a primary election, short enough to end soon after the citizen
+/// was answered.
+const RELEASE_BACKOFF: [Duration; 4] = [
+    Duration::ZERO,
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+];
+
+/// Quota give-backs in the background: how many are under way, how many gave up.
+#[derive(Default)]
+pub struct QuotaReleases {
+    pending: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl QuotaReleases {
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Give-backs that failed every try: a quota counted for a permit that does not exist.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     database: Database,
     permits: Collection<PermitDocument>,
     quotas: Collection<Document>,
     keys: Collection<Document>,
+    releases: Arc<QuotaReleases>,
 }
 
 impl Store {
@@ -77,6 +107,7 @@ impl Store {
             permits: database.collection("permits"),
             quotas: database.collection("weekly_quotas"),
             keys: database.collection("idempotency_keys"),
+            releases: Arc::default(),
             database,
         })
     }
@@ -118,15 +149,36 @@ impl Store {
             tracing::warn!(%error, "permit not stored; giving its quota back");
             // In the background: the client is answered at once, not after a second wait on
             // a database that may be the reason the insert failed.
-            let (store, claim) = (self.clone(), claim.clone());
-            tokio::spawn(async move {
-                if let Err(error) = store.release(&claim).await {
-                    tracing::error!(%error, "could not give back the quota of a permit that was not stored");
-                }
-            });
+            self.releases.pending.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(self.clone().release_with_retries(claim.clone()));
         }
         inserted?;
         Ok(())
+    }
+
+    /// The background give-backs of this store's quotas, for metrics.
+    pub fn quota_releases(&self) -> &QuotaReleases {
+        &self.releases
+    }
+
+    async fn release_with_retries(self, claim: QuotaClaim) {
+        let mut outcome = Ok(());
+        for wait in RELEASE_BACKOFF {
+            tokio::time::sleep(wait).await;
+            outcome = self.release(&claim).await;
+            if outcome.is_ok() {
+                break;
+            }
+        }
+        if let Err(error) = outcome {
+            self.releases.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                %error,
+                tries = RELEASE_BACKOFF.len(),
+                "could not give back the quota of a permit that was not stored"
+            );
+        }
+        self.releases.pending.fetch_sub(1, Ordering::Relaxed);
     }
 
     pub async fn find(&self, id: &PermitId) -> Result<Option<Permit>, StoreError> {
@@ -233,13 +285,13 @@ impl Store {
             .get_document("motives")
             .map_or(0, |m| whole_number(m.get(claim.motive.code())));
         Ok(if total >= i64::from(claim.limit) {
-            Some(claim.refusal(false))
+            Some(claim.refusal(QuotaReached::WeeklyLimit))
         } else if claim
             .motive
             .weekly_cap()
             .is_some_and(|cap| for_motive >= i64::from(cap))
         {
-            Some(claim.refusal(true))
+            Some(claim.refusal(QuotaReached::MotiveCap))
         } else {
             None
         })

@@ -61,6 +61,25 @@ async fn an_audit_finds_every_permit_of_the_ruts_asked_and_no_other() {
 
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+async fn the_quota_of_a_permit_that_was_not_stored_is_given_back() {
+    let store = store().await;
+    let first = permit(1, "compras", "2026-11-30T10:00");
+    issue(&store, &first).await.unwrap();
+    // The same id again: the quota is counted, then the insert fails (E11000 on `_id`).
+    assert!(matches!(issue(&store, &first).await, Err(StoreError::Database(_))));
+    let started = Instant::now();
+    while store.quota_releases().pending() > 0 {
+        assert!(started.elapsed() < Duration::from_secs(10), "give-back still pending");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(store.quota_releases().failed(), 0);
+    issue(&store, &permit(1, "compras", "2026-11-30T11:00")).await.unwrap();
+    let third = issue(&store, &permit(1, "compras", "2026-11-30T12:00")).await;
+    assert!(matches!(third, Err(StoreError::Refused(Refusal::WeeklyLimit { .. }))));
+}
+
+#[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn ensuring_indexes_twice_is_harmless() {
     let store = store().await;
     store.ensure_indexes().await.unwrap();

@@ -91,6 +91,7 @@ async fn readyz(State(health): State<Health>) -> (StatusCode, &'static str) {
 }
 
 async fn metrics(State(health): State<Health>) -> impl IntoResponse {
+    health.metrics.quota_releases(health.store.quota_releases());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         health.metrics.render(),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use permit_store::QuotaReleases;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
@@ -20,6 +21,8 @@ pub struct Metrics {
     permits_issued: IntCounterVec,
     validations: IntCounterVec,
     quota_rejections: IntCounter,
+    quota_releases_pending: IntGauge,
+    quota_releases_failed: IntCounter,
     mongodb_duration: HistogramVec,
 }
 
@@ -48,6 +51,16 @@ impl Metrics {
         .expect("valid metric");
         let quota_rejections = IntCounter::new("permit_quota_rejections_total", "Requests refused by the weekly limit")
             .expect("valid metric");
+        let quota_releases_pending = IntGauge::new(
+            "permit_quota_releases_pending",
+            "Quotas of permits that were not stored, being given back in the background",
+        )
+        .expect("valid metric");
+        let quota_releases_failed = IntCounter::new(
+            "permit_quota_releases_failed_total",
+            "Quotas of permits that were not stored and could not be given back",
+        )
+        .expect("valid metric");
         let mongodb_duration = HistogramVec::new(
             HistogramOpts::new("mongodb_operation_duration_seconds", "Time MongoDB took per command")
                 .buckets(LATENCY_BUCKETS.to_vec()),
@@ -73,6 +86,8 @@ impl Metrics {
             Box::new(permits_issued.clone()),
             Box::new(validations.clone()),
             Box::new(quota_rejections.clone()),
+            Box::new(quota_releases_pending.clone()),
+            Box::new(quota_releases_failed.clone()),
             Box::new(mongodb_duration.clone()),
             Box::new(build_info),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
@@ -88,6 +103,8 @@ impl Metrics {
             permits_issued,
             validations,
             quota_rejections,
+            quota_releases_pending,
+            quota_releases_failed,
             mongodb_duration,
         }
     }
@@ -122,6 +139,15 @@ impl Metrics {
         self.mongodb_duration
             .with_label_values(&[operation])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Takes the store's count of background quota give-backs, before a scrape.
+    pub fn quota_releases(&self, releases: &QuotaReleases) {
+        self.quota_releases_pending
+            .set(i64::try_from(releases.pending()).unwrap_or(i64::MAX));
+        let failed = releases.failed();
+        self.quota_releases_failed
+            .inc_by(failed.saturating_sub(self.quota_releases_failed.get()));
     }
 
     /// The text exposition format.

@@ -93,6 +93,8 @@ async fn metrics_use_route_templates_and_count_what_happened() {
         r#"permits_issued_total{motive="compras"} 1"#,
         r#"http_request_duration_seconds_bucket{method="GET",route="/permiso/{id}",service="test",le="0.001"}"#,
         "http_requests_in_flight 0",
+        "permit_quota_releases_pending 0",
+        "permit_quota_releases_failed_total 0",
         r#"mongodb_operation_duration_seconds_count{operation="insert"}"#,
         r#"build_info{revision="#,
         "process_resident_memory_bytes",
