@@ -1,12 +1,15 @@
 //! Every error the HTTP edge can meet, mapped once to a status, a stable machine code and a
 //! Spanish message. JSON clients get `{"code", "message", "errors"}`; browsers get a page.
-//! Internal details go to the log, never to the client.
+//! The errors both services share are variants here; one service's own errors come in
+//! described (`ServiceError`) by that service's edge. Rendering attaches what went wrong
+//! to the response, and the request log (`middleware::observe`) writes it down; internal
+//! details never reach the client.
 
 use askama::Template;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use permit_domain::{FieldErrors, Refusal};
+use permit_domain::FieldErrors;
 use permit_store::StoreError;
 
 use crate::openapi::ErrorBody;
@@ -26,39 +29,45 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("not found")]
     NotFound,
-    #[error("missing or wrong admin token")]
-    Unauthorized,
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("too many requests in flight; shed")]
     Overloaded,
     #[error("request took longer than the timeout")]
     TimedOut,
-    #[error("a request with this idempotency key is being answered")]
-    KeyInProgress,
-    #[error("idempotency key used with a different request")]
-    KeyMismatch,
-    #[error("form posted from another site")]
-    CrossSite,
-    #[error("client over its rate limit")]
-    RateLimited { retry_after_secs: u64 },
     #[error(transparent)]
-    Refused(Refusal),
-    #[error(transparent)]
-    Store(StoreError),
+    Store(#[from] StoreError),
     #[error("page rendering failed")]
     Render(#[from] askama::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// An error only one service has, described by it.
+    #[error(transparent)]
+    Service(ServiceError),
 }
 
-impl From<StoreError> for AppError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Refused(refusal) => AppError::Refused(refusal),
-            other => AppError::Store(other),
-        }
-    }
+/// One service's own error, as its edge describes it for rendering.
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct ServiceError {
+    pub status: StatusCode,
+    /// Stable, for programs; listed in the README's error table.
+    pub code: &'static str,
+    /// For people, in Spanish.
+    pub message: String,
+    pub retry_after_secs: Option<u64>,
+    /// Sent as `WWW-Authenticate` with a 401.
+    pub challenge: Option<&'static str>,
+    /// For the log.
+    pub detail: String,
+}
+
+/// What went wrong in a request, left on its response for the request log.
+#[derive(Clone, Debug)]
+pub struct ErrorReport {
+    pub code: &'static str,
+    /// The error with its causes; server errors only.
+    pub cause: Option<String>,
 }
 
 impl AppError {
@@ -69,7 +78,6 @@ impl AppError {
             StatusCode::METHOD_NOT_ALLOWED => AppError::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
             StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
-            StatusCode::UNAUTHORIZED => AppError::Unauthorized,
             StatusCode::SERVICE_UNAVAILABLE => AppError::Overloaded,
             s if s.is_client_error() => AppError::Malformed(s.to_string()),
             s => AppError::Internal(s.to_string()),
@@ -77,31 +85,16 @@ impl AppError {
     }
 }
 
-impl From<Refusal> for AppError {
-    fn from(refusal: Refusal) -> Self {
-        AppError::Refused(refusal)
-    }
-}
-
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::Invalid(_)
-            | AppError::KeyMismatch
-            | AppError::Refused(Refusal::Curfew { .. } | Refusal::NeverOutsideCurfew { .. }) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            AppError::Refused(Refusal::WeeklyLimit { .. }) | AppError::RateLimited { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Malformed(_) => StatusCode::BAD_REQUEST,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::KeyInProgress => StatusCode::CONFLICT,
-            AppError::CrossSite => StatusCode::FORBIDDEN,
+            AppError::Service(error) => error.status,
             AppError::Store(StoreError::Unavailable(_)) | AppError::Overloaded | AppError::TimedOut => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -113,19 +106,12 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Invalid(_) => "invalid_fields",
-            AppError::Refused(Refusal::Curfew { .. }) => "curfew",
-            AppError::Refused(Refusal::NeverOutsideCurfew { .. }) => "longer_than_curfew_allows",
-            AppError::Refused(Refusal::WeeklyLimit { .. }) => "weekly_limit_reached",
             AppError::Malformed(_) => "malformed_body",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::PayloadTooLarge => "body_too_large",
             AppError::NotFound => "not_found",
-            AppError::Unauthorized => "unauthorized",
             AppError::MethodNotAllowed => "method_not_allowed",
-            AppError::KeyInProgress => "idempotency_key_in_progress",
-            AppError::KeyMismatch => "idempotency_key_reused",
-            AppError::CrossSite => "cross_site_request",
-            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Service(error) => error.code,
             AppError::Overloaded => "overloaded",
             AppError::TimedOut => "timeout",
             AppError::Store(StoreError::Unavailable(_)) => "unavailable",
@@ -137,24 +123,12 @@ impl AppError {
     pub fn message(&self) -> String {
         match self {
             AppError::Invalid(_) => "Revisa los campos marcados.".into(),
-            AppError::Refused(refusal) => refusal.to_string(),
+            AppError::Service(error) => error.message.clone(),
             AppError::Malformed(_) => "No se pudo leer la solicitud: el cuerpo no tiene el formato esperado.".into(),
             AppError::UnsupportedMediaType => "Tipo de contenido no admitido.".into(),
             AppError::PayloadTooLarge => "La solicitud es demasiado grande.".into(),
             AppError::NotFound => "No encontramos lo que buscas.".into(),
-            AppError::Unauthorized => "Se requiere un token de administración válido.".into(),
             AppError::MethodNotAllowed => "Método no permitido en esta dirección.".into(),
-            // Also what a citizen reads who sends the form again while the first submit is
-            // still being answered, so it speaks of their request, not of keys.
-            AppError::KeyInProgress => {
-                "Tu solicitud anterior todavía se está procesando. Inténtalo de nuevo en unos segundos.".into()
-            }
-            AppError::KeyMismatch => "Esta clave de idempotencia ya se usó con otra solicitud.".into(),
-            AppError::CrossSite => "El formulario se envió desde otro sitio. Ábrelo aquí y envíalo de nuevo.".into(),
-            AppError::RateLimited { retry_after_secs } => format!(
-                "Se enviaron demasiadas solicitudes desde tu conexión. Espera {retry_after_secs} {} y vuelve a intentarlo.",
-                if *retry_after_secs == 1 { "segundo" } else { "segundos" }
-            ),
             AppError::Overloaded => {
                 "Hay demasiadas solicitudes en este momento. Inténtalo de nuevo en unos segundos.".into()
             }
@@ -170,36 +144,36 @@ impl AppError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            AppError::Refused(refusal) => refusal.retry_after().map(|d| d.as_secs().max(1).unsigned_abs()),
             AppError::Store(StoreError::Unavailable(_)) | AppError::TimedOut => Some(UNAVAILABLE_RETRY_SECS),
-            AppError::Overloaded | AppError::KeyInProgress => Some(1),
-            AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            AppError::Overloaded => Some(1),
+            AppError::Service(error) => error.retry_after_secs,
             _ => None,
         }
     }
 
-    fn log(&self) {
-        if self.status().is_server_error() {
-            tracing::error!(error = %ErrorChain(self), code = self.code(), "request failed");
-        } else {
-            tracing::debug!(error = %self, code = self.code(), "request refused");
-        }
-    }
-
-    /// Logs the error and gives `response` its status and headers (`Retry-After`, `WWW-Authenticate`).
+    /// Gives `response` the error's status and headers (`Retry-After`, `WWW-Authenticate`),
+    /// and the report the request log writes down.
     pub fn decorate(&self, mut response: Response) -> Response {
-        self.log();
-        *response.status_mut() = self.status();
+        let status = self.status();
+        *response.status_mut() = status;
         if let Some(secs) = self.retry_after() {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        if let AppError::Unauthorized = self {
+        if let AppError::Service(ServiceError {
+            challenge: Some(scheme),
+            ..
+        }) = self
+        {
             response
                 .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(scheme));
         }
+        response.extensions_mut().insert(ErrorReport {
+            code: self.code(),
+            cause: status.is_server_error().then(|| ErrorChain(self).to_string()),
+        });
         response
     }
 }
@@ -286,14 +260,9 @@ mod tests {
             AppError::UnsupportedMediaType,
             AppError::PayloadTooLarge,
             AppError::NotFound,
-            AppError::Unauthorized,
             AppError::MethodNotAllowed,
             AppError::Overloaded,
             AppError::TimedOut,
-            AppError::KeyInProgress,
-            AppError::KeyMismatch,
-            AppError::CrossSite,
-            AppError::RateLimited { retry_after_secs: 1 },
             AppError::Internal("connection pool poisoned".into()),
         ];
         let mut codes: Vec<&str> = errors.iter().map(AppError::code).collect();

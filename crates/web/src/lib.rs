@@ -1,7 +1,6 @@
 //! What both services share at the HTTP edge.
 
 pub mod assets;
-pub mod client_limit;
 pub mod config;
 pub mod context;
 pub mod error;
@@ -13,10 +12,9 @@ pub mod serve;
 pub mod startup;
 pub mod telemetry;
 
-pub use client_limit::{ClientLimiter, Rate, TrustedProxies};
 pub use config::{Config, ConfigError, Limits, Links, Runtime};
 pub use context::Context;
-pub use error::{AppError, PageError};
+pub use error::{AppError, PageError, ServiceError};
 pub use health::Health;
 pub use metrics::Metrics;
 pub use middleware::harden;

@@ -15,7 +15,7 @@ use tower::{BoxError, ServiceBuilder};
 use tracing::Instrument;
 
 use crate::config::Limits;
-use crate::error::{AppError, PageError};
+use crate::error::{AppError, ErrorReport, PageError};
 use crate::metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -112,16 +112,33 @@ async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     metrics.observe_request(method.as_str(), &route, status, elapsed);
-    span.in_scope(
-        || tracing::info!(method = %method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request"),
-    );
+    span.in_scope(|| {
+        match response.extensions().get::<ErrorReport>() {
+            Some(ErrorReport {
+                code,
+                cause: Some(cause),
+            }) => tracing::error!(code, error = %cause, "request failed"),
+            Some(ErrorReport { code, cause: None }) => tracing::debug!(code, "request refused"),
+            None => {}
+        }
+        tracing::info!(method = %method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request")
+    });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     response
 }
 
-/// JSON for `/api/*` and clients that ask for it; HTML pages for browsers.
+/// `error` answered to `request`: JSON for `/api/*` and clients that ask for it, a page
+/// for browsers.
+pub fn error_response(request: &Request, error: AppError) -> Response {
+    if wants_json(request) {
+        error.into_response()
+    } else {
+        PageError(error).into_response()
+    }
+}
+
 fn wants_json(request: &Request) -> bool {
     let accept = request
         .headers()

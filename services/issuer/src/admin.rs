@@ -1,9 +1,15 @@
-//! The operator's bearer token for `/api/all` and revocation.
+//! The operator's bearer token, and the guard in front of every operator route.
 
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use permit_web::{AppError, ConfigError};
 use subtle::ConstantTimeEq;
+
+use crate::IssuerState;
+use crate::errors::Unauthorized;
 
 /// Long enough that guessing it over HTTP is hopeless.
 const MIN_LENGTH: usize = 32;
@@ -27,7 +33,7 @@ impl AdminToken {
     }
 
     /// Compared in constant time so response timing does not reveal the token.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), AppError> {
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Unauthorized> {
         let presented = headers
             .get(AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -36,8 +42,20 @@ impl AdminToken {
         if bool::from(presented.as_bytes().ct_eq(self.0.as_bytes())) {
             Ok(())
         } else {
-            Err(AppError::Unauthorized)
+            Err(Unauthorized)
         }
+    }
+}
+
+/// The route layer of the operator's sub-router: its routes exist only with `ADMIN_TOKEN`
+/// set, and answer only to it.
+pub async fn operator_only(State(state): State<IssuerState>, request: Request, next: Next) -> Response {
+    let Some(token) = &state.options.admin else {
+        return AppError::NotFound.into_response();
+    };
+    match token.check(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => AppError::from(refused).into_response(),
     }
 }
 

@@ -1,32 +1,60 @@
-//! Issuing a permit: the one operation behind both the form and the JSON API.
+//! Issuing a permit: the one operation behind both the form and the JSON API. It speaks
+//! in its own outcomes; the HTTP edge (`errors`) says what each means to a client.
 
 use axum::http::HeaderMap;
 use permit_domain::{FieldError, FieldErrors, Permit, PermitForm, PermitId, PermitRequest, Refusal};
-use permit_store::KeyState;
+use permit_store::{KeyState, StoreError};
 use permit_web::{AppError, Context};
 
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
+/// Why a permit was not issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("invalid fields")]
+    Invalid(FieldErrors),
+    /// The rules refuse it: the curfew or the weekly limit.
+    #[error(transparent)]
+    Refused(Refusal),
+    /// The same idempotency key (or form) is being answered right now.
+    #[error("a request with this idempotency key is being answered")]
+    InProgress,
+    /// The idempotency key (or form) was used before for another request.
+    #[error("idempotency key used with a different request")]
+    KeyReused,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for IssueError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Refused(refusal) => IssueError::Refused(refusal),
+            other => IssueError::Store(other),
+        }
+    }
+}
+
 /// Parses the request, applies the rules, counts the quota and stores the permit.
-pub async fn issue(ctx: &Context, form: &PermitForm) -> Result<Permit, AppError> {
-    let request = form.parse().map_err(AppError::Invalid)?;
+pub async fn issue(ctx: &Context, form: &PermitForm) -> Result<Permit, IssueError> {
+    let request = form.parse().map_err(IssueError::Invalid)?;
     issue_as(ctx, PermitId::generate(), request).await
 }
 
 /// As `issue`, at most once per idempotency key: a retry with the same key and request
 /// gets the same permit and uses no second quota.
-pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &str) -> Result<Permit, AppError> {
-    let request = form.parse().map_err(AppError::Invalid)?;
+pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &str) -> Result<Permit, IssueError> {
+    let request = form.parse().map_err(IssueError::Invalid)?;
     match ctx.store.reserve_key(key, &fingerprint(&request), ctx.now()).await? {
         KeyState::Replay(permit) => Ok(permit),
-        KeyState::InProgress => Err(AppError::KeyInProgress),
-        KeyState::Mismatch => Err(AppError::KeyMismatch),
+        KeyState::InProgress => Err(IssueError::InProgress),
+        KeyState::Mismatch => Err(IssueError::KeyReused),
         KeyState::Reserved(id) => {
             let issued = issue_as(ctx, id, request).await;
             match &issued {
                 Ok(_) => ctx.store.complete_key(key).await?,
                 // Refused before anything was stored: the key is free for a corrected request.
-                Err(AppError::Refused(_)) => ctx.store.release_key(key).await?,
+                Err(IssueError::Refused(_)) => ctx.store.release_key(key).await?,
                 // The permit may or may not be stored (a write whose answer was lost). The
                 // lease is kept: once it lapses, a retry finds the permit, or issues it under
                 // the same id, so it cannot be issued twice.
@@ -65,14 +93,14 @@ fn fingerprint(request: &PermitRequest) -> String {
     .join("\u{1f}")
 }
 
-async fn issue_as(ctx: &Context, id: PermitId, request: PermitRequest) -> Result<Permit, AppError> {
+async fn issue_as(ctx: &Context, id: PermitId, request: PermitRequest) -> Result<Permit, IssueError> {
     let now = ctx.now();
-    let window = ctx.rules.window(request.motive, now)?;
+    let window = ctx.rules.window(request.motive, now).map_err(IssueError::Refused)?;
     let claim = ctx.rules.quota_claim(&request.rut, request.motive, now);
     let permit = Permit::issue_as(id, request, window);
     if let Err(error) = ctx.store.issue(&permit, claim.as_ref()).await {
-        let error = AppError::from(error);
-        if let AppError::Refused(Refusal::WeeklyLimit { .. }) = error {
+        let error = IssueError::from(error);
+        if let IssueError::Refused(Refusal::WeeklyLimit { .. }) = error {
             ctx.metrics.quota_rejected();
         }
         return Err(error);

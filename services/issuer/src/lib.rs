@@ -2,6 +2,8 @@
 
 mod admin;
 mod api;
+mod client_limit;
+mod errors;
 mod issue;
 mod json_body;
 mod openapi;
@@ -9,14 +11,13 @@ mod options;
 mod pages;
 mod qr;
 
-use std::net::SocketAddr;
-
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
-use permit_web::{AppError, Context, assets, harden};
+use permit_web::{Context, assets, harden};
 
 pub use admin::AdminToken;
+pub use client_limit::{ClientLimiter, Rate, TrustedProxies};
 pub use options::Options;
 
 #[derive(Clone)]
@@ -25,33 +26,30 @@ pub struct IssuerState {
     options: Options,
 }
 
-impl IssuerState {
-    /// The operator's endpoints exist only with `ADMIN_TOKEN` set, and answer only to it.
-    fn operator(&self, headers: &HeaderMap) -> Result<(), AppError> {
-        self.options.admin.as_ref().ok_or(AppError::NotFound)?.check(headers)
-    }
-
-    /// Counts a permit request against its client's rate limit, if one is set.
-    fn admit(&self, peer: SocketAddr, headers: &HeaderMap) -> Result<(), AppError> {
-        match &self.options.create_limit {
-            Some(limiter) => limiter.admit(peer.ip(), headers),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Every public route of the issuer, with the shared protections around them.
+/// Every route of the issuer, with the shared protections around them. The guards are
+/// route layers on sub-routers, so a route added to one cannot forget its guard: permit
+/// requests go through the per-client limit, operator routes through the token check.
 pub fn router(ctx: Context, options: Options) -> Router {
     let (metrics, limits) = (ctx.metrics.clone(), ctx.limits);
-    let routes = Router::new()
-        .route("/", get(pages::landing))
-        .route("/nuevo", get(pages::form).post(pages::submit))
-        .route("/permiso/{id}", get(pages::permit))
-        .route("/api/create", post(api::create))
+    let state = IssuerState { ctx, options };
+    let mut permit_requests = Router::new()
+        .route("/nuevo", post(pages::submit))
+        .route("/api/create", post(api::create));
+    if let Some(limiter) = state.options.create_limit.clone() {
+        permit_requests = permit_requests.route_layer(from_fn_with_state(limiter, client_limit::limit));
+    }
+    let operator = Router::new()
         .route("/api/all", get(api::all))
         .route("/api/permits/{id}/revoke", post(api::revoke))
+        .route_layer(from_fn_with_state(state.clone(), admin::operator_only));
+    let routes = Router::new()
+        .route("/", get(pages::landing))
+        .route("/nuevo", get(pages::form))
+        .route("/permiso/{id}", get(pages::permit))
+        .merge(permit_requests)
+        .merge(operator)
         .merge(assets::routes())
         .merge(permit_web::openapi::routes(&openapi::document()))
-        .with_state(IssuerState { ctx, options });
+        .with_state(state);
     harden(routes, metrics, limits)
 }

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use permit_web::ConfigError;
 use permit_web::config::Env;
-use permit_web::{ClientLimiter, ConfigError, Rate, TrustedProxies};
 
 use crate::admin::AdminToken;
+use crate::client_limit::{ClientLimiter, Rate, TrustedProxies};
 
 /// Per client and replica; generous enough for a household or a shared mobile address.
 const DEFAULT_CREATE_RATE: Rate = Rate {

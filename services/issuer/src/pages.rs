@@ -1,12 +1,11 @@
 //! The citizen's pages: landing, form, and the issued permit with its QR code.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use permit_domain::{FieldErrors, Motive, PermitForm, PermitId, time_of_day};
@@ -14,7 +13,8 @@ use permit_web::{AppError, PageError};
 use serde::Deserialize;
 
 use crate::IssuerState;
-use crate::issue::issue_once;
+use crate::errors::CrossSite;
+use crate::issue::{IssueError, issue_once};
 use crate::qr;
 
 struct MotiveRow {
@@ -173,12 +173,10 @@ const DOUBLE_SUBMIT_WAIT: Duration = Duration::from_secs(3);
 /// page's token makes a double submit, or a resubmit after going back, issue one permit.
 pub async fn submit(
     State(state): State<IssuerState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     submitted: Result<Form<Submitted>, FormRejection>,
 ) -> Result<Response, PageError> {
     same_origin(&headers, state.ctx.links.issuer_home())?;
-    state.admit(peer, &headers)?;
     let Form(Submitted { form, token }) = submitted.map_err(|rejection| match rejection.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
@@ -190,15 +188,15 @@ pub async fn submit(
     let error = loop {
         match issue_once(&state.ctx, &form, &key).await {
             Ok(permit) => return Ok(Redirect::to(&format!("/permiso/{}", permit.id)).into_response()),
-            Err(AppError::KeyInProgress) if Instant::now() < deadline => {
+            Err(IssueError::InProgress) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(error) => break error,
         }
     };
     let page = match &error {
-        AppError::Invalid(errors) => FormPage::new(&state, &form, errors, None, token.as_str()),
-        AppError::Refused(refusal) => FormPage::new(
+        IssueError::Invalid(errors) => FormPage::new(&state, &form, errors, None, token.as_str()),
+        IssueError::Refused(refusal) => FormPage::new(
             &state,
             &form,
             &FieldErrors::new(),
@@ -206,7 +204,7 @@ pub async fn submit(
             token.as_str(),
         ),
         // This page was already sent with other data (back, edit, resend): a fresh page.
-        AppError::KeyMismatch => {
+        IssueError::KeyReused => {
             let alert = "Este formulario ya se había enviado con otros datos. Revísalos y envíalo de nuevo.";
             FormPage::new(
                 &state,
@@ -216,23 +214,23 @@ pub async fn submit(
                 PermitId::generate().as_str(),
             )
         }
-        _ => return Err(PageError(error)),
+        _ => return Err(PageError::from(error)),
     };
-    Ok(error.decorate(Html(page.render()?).into_response()))
+    Ok(AppError::from(error).decorate(Html(page.render()?).into_response()))
 }
 
 /// Refuses a form posted from another site (CSRF). Browsers say where a request comes
 /// from in `Sec-Fetch-Site`; older ones at least in `Origin` (which our `no-referrer`
 /// policy turns into `null` for our own pages, so `null` proves nothing either way).
 /// Clients that send neither are not browsers, and gain nothing from forging a request.
-fn same_origin(headers: &HeaderMap, issuer_home: &str) -> Result<(), AppError> {
+fn same_origin(headers: &HeaderMap, issuer_home: &str) -> Result<(), CrossSite> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let allowed = match (header("sec-fetch-site"), header("origin")) {
         (Some(site), _) => matches!(site, "same-origin" | "none"),
         (None, Some(origin)) => origin == "null" || origin == issuer_home,
         (None, None) => true,
     };
-    if allowed { Ok(()) } else { Err(AppError::CrossSite) }
+    if allowed { Ok(()) } else { Err(CrossSite) }
 }
 
 #[derive(Template)]

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use issuer::{AdminToken, Options};
+use issuer::{AdminToken, ClientLimiter, Options, Rate, TrustedProxies};
 use permit_domain::{Motive, PermitForm, Rules};
-use permit_web::{ClientLimiter, Context, Rate, TrustedProxies};
+use permit_web::Context;
 use reqwest::{Client, StatusCode, header};
 use serde_json::{Value, json};
 use testkit::{ManualClock, citizen, context, context_on, fresh_database, spawn};
@@ -323,6 +323,49 @@ async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
     let body: Value = wrong_type.json().await.unwrap();
     assert_eq!(body["errors"]["name"], "debe ser texto");
     assert_eq!(body["errors"]["rut"], "este campo es obligatorio");
+}
+
+/// Walks every operation of the served OpenAPI document (generated from the handlers): an
+/// operator operation declares the token and refuses a request without it or with a wrong
+/// one; any other refuses none for want of a token. An admin route mounted outside the
+/// operator sub-router, and so without its guard, fails here.
+#[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token() {
+    let app = App::spawn().await;
+    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let mut guarded = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let secured = operation["security"].is_array();
+            let tagged = operation["tags"]
+                .as_array()
+                .is_some_and(|tags| tags.contains(&json!("operator")));
+            assert_eq!(
+                secured, tagged,
+                "{method} {path}: the operator tag and the token go together"
+            );
+            let url = format!("{}{}", app.url, path.replace("{id}", "q6V7pTz0S3mXcW1bN8eYkA"));
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            for token in [None, Some("a-wrong-token-of-more-than-thirty-two-chars")] {
+                let mut request = app.http.request(method.clone(), &url).json(&json!({}));
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                let status = request.send().await.unwrap().status();
+                if secured {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} with token {token:?}");
+                } else {
+                    assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path} asks for a token");
+                }
+            }
+            if secured {
+                guarded.push(format!("{method} {path}"));
+            }
+        }
+    }
+    guarded.sort();
+    assert_eq!(guarded, ["GET /api/all", "POST /api/permits/{id}/revoke"]);
 }
 
 #[tokio::test]

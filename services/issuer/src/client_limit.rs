@@ -2,14 +2,18 @@
 //! forwarded) and how many requests it may make per window.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use permit_web::ConfigError;
+use permit_web::middleware::error_response;
 
-use crate::config::ConfigError;
-use crate::error::AppError;
+use crate::errors::RateLimited;
 
 /// `count` requests per `per`, all of them usable at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,12 +179,11 @@ impl ClientLimiter {
     }
 
     /// Counts one request of the client behind `peer`, or refuses it with 429 and how long to wait.
-    pub fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), AppError> {
+    pub fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), RateLimited> {
         let client = self.trusted.client(peer, headers);
-        self.admit_at(client, Instant::now())
-            .map_err(|wait| AppError::RateLimited {
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-            })
+        self.admit_at(client, Instant::now()).map_err(|wait| RateLimited {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        })
     }
 
     fn admit_at(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
@@ -199,6 +202,20 @@ impl ClientLimiter {
             clients.sweep_at = (clients.booked_until.len() * 2).max(SWEEP_AT);
         }
         Ok(())
+    }
+}
+
+/// The route layer in front of every way to request a permit: a client over its limit is
+/// answered 429 before the request is read.
+pub async fn limit(
+    State(limiter): State<Arc<ClientLimiter>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match limiter.admit(peer.ip(), request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => error_response(&request, refused.into()),
     }
 }
 
@@ -298,8 +315,7 @@ mod tests {
     fn refusals_are_429_with_whole_seconds_to_wait() {
         let limiter = ClientLimiter::new(Rate::parse("1/7").unwrap(), TrustedProxies::default());
         assert!(limiter.admit(ip("203.0.113.1"), &HeaderMap::new()).is_ok());
-        let Err(AppError::RateLimited { retry_after_secs }) = limiter.admit(ip("203.0.113.1"), &HeaderMap::new())
-        else {
+        let Err(RateLimited { retry_after_secs }) = limiter.admit(ip("203.0.113.1"), &HeaderMap::new()) else {
             panic!("the second request in the window must be refused")
         };
         assert!((6..=7).contains(&retry_after_secs), "{retry_after_secs}");
