@@ -1,8 +1,9 @@
 //! Shared by the test suites: where the database is, a fresh database name per test, a
-//! clock the test sets, valid citizens, contexts and servers on free ports, the service
-//! binaries run as processes, bodies of answers read in one call, and answers checked
-//! against an OpenAPI document.
+//! clock the test sets, valid citizens, contexts and servers on free ports, a service's
+//! router served as a test app, the service binaries run as processes, bodies of answers
+//! read in one call, and answers checked against an OpenAPI document.
 
+mod app;
 mod process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use permit_domain::{Clock, PermitForm, Rules, Rut};
 use permit_store::{CommandObserver, Store};
 use permit_web::{Context, Limits, Links, Metrics};
 
+pub use app::TestApp;
 pub use process::ServiceProcess;
 
 /// The MongoDB-wire server under test, from `MONGODB_URI` (`make test` starts one).

@@ -101,7 +101,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(doc: &OpenApi) -> Router<S> {
 pub struct MotiveView {
     #[schema(example = "compras")]
     pub code: &'static str,
-    #[schema(example = "Compras de alimentos, farmacia o insumos básicos")]
+    #[schema(example = "Compra de insumos básicos (alimentos, farmacia)")]
     pub label: &'static str,
 }
 
@@ -111,5 +111,18 @@ impl MotiveView {
             code: motive.code(),
             label: motive.label(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_motive_example_is_a_motive_of_the_catalogue() {
+        let schema = serde_json::to_value(<MotiveView as utoipa::PartialSchema>::schema()).unwrap();
+        let example = |field: &str| schema["properties"][field]["example"].as_str().unwrap().to_owned();
+        let motive = permit_domain::Motive::parse(&example("code")).expect("a catalogued code");
+        assert_eq!(example("label"), motive.label());
     }
 }

@@ -4,10 +4,9 @@ use std::sync::Arc;
 
 use issuer::{AdminToken, ClientLimiter, Options, Rate, TrustedProxies};
 use permit_domain::{Motive, PermitForm, Rules};
-use permit_web::Context;
-use reqwest::{Client, StatusCode, header};
+use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use testkit::{ManualClock, citizen, context, context_on, fresh_database, spawn};
+use testkit::{ManualClock, TestApp, citizen, context, context_on, fresh_database};
 
 const TOKEN: &str = "an-operator-token-of-forty-characters-x";
 
@@ -18,36 +17,22 @@ fn admin_only(token: Option<&str>) -> Options {
     }
 }
 
-struct App {
-    url: String,
-    http: Client,
-    clock: ManualClock,
+async fn app() -> TestApp {
+    app_with(Rules::default(), Some(TOKEN)).await
 }
 
-impl App {
-    async fn spawn() -> App {
-        App::with(Rules::default(), Some(TOKEN)).await
-    }
+async fn app_with(rules: Rules, admin: Option<&str>) -> TestApp {
+    TestApp::start(rules, |ctx| issuer::router(ctx, admin_only(admin))).await
+}
 
-    async fn with(rules: Rules, admin: Option<&str>) -> App {
-        let clock = ManualClock::at_santiago("2026-11-30T10:00");
-        let ctx = context(&clock, rules).await;
-        App::serve(ctx, clock, admin_only(admin)).await
-    }
+/// What these tests send to the issuer.
+trait Issuer {
+    async fn create(&self, body: &impl serde::Serialize) -> reqwest::Response;
+    async fn submit(&self, form: &PermitForm) -> reqwest::Response;
+    async fn admin_get(&self, path: &str) -> reqwest::Response;
+}
 
-    async fn serve(ctx: Context, clock: ManualClock, options: Options) -> App {
-        let url = spawn(issuer::router(ctx, options)).await;
-        let http = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        App { url, http, clock }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(format!("{}{path}", self.url)).send().await.unwrap()
-    }
-
+impl Issuer for TestApp {
     async fn create(&self, body: &impl serde::Serialize) -> reqwest::Response {
         self.http
             .post(format!("{}/api/create", self.url))
@@ -80,7 +65,7 @@ impl App {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_landing_page_links_to_the_form_and_states_the_rules() {
-    let app = App::spawn().await;
+    let app = app().await;
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
@@ -93,7 +78,7 @@ async fn the_landing_page_links_to_the_form_and_states_the_rules() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_form_offers_every_motive_with_labelled_inputs() {
-    let app = App::spawn().await;
+    let app = app().await;
     let html = app.get("/nuevo").await.text().await.unwrap();
     for motive in permit_domain::Motive::all() {
         assert!(
@@ -110,7 +95,7 @@ async fn the_form_offers_every_motive_with_labelled_inputs() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
-    let app = App::spawn().await;
+    let app = app().await;
     let response = app.submit(&citizen(1, "compras")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
@@ -126,7 +111,7 @@ async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn an_invalid_form_comes_back_with_messages_and_the_values_kept() {
-    let app = App::spawn().await;
+    let app = app().await;
     let form = PermitForm {
         rut: "12.345.678-9".into(),
         comuna: String::new(),
@@ -145,7 +130,7 @@ async fn an_invalid_form_comes_back_with_messages_and_the_values_kept() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn markup_typed_into_the_form_is_shown_escaped() {
-    let app = App::spawn().await;
+    let app = app().await;
     let markup = |field: &str| format!("\"><script>alert('{field}')</script>");
     let form = PermitForm {
         name: markup("name"),
@@ -166,7 +151,7 @@ async fn markup_typed_into_the_form_is_shown_escaped() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_api_creates_a_permit_with_its_validation_url() {
-    let app = App::spawn().await;
+    let app = app().await;
     let response = app.create(&&citizen(4, "paseo-mascotas")).await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
@@ -183,7 +168,7 @@ async fn the_api_creates_a_permit_with_its_validation_url() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_case_study_load_test_row_is_refused_naming_rut_and_motive() {
-    let app = App::spawn().await;
+    let app = app().await;
     let row = json!({ "name": "user_1", "rut": "1111111-1", "motive": "test_1", "address": "address_1" });
     let response = app.create(&row).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -196,7 +181,7 @@ async fn the_case_study_load_test_row_is_refused_naming_rut_and_motive() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
-    let app = App::spawn().await;
+    let app = app().await;
     for motive in ["compras", "banco"] {
         assert_eq!(app.create(&&citizen(5, motive)).await.status(), StatusCode::CREATED);
     }
@@ -232,16 +217,16 @@ async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
 async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
     let database = fresh_database();
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
-    let first = App::serve(
+    let first = TestApp::serve(
         context_on(&database, &clock, Rules::default()).await,
         clock.clone(),
-        Options::default(),
+        |ctx| issuer::router(ctx, Options::default()),
     )
     .await;
-    let second = App::serve(
+    let second = TestApp::serve(
         context_on(&database, &clock, Rules::default()).await,
         clock.clone(),
-        Options::default(),
+        |ctx| issuer::router(ctx, Options::default()),
     )
     .await;
     let body = &citizen(6, "compras");
@@ -264,7 +249,7 @@ async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
-    let app = App::spawn().await;
+    let app = app().await;
     app.clock.set(testkit::santiago("2026-11-30T20:00"));
     let response = app.create(&&citizen(7, "compras")).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -277,7 +262,7 @@ async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
             .contains("toque de queda (22:00 a 05:00)")
     );
 
-    let off = App::with(
+    let off = app_with(
         Rules {
             curfew: None,
             ..Rules::default()
@@ -292,7 +277,7 @@ async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn unknown_and_malformed_permit_ids_are_404() {
-    let app = App::spawn().await;
+    let app = app().await;
     assert_eq!(
         app.get("/permiso/AAAAAAAAAAAAAAAAAAAAAA").await.status(),
         StatusCode::NOT_FOUND
@@ -306,7 +291,7 @@ async fn unknown_and_malformed_permit_ids_are_404() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
-    let app = App::spawn().await;
+    let app = app().await;
     let url = format!("{}/api/create", app.url);
     let as_form = app.http.post(&url).form(&[("name", "x")]).send().await.unwrap();
     assert_eq!(as_form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -332,7 +317,7 @@ async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token() {
-    let app = App::spawn().await;
+    let app = app().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
     let mut guarded = Vec::new();
     for (path, operations) in doc["paths"].as_object().unwrap() {
@@ -371,7 +356,7 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
-    let app = App::spawn().await;
+    let app = app().await;
     let mut ids = Vec::new();
     for n in 0..3 {
         let body: Value = app.create(&&citizen(100 + n, "compras")).await.json().await.unwrap();
@@ -422,14 +407,14 @@ async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn without_an_admin_token_configured_the_admin_api_does_not_exist() {
-    let app = App::with(Rules::default(), None).await;
+    let app = app_with(Rules::default(), None).await;
     assert_eq!(app.admin_get("/api/all").await.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_operator_can_revoke_a_permit() {
-    let app = App::spawn().await;
+    let app = app().await;
     let body: Value = app.create(&&citizen(8, "compras")).await.json().await.unwrap();
     let path = format!("/api/permits/{}/revoke", body["id"].as_str().unwrap());
     let anonymous = app.http.post(format!("{}{path}", app.url)).send().await.unwrap();
@@ -450,11 +435,9 @@ async fn the_operator_can_revoke_a_permit() {
 async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
     let store = testkit::dead_store().await;
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
-    let app = App::serve(
-        testkit::with_store(store, &clock, Rules::default()),
-        clock,
-        Options::default(),
-    )
+    let app = TestApp::serve(testkit::with_store(store, &clock, Rules::default()), clock, |ctx| {
+        issuer::router(ctx, Options::default())
+    })
     .await;
     let response = app.create(&&citizen(9, "compras")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -464,7 +447,7 @@ async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
     assert!(page.text().await.unwrap().contains("Servicio no disponible"));
 }
 
-async fn create_with_key(app: &App, key: &str, form: &PermitForm) -> reqwest::Response {
+async fn create_with_key(app: &TestApp, key: &str, form: &PermitForm) -> reqwest::Response {
     let url = format!("{}/api/create", app.url);
     app.http
         .post(url)
@@ -478,7 +461,7 @@ async fn create_with_key(app: &App, key: &str, form: &PermitForm) -> reqwest::Re
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_retried_create_with_its_idempotency_key_replays_the_permit_and_uses_no_second_quota() {
-    let app = App::spawn().await;
+    let app = app().await;
     let form = citizen(20, "compras");
     let first: Value = create_with_key(&app, "retry-20", &form).await.json().await.unwrap();
     let again = create_with_key(&app, "retry-20", &form).await;
@@ -499,7 +482,7 @@ async fn a_retried_create_with_its_idempotency_key_replays_the_permit_and_uses_n
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn an_idempotency_key_reused_for_another_request_is_refused() {
-    let app = App::spawn().await;
+    let app = app().await;
     assert_eq!(
         create_with_key(&app, "key-21", &citizen(21, "compras")).await.status(),
         StatusCode::CREATED
@@ -517,7 +500,7 @@ async fn an_idempotency_key_reused_for_another_request_is_refused() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn concurrent_requests_with_one_idempotency_key_issue_one_permit() {
-    let app = App::spawn().await;
+    let app = app().await;
     let requests: Vec<_> = (0..10)
         .map(|_| {
             let (http, url, form) = (
@@ -564,7 +547,7 @@ async fn concurrent_requests_with_one_idempotency_key_issue_one_permit() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_refused_request_frees_its_idempotency_key() {
-    let app = App::spawn().await;
+    let app = app().await;
     app.clock.set(testkit::santiago("2026-11-30T21:00"));
     let refused = create_with_key(&app, "late-23", &citizen(23, "compras")).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -590,7 +573,7 @@ fn with_token<'a>(form: &'a PermitForm, token: &'a str) -> [(&'a str, &'a str); 
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn submitting_the_same_form_page_twice_issues_one_permit() {
-    let app = App::spawn().await;
+    let app = app().await;
     let html = app.get("/nuevo").await.text().await.unwrap();
     let token = html
         .split(r#"name="token" value=""#)
@@ -641,7 +624,7 @@ async fn submitting_the_same_form_page_twice_issues_one_permit() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_form_posted_from_another_site_is_refused() {
-    let app = App::spawn().await;
+    let app = app().await;
     let form = citizen(25, "compras");
     let fields = with_token(&form, "");
     let forged = app
@@ -678,7 +661,7 @@ async fn a_form_posted_from_another_site_is_refused() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn bad_input_gets_a_clear_4xx_never_a_5xx() {
-    let app = App::spawn().await;
+    let app = app().await;
     let post = |content_type: &'static str, body: Vec<u8>| {
         app.http
             .post(format!("{}/api/create", app.url))
@@ -728,7 +711,7 @@ async fn bad_input_gets_a_clear_4xx_never_a_5xx() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn markup_in_stored_fields_is_shown_escaped_on_the_permit_page() {
-    let app = App::spawn().await;
+    let app = app().await;
     let form = PermitForm {
         address: "<script>alert(1)</script>".into(),
         ..citizen(27, "compras")
@@ -758,7 +741,7 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
         create_limit: Some(Arc::new(limiter)),
         ..Options::default()
     };
-    let app = App::serve(ctx, clock, options).await;
+    let app = TestApp::serve(ctx, clock, |ctx| issuer::router(ctx, options)).await;
     let create_from = |client: &'static str, n: u32| {
         app.http
             .post(format!("{}/api/create", app.url))
@@ -819,7 +802,7 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_openapi_document_describes_what_the_api_answers() {
-    let app = App::spawn().await;
+    let app = app().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let create = &doc["paths"]["/api/create"]["post"];

@@ -5,34 +5,17 @@ use std::time::Duration;
 
 use permit_domain::Rules;
 use permit_web::{Context, Health, Limits};
-use reqwest::{Client, StatusCode, header};
+use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use testkit::{ManualClock, citizen, context, spawn};
+use testkit::{TestApp, citizen};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-struct App {
-    url: String,
-    admin: String,
-    http: Client,
-    health: Health,
-}
-
-async fn app(limits: Limits) -> App {
-    let clock = ManualClock::at_santiago("2026-11-30T10:00");
-    let ctx = Context {
-        limits,
-        ..context(&clock, Rules::default()).await
-    };
-    let health = Health::new(ctx.store.clone(), ctx.metrics.clone());
-    let admin = spawn(health.clone().router()).await;
-    let url = spawn(issuer::router(ctx, issuer::Options::default())).await;
-    App {
-        url,
-        admin,
-        http: Client::new(),
-        health,
-    }
+async fn app(limits: Limits) -> TestApp {
+    TestApp::start(Rules::default(), |ctx| {
+        issuer::router(Context { limits, ..ctx }, issuer::Options::default())
+    })
+    .await
 }
 
 /// Sends the head of a POST and one byte of a 100-byte body, then stalls: a request in flight.
@@ -134,7 +117,7 @@ async fn readiness_waits_for_indexes_and_a_database_that_answers() {
     let dead = testkit::dead_store().await;
     let health = Health::new(dead, std::sync::Arc::new(permit_web::Metrics::new("test")));
     health.indexes_ready();
-    let admin = spawn(health.router()).await;
+    let admin = testkit::spawn(health.router()).await;
     let started = std::time::Instant::now();
     assert_eq!(
         app.http.get(format!("{admin}/readyz")).send().await.unwrap().status(),

@@ -2,11 +2,10 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use permit_domain::{Motive, Status};
-use permit_web::openapi::{ErrorBody, MotiveView, add_shared_errors, enumerate};
+use permit_web::openapi::{ErrorBody, MotiveView};
 use permit_web::{AppError, Context};
 use serde::Serialize;
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::lookup::check;
 
@@ -53,33 +52,4 @@ pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Resul
         name: check.name,
         rut: check.rut,
     }))
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Permisos temporales: validación",
-        description = "Checks a temporary movement permit (validar.<domain>). Errors share one \
-                       body: a stable `code` and a Spanish `message`."
-    ),
-    paths(status),
-    components(schemas(ErrorBody)),
-    modifiers(&FromTheDomain),
-    tags((name = "checks", description = "For police and anyone holding a permit's link."))
-)]
-struct Document;
-
-/// The domain's lists and the shared errors, which the macros cannot know.
-struct FromTheDomain;
-
-impl Modify for FromTheDomain {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        add_shared_errors(doc);
-        enumerate(doc, "CheckView", "status", Status::ALL.map(Status::code));
-        enumerate(doc, "MotiveView", "code", Motive::all().map(Motive::code));
-    }
-}
-
-pub fn document() -> utoipa::openapi::OpenApi {
-    Document::openapi()
 }

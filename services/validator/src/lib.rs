@@ -2,6 +2,7 @@
 
 mod api;
 mod lookup;
+mod openapi;
 mod pages;
 
 use axum::Router;
@@ -17,7 +18,7 @@ pub fn router(ctx: Context) -> Router {
         .route("/validar/{id}", get(pages::status))
         .route("/api/{id}", get(api::status))
         .merge(assets::routes())
-        .merge(permit_web::openapi::routes(&api::document()))
+        .merge(permit_web::openapi::routes(&openapi::document()))
         .with_state(ctx);
     harden(routes, metrics, limits)
 }

@@ -2,54 +2,28 @@
 
 use jiff::SignedDuration;
 use permit_domain::{Permit, Rules};
-use permit_web::Context;
-use reqwest::{Client, StatusCode, header};
+use reqwest::{StatusCode, header};
 use serde_json::Value;
-use testkit::{ManualClock, citizen, context, santiago, spawn};
+use testkit::{TestApp, citizen, santiago};
 
-struct App {
-    url: String,
-    http: Client,
-    clock: ManualClock,
-    ctx: Context,
+async fn app() -> TestApp {
+    TestApp::start(Rules::default(), validator::router).await
 }
 
-impl App {
-    async fn spawn() -> App {
-        let clock = ManualClock::at_santiago("2026-11-30T10:00");
-        let ctx = context(&clock, Rules::default()).await;
-        let url = spawn(validator::router(ctx.clone())).await;
-        let http = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        App { url, http, clock, ctx }
-    }
-
-    /// A permit for `compras` (3 h) issued now, straight into the store.
-    async fn issue(&self, n: u32) -> Permit {
-        let request = citizen(n, "compras").parse().unwrap();
-        let window = self.ctx.rules.window(request.motive, self.ctx.now()).unwrap();
-        let permit = Permit::issue(request, window);
-        self.ctx.store.issue(&permit, None).await.unwrap();
-        permit
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(format!("{}{path}", self.url)).send().await.unwrap()
-    }
-
-    async fn page(&self, path: &str) -> (StatusCode, String) {
-        let response = self.get(path).await;
-        (response.status(), response.text().await.unwrap())
-    }
+/// A permit for `compras` (3 h) issued now, straight into the store.
+async fn issue(app: &TestApp, n: u32) -> Permit {
+    let request = citizen(n, "compras").parse().unwrap();
+    let window = app.ctx.rules.window(request.motive, app.ctx.now()).unwrap();
+    let permit = Permit::issue(request, window);
+    app.ctx.store.issue(&permit, None).await.unwrap();
+    permit
 }
 
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
-    let app = App::spawn().await;
-    let permit = app.issue(1).await;
+    let app = app().await;
+    let permit = issue(&app, 1).await;
     let path = format!("/validar/{}", permit.id);
     let (status, html) = app.page(&path).await;
     assert_eq!(status, StatusCode::OK);
@@ -66,8 +40,8 @@ async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_page_masks_name_and_rut_and_hides_the_address() {
-    let app = App::spawn().await;
-    let permit = app.issue(2).await;
+    let app = app().await;
+    let permit = issue(&app, 2).await;
     let (_, html) = app.page(&format!("/validar/{}", permit.id)).await;
     assert!(html.contains("J**** P**** S***"));
     assert!(html.contains(&permit.rut.masked()));
@@ -80,8 +54,8 @@ async fn the_page_masks_name_and_rut_and_hides_the_address() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_revoked_permit_shows_revoked() {
-    let app = App::spawn().await;
-    let permit = app.issue(3).await;
+    let app = app().await;
+    let permit = issue(&app, 3).await;
     app.clock.advance(SignedDuration::from_mins(20));
     app.ctx.store.revoke(&permit.id, app.ctx.now()).await.unwrap();
     assert!(
@@ -95,8 +69,8 @@ async fn a_revoked_permit_shows_revoked() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_json_api_gives_the_same_status_and_masked_fields() {
-    let app = App::spawn().await;
-    let permit = app.issue(4).await;
+    let app = app().await;
+    let permit = issue(&app, 4).await;
     app.clock.advance(SignedDuration::from_mins(30));
     let response = app.get(&format!("/api/{}", permit.id)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -114,7 +88,7 @@ async fn the_json_api_gives_the_same_status_and_masked_fields() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn unknown_and_malformed_ids_are_404_never_500() {
-    let app = App::spawn().await;
+    let app = app().await;
     for id in [
         "AAAAAAAAAAAAAAAAAAAAAA",
         "5ee3b4c1a4b1c2d3e4f5a6b7",
@@ -134,11 +108,11 @@ async fn unknown_and_malformed_ids_are_404_never_500() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_home_form_takes_a_code_or_a_pasted_link() {
-    let app = App::spawn().await;
+    let app = app().await;
     let (status, html) = app.page("/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"<label for="codigo">"#));
-    let permit = app.issue(5).await;
+    let permit = issue(&app, 5).await;
     for typed in [
         permit.id.to_string(),
         format!("http://validar.test/validar/{}", permit.id),
@@ -162,10 +136,10 @@ async fn the_home_form_takes_a_code_or_a_pasted_link() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn validity_times_are_shown_in_santiago_time_across_dst() {
-    let app = App::spawn().await;
+    let app = app().await;
     // 2026-04-04 is the last Saturday of summer time in Chile (UTC-3); winter is UTC-4.
     app.clock.set(santiago("2026-07-01T10:00"));
-    let permit = app.issue(6).await;
+    let permit = issue(&app, 6).await;
     let body: Value = app.get(&format!("/api/{}", permit.id)).await.json().await.unwrap();
     assert_eq!(body["valid_from"], "2026-07-01T10:15:00-04:00");
 }
@@ -173,14 +147,14 @@ async fn validity_times_are_shown_in_santiago_time_across_dst() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_openapi_document_describes_what_the_api_answers() {
-    let app = App::spawn().await;
+    let app = app().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let responses = &doc["paths"]["/api/{id}"]["get"]["responses"];
     for status in ["200", "400", "404", "413", "503"] {
         assert!(responses[status].is_object(), "GET /api/{{id}} documents {status}");
     }
-    let permit = app.issue(7).await;
+    let permit = issue(&app, 7).await;
     let check: Value = app.get(&format!("/api/{}", permit.id)).await.json().await.unwrap();
     testkit::assert_fits_schema(&doc, "CheckView", &check);
     testkit::assert_fits_schema(&doc, "MotiveView", &check["motive"]);
@@ -191,7 +165,7 @@ async fn the_openapi_document_describes_what_the_api_answers() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_typed_code_with_markup_is_shown_back_escaped() {
-    let app = App::spawn().await;
+    let app = app().await;
     let (status, html) = app
         .page("/validar?codigo=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E")
         .await;

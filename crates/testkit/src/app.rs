@@ -1,0 +1,64 @@
+//! A service's router served on a free port as its binary would serve it, with the admin
+//! port beside it, the clock the test moves and the context both run on.
+
+use axum::Router;
+use permit_domain::Rules;
+use permit_web::{Context, Health};
+use reqwest::{Client, StatusCode};
+
+use crate::{ManualClock, context, spawn};
+
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>` of the public routes.
+    pub url: String,
+    /// `http://127.0.0.1:<port>` of the probes and metrics.
+    pub admin: String,
+    /// Follows no redirects, so a test sees them.
+    pub http: Client,
+    pub clock: ManualClock,
+    pub ctx: Context,
+    pub health: Health,
+}
+
+impl TestApp {
+    /// `router` over a fresh database with `rules`, the clock at Monday 30 November 2026,
+    /// 10:00 in Santiago.
+    pub async fn start(rules: Rules, router: impl FnOnce(Context) -> Router) -> TestApp {
+        let clock = ManualClock::at_santiago("2026-11-30T10:00");
+        let ctx = context(&clock, rules).await;
+        TestApp::serve(ctx, clock, router).await
+    }
+
+    /// `router` over `ctx`, which runs on `clock`.
+    pub async fn serve(ctx: Context, clock: ManualClock, router: impl FnOnce(Context) -> Router) -> TestApp {
+        let health = Health::new(ctx.store.clone(), ctx.metrics.clone());
+        let admin = spawn(health.clone().router()).await;
+        let url = spawn(router(ctx.clone())).await;
+        let http = Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client");
+        TestApp {
+            url,
+            admin,
+            http,
+            clock,
+            ctx,
+            health,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    /// The status and body of `GET path`.
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        (response.status(), response.text().await.expect("a text body"))
+    }
+}
