@@ -43,9 +43,9 @@ local-status:
 load-test:
 	@scripts/load-test.sh
 
-## fault-test: replicas killed, a rolling restart and the database stopped, under load; audited (RELIABILITY.md)
+## fault-test: replicas killed, a rolling restart and the database stopped, under load; audited (RELIABILITY.md; SCENARIOS=kill,rolling LOAD=stress)
 fault-test:
-	@scripts/fault-test.sh
+	@scripts/tools.sh node secantus nginx && cargo xtask fault --scenarios "$${SCENARIOS:-kill,rolling,database}" --load "$${LOAD:-medium}"
 
 ## secantus-rs: install the Rust build of SecantusDB into .tools (for load runs; ~8 min)
 secantus-rs:

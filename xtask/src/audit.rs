@@ -45,8 +45,13 @@ impl Answer {
     }
 }
 
-/// Returns whether every check passed.
-pub async fn audit(record: &Path, report: &Path, uri: &str, database: &str, checks: &Checks) -> Result<bool, Error> {
+/// The outcome of an audit: whether every check passed, and the figures as JSON.
+pub struct Verdict {
+    pub passed: bool,
+    pub json: String,
+}
+
+pub async fn audit(record: &Path, report: &Path, uri: &str, database: &str, checks: &Checks) -> Result<Verdict, Error> {
     let text = std::fs::read_to_string(record).map_err(Error::io(format!("reading {}", record.display())))?;
     let answers: Vec<Answer> = text
         .lines()
@@ -160,6 +165,8 @@ pub async fn audit(record: &Path, report: &Path, uri: &str, database: &str, chec
         "p99_ms": p99_ms,
         "failed": failed_checks,
     });
-    println!("{}", serde_json::to_string_pretty(&result).expect("JSON"));
-    Ok(failed_checks.is_empty())
+    Ok(Verdict {
+        passed: failed_checks.is_empty(),
+        json: serde_json::to_string_pretty(&result).expect("JSON"),
+    })
 }

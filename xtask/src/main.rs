@@ -4,6 +4,7 @@
 
 mod audit;
 mod error;
+mod fault;
 mod net;
 mod paths;
 mod process;
@@ -32,6 +33,9 @@ const USAGE: &str = "usage: cargo xtask COMMAND
   status                   each part, its pid, whether it lives and is ready (make local-status)
   start PART               start one part again: db, issuer-N or validator-N
   stop PART [--kill]       stop one part, with SIGTERM (waiting for it) or SIGKILL
+  fault [--scenarios kill,rolling,database] [--load medium|stress]
+                           the fault suite: faults injected under artillery load into a
+                           fresh local topology each, every answer audited (make fault-test)
   seed [--uri U] [--db D]  store an expired and a not-yet-valid permit; print their ids
   audit RECORD REPORT [--uri U] [--db D] [--no-errors] [--outage] [--max-ms N]
                            check a fault-suite run against the database
@@ -96,11 +100,29 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             let kill = command == "stop" && args.flag("--kill");
             args.done()?;
             if command == "start" {
-                topology::start(&paths, &part)?;
+                let pid = topology::start(&paths, &part)?;
+                println!("{part} started (pid {pid})");
             } else {
-                topology::stop(&paths, &part, kill)?;
+                let pid = topology::stop(&paths, &part, kill)?;
+                println!("{part} stopped (pid {pid}{})", if kill { ", SIGKILL" } else { "" });
             }
             true
+        }
+        "fault" => {
+            let names = args
+                .value("--scenarios")?
+                .unwrap_or_else(|| "kill,rolling,database".into());
+            let scenarios = names
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|name| !name.is_empty())
+                .map(|name| {
+                    fault::Scenario::parse(name.trim())
+                        .ok_or_else(|| Error::Usage(format!("unknown scenario {name:?}: kill, rolling, database")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let load = args.value("--load")?.unwrap_or_else(|| "medium".into());
+            args.done()?;
+            fault::fault(&paths, &scenarios, &load).await?
         }
         "seed" => {
             let (uri, database) = database(&mut args)?;
@@ -125,7 +147,9 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
                     .transpose()?,
             };
             args.done()?;
-            audit::audit(Path::new(&record), Path::new(&report), &uri, &database, &checks).await?
+            let verdict = audit::audit(Path::new(&record), Path::new(&report), &uri, &database, &checks).await?;
+            println!("{}", verdict.json);
+            verdict.passed
         }
         "token" => {
             args.done()?;

@@ -34,18 +34,35 @@ pub fn free_port() -> Result<u16, Error> {
 
 /// The status of `GET path` on 127.0.0.1:`port`, or `None` when nothing answers in time.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
-    let timeout = Duration::from_secs(1);
+    request(port, "GET", path, &[("Host", "127.0.0.1")], b"", Duration::from_secs(1))
+}
+
+/// One HTTP/1.1 request on 127.0.0.1:`port`; the answer's status, or `None` when nothing
+/// answers within `timeout`.
+pub fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&loopback(port), timeout).ok()?;
     stream.set_read_timeout(Some(timeout)).ok()?;
     stream.set_write_timeout(Some(timeout)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).ok()?;
+    stream.write_all(body).ok()?;
+    let mut status_line = [0u8; 12];
+    stream.read_exact(&mut status_line).ok()?;
+    std::str::from_utf8(&status_line[9..12]).ok()?.parse().ok()
 }
 
 /// Waits for `ready`, at most `seconds`, failing at once with the end of `log` when the

@@ -89,10 +89,7 @@ impl Topology {
             return Err(Error::Failed(format!("REPLICAS={replicas}: at most 50")));
         }
         let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
-        let public_port = listen
-            .rsplit_once(':')
-            .and_then(|(_, port)| port.parse::<u16>().ok())
-            .ok_or_else(|| Error::Failed(format!("LISTEN={listen:?} is not an address such as 127.0.0.1:8080")))?;
+        let public_port = port_of(&listen)?;
         let db_port = number("LOCAL_DB_PORT", 27117)?;
         let profile = var("PROFILE").unwrap_or_else(|| "release".into());
         if profile != "release" && profile != "debug" {
@@ -130,6 +127,11 @@ impl Topology {
         })
     }
 
+    /// nginx's port.
+    pub fn listen_port(&self) -> Result<u16, Error> {
+        port_of(&self.listen)
+    }
+
     fn load(paths: &Paths) -> Result<Topology, Error> {
         let path = dir(paths).join("topology.json");
         let text = std::fs::read_to_string(&path)
@@ -142,6 +144,21 @@ impl Topology {
             .flat_map(|n| Service::BOTH.map(|service| replica(service, n)))
             .collect()
     }
+}
+
+fn port_of(listen: &str) -> Result<u16, Error> {
+    listen
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .ok_or_else(|| Error::Failed(format!("LISTEN={listen:?} is not an address such as 127.0.0.1:8080")))
+}
+
+/// Each replica of a topology of `replicas` and its admin port.
+pub fn replica_admin_ports(replicas: u16) -> Vec<(String, u16)> {
+    (1..=replicas)
+        .flat_map(|n| Service::BOTH.map(|service| replica(service, n)))
+        .map(|r| (r.name, r.admin_port))
+        .collect()
 }
 
 fn replica(service: Service, n: u16) -> Replica {
@@ -382,20 +399,19 @@ pub fn status(paths: &Paths) {
     }
 }
 
-/// Starts one part again with the saved settings, as kubelet restarts a container.
-pub fn start(paths: &Paths, part: &str) -> Result<(), Error> {
+/// Starts one part again with the saved settings, as kubelet restarts a container, and
+/// waits until it is ready; its pid.
+pub fn start(paths: &Paths, part: &str) -> Result<u32, Error> {
     let topology = Topology::load(paths)?;
     if let Some(pid) = process::read_pid(&pid_file(paths, part)).filter(|pid| process::alive(*pid)) {
         return Err(Error::Failed(format!("{part} is already running (pid {pid})")));
     }
     start_part(paths, &topology, part)?;
-    let pid = process::read_pid(&pid_file(paths, part)).unwrap_or_default();
-    println!("{part} started (pid {pid})");
-    Ok(())
+    Ok(process::read_pid(&pid_file(paths, part)).unwrap_or_default())
 }
 
-/// Stops one part: SIGTERM and a wait for it to exit, or SIGKILL with `kill`.
-pub fn stop(paths: &Paths, part: &str, kill: bool) -> Result<(), Error> {
+/// Stops one part: SIGTERM and a wait for it to exit, or SIGKILL with `kill`; its pid.
+pub fn stop(paths: &Paths, part: &str, kill: bool) -> Result<u32, Error> {
     let path = pid_file(paths, part);
     let pid = process::read_pid(&path)
         .filter(|pid| process::alive(*pid))
@@ -409,6 +425,5 @@ pub fn stop(paths: &Paths, part: &str, kill: bool) -> Result<(), Error> {
         return Err(Error::Failed(format!("{part} (pid {pid}) did not exit within 15 s")));
     }
     let _ = std::fs::remove_file(path);
-    println!("{part} stopped (pid {pid}{})", if kill { ", SIGKILL" } else { "" });
-    Ok(())
+    Ok(pid)
 }

@@ -1,0 +1,430 @@
+//! The fault suite (`make fault-test`). Each scenario brings up a fresh local topology (4 + 4
+//! replicas behind nginx), runs artillery/faults.yml (the `medium` or `stress` load, clients
+//! retrying creates with their Idempotency-Key), injects its fault while the load runs,
+//! then audits what clients were told against the database. Every event is logged with
+//! its time in .run/faults/<scenario>-events.log.
+//!
+//!   kill      kill -9 one random replica every 10 s; it is started again 2 s later, as
+//!             kubelet would
+//!   rolling   SIGTERM each replica in turn and start it again once it exited
+//!   database  the database stopped for 10 s, then started again on the same data
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use crate::audit::{self, Checks};
+use crate::error::Error;
+use crate::paths::Paths;
+use crate::topology::{self, Topology};
+use crate::{net, step};
+
+const REPLICAS: u16 = 4;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    Kill,
+    Rolling,
+    Database,
+}
+
+impl Scenario {
+    pub fn parse(name: &str) -> Option<Scenario> {
+        match name {
+            "kill" => Some(Scenario::Kill),
+            "rolling" => Some(Scenario::Rolling),
+            "database" => Some(Scenario::Database),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Kill => "kill",
+            Scenario::Rolling => "rolling",
+            Scenario::Database => "database",
+        }
+    }
+
+    /// What the audit demands beyond the checks every scenario must pass.
+    fn checks(self) -> Checks {
+        match self {
+            Scenario::Kill => Checks::default(),
+            Scenario::Rolling => Checks {
+                no_errors: true,
+                ..Checks::default()
+            },
+            Scenario::Database => Checks {
+                outage: true,
+                max_ms: Some(2000.0),
+                ..Checks::default()
+            },
+        }
+    }
+}
+
+/// Runs `scenarios` under `load` (`medium` or `stress`); true when every audit passed.
+pub async fn fault(paths: &Paths, scenarios: &[Scenario], load: &str) -> Result<bool, Error> {
+    if load != "medium" && load != "stress" {
+        return Err(Error::Usage(format!("--load {load:?}: medium or stress")));
+    }
+    crate::services::build(paths, "release")?;
+    let results = paths.run_dir().join("faults");
+    std::fs::create_dir_all(&results).map_err(Error::io("creating .run/faults"))?;
+    let mut failed = Vec::new();
+    for &scenario in scenarios {
+        // Files are named by scenario, and by load when it is not medium: kill-stress-events.log.
+        let tag = match load {
+            "medium" => scenario.name().to_owned(),
+            _ => format!("{}-{load}", scenario.name()),
+        };
+        let outcome = run_scenario(paths, scenario, load, &results, &tag).await;
+        topology::down(paths);
+        if !outcome? {
+            failed.push(tag);
+        }
+    }
+    if failed.is_empty() {
+        println!("all scenarios passed");
+    } else {
+        println!("failed: {}", failed.join(" "));
+    }
+    Ok(failed.is_empty())
+}
+
+async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &Path, tag: &str) -> Result<bool, Error> {
+    let events = Events::create(&results.join(format!("{tag}-events.log")))?;
+    step(&format!("scenario {tag}: fresh topology"));
+    topology::down(paths);
+    let mut settings = Topology::from_env()?;
+    settings.replicas = REPLICAS;
+    settings.profile = "release".into();
+    settings.env.push(("PERMIT_CURFEW".into(), "off".into()));
+    let (db_port, listen_port) = (settings.db_port, settings.listen_port()?);
+    topology::up(paths, settings, false)?;
+
+    step(&format!("scenario {tag}: artillery ({load} phases) with the fault"));
+    let record = results.join(format!("{tag}-answers.jsonl"));
+    let report = results.join(format!("{tag}-artillery.json"));
+    File::create(&record).map_err(Error::io("creating the answer record"))?;
+    let mut load_run = artillery(
+        paths,
+        load,
+        &record,
+        &report,
+        &results.join(format!("{tag}-artillery.log")),
+        listen_port,
+    )?;
+    events.log("load started");
+    let restarts = match scenario {
+        Scenario::Kill => kill(&mut load_run, &events),
+        Scenario::Rolling => rolling(paths, &mut load_run, &events)?,
+        Scenario::Database => database(paths, &mut load_run, &events, results, tag, listen_port)?,
+    };
+    load_run.wait().map_err(Error::io("waiting for artillery"))?;
+    events.log("load finished");
+    for restart in restarts {
+        let _ = restart.join();
+    }
+    count_failovers(paths, results, tag, &events)?;
+
+    step(&format!("scenario {tag}: audit"));
+    let uri = format!("mongodb://127.0.0.1:{db_port}");
+    let verdict = audit::audit(&record, &report, &uri, "permisos", &scenario.checks()).await?;
+    println!("{}", verdict.json);
+    std::fs::write(results.join(format!("{tag}-audit.json")), &verdict.json).map_err(Error::io("saving the audit"))?;
+    println!("scenario {tag}: {}", if verdict.passed { "PASSED" } else { "FAILED" });
+    Ok(verdict.passed)
+}
+
+/// The fault suite's artillery run against nginx, in the background.
+fn artillery(paths: &Paths, load: &str, record: &Path, report: &Path, log: &Path, port: u16) -> Result<Child, Error> {
+    let citizens = paths.run_dir().join("faults/citizens.csv");
+    let seed = (Timestamp::now().as_second() / 60).to_string();
+    let generated = Command::new("python3")
+        .args(["artillery/gen-citizens.py", "--seed", &seed, "--count", "12000"])
+        .current_dir(&paths.root)
+        .output()
+        .map_err(Error::io("running artillery/gen-citizens.py"))?;
+    std::fs::write(&citizens, generated.stdout).map_err(Error::io("writing the citizens"))?;
+    let log = File::create(log).map_err(Error::io("creating the artillery log"))?;
+    Command::new(paths.root.join("node_modules/.bin/artillery"))
+        .args(["run", "--environment", load, "--output"])
+        .arg(report)
+        .arg("artillery/faults.yml")
+        .current_dir(&paths.root)
+        .env("FAULT_RECORD", record)
+        .env("TARGET", format!("http://127.0.0.1:{port}"))
+        .env("CITIZENS", &citizens)
+        .env("ISSUER_HOST", "formulario.localhost")
+        .env("VALIDATOR_HOST", "validar.localhost")
+        .env("ARTILLERY_DISABLE_TELEMETRY", "true")
+        .env(
+            "NODE_OPTIONS",
+            format!("--require {}", paths.root.join("artillery/no-telemetry.js").display()),
+        )
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(Error::io("cloning a log handle"))?)
+        .stderr(log)
+        .spawn()
+        .map_err(Error::io("starting artillery (scripts/tools.sh node installs it)"))
+}
+
+fn running(load: &mut Child) -> bool {
+    matches!(load.try_wait(), Ok(None))
+}
+
+/// Sleeps `duration`, or less if the load ends first; true while it still runs.
+fn sleep_while_running(load: &mut Child, duration: Duration) -> bool {
+    let until = Instant::now() + duration;
+    while Instant::now() < until {
+        if !running(load) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    running(load)
+}
+
+fn replica_names() -> Vec<String> {
+    (1..=REPLICAS)
+        .flat_map(|n| [format!("issuer-{n}"), format!("validator-{n}")])
+        .collect()
+}
+
+/// Every 10 s, kill -9 of a random replica; started again 2 s later without waiting for
+/// it, as kubelet restarts a container.
+fn kill(load: &mut Child, events: &Events) -> Vec<JoinHandle<()>> {
+    let replicas = replica_names();
+    let mut restarts = Vec::new();
+    while sleep_while_running(load, Duration::from_secs(10)) {
+        let pick = getrandom::u32().unwrap_or(0) as usize % replicas.len();
+        let part = replicas[pick].clone();
+        match topology::stop(&Paths::new(), &part, true) {
+            Ok(pid) => events.log(&format!("kill -9 {part} (pid {pid})")),
+            Err(error) => events.log(&format!("could not kill {part}: {error}")),
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        events.log(&format!("restarting {part}"));
+        restarts.push(std::thread::spawn(move || {
+            let _ = topology::start(&Paths::new(), &part);
+        }));
+    }
+    restarts
+}
+
+/// After 20 s, SIGTERM to each replica in turn, started again once it exited and waited
+/// for until ready, 2 s apart, round after round while the load runs.
+fn rolling(paths: &Paths, load: &mut Child, events: &Events) -> Result<Vec<JoinHandle<()>>, Error> {
+    if !sleep_while_running(load, Duration::from_secs(20)) {
+        return Ok(Vec::new());
+    }
+    loop {
+        for part in replica_names() {
+            if !running(load) {
+                return Ok(Vec::new());
+            }
+            let pid = topology::stop(paths, &part, false)?;
+            events.log(&format!("SIGTERM {part} (pid {pid}); exited"));
+            let pid = topology::start(paths, &part)?;
+            events.log(&format!("{part} ready again (pid {pid})"));
+            if !sleep_while_running(load, Duration::from_secs(2)) {
+                return Ok(Vec::new());
+            }
+        }
+    }
+}
+
+/// After 40 s, the database stopped for 10 s and started again. Meanwhile every replica's
+/// readiness is probed every 0.5 s; afterwards, how long until a permit could be issued
+/// through nginx and until every replica was ready again.
+fn database(
+    paths: &Paths,
+    load: &mut Child,
+    events: &Events,
+    results: &Path,
+    tag: &str,
+    listen_port: u16,
+) -> Result<Vec<JoinHandle<()>>, Error> {
+    if !sleep_while_running(load, Duration::from_secs(40)) {
+        return Ok(Vec::new());
+    }
+    let prober = Prober::start();
+    let pid = topology::stop(paths, "db", false).or_else(|_| topology::stop(paths, "db", true))?;
+    let stopped = now();
+    events.log(&format!("database stopped (pid {pid})"));
+    std::thread::sleep(Duration::from_secs(10));
+    let pid = topology::start(paths, "db")?;
+    let back = now();
+    events.log(&format!("database started again (pid {pid})"));
+    let body = br#"{"name": "Sonda Recuperacion", "rut": "11.111.111-1", "motive": "paseo-mascotas", "address": "Calle 1", "comuna": "Maipu"}"#;
+    let key = format!("recovery-probe-{back}");
+    let headers = [
+        ("Host", "formulario.localhost"),
+        ("Content-Type", "application/json"),
+        ("Idempotency-Key", key.as_str()),
+    ];
+    let issued = (0..600).any(|_| {
+        let status = net::request(
+            listen_port,
+            "POST",
+            "/api/create",
+            &headers,
+            body,
+            Duration::from_secs(5),
+        );
+        status == Some(201) || {
+            std::thread::sleep(Duration::from_millis(100));
+            false
+        }
+    });
+    if issued {
+        events.log(&format!(
+            "a permit issued through nginx {:.1} s after the database returned",
+            now() - back
+        ));
+    } else {
+        events.log("no permit could be issued through nginx within 60 s of the database's return");
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    let probes = prober.stop();
+    let lines: Vec<String> = probes
+        .iter()
+        .map(|(t, part, code)| format!("{t:.3} {part} {code}"))
+        .collect();
+    std::fs::write(results.join(format!("{tag}-readiness.log")), lines.join("\n"))
+        .map_err(Error::io("saving the readiness probes"))?;
+    for line in readiness_summary(&probes, stopped, back) {
+        events.log(&line);
+    }
+    Ok(Vec::new())
+}
+
+/// Seconds since the epoch, to the microsecond.
+fn now() -> f64 {
+    Timestamp::now().as_microsecond() as f64 / 1e6
+}
+
+/// What readiness said while the database was down (from 1 s in), and how long after it
+/// returned every replica said ready and stayed so.
+fn readiness_summary(probes: &[(f64, String, u16)], stopped: f64, back: f64) -> Vec<String> {
+    let down: Vec<u16> = probes
+        .iter()
+        .filter(|(t, _, _)| stopped + 1.0 <= *t && *t < back)
+        .map(|(_, _, code)| *code)
+        .collect();
+    let mut lines = vec![format!(
+        "readiness while stopped (from 1 s in): {} of {} probes not ready",
+        down.iter().filter(|code| **code != 200).count(),
+        down.len()
+    )];
+    let mut ordered: Vec<&(f64, String, u16)> = probes.iter().filter(|(t, _, _)| *t >= back).collect();
+    ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut ready_at: std::collections::BTreeMap<&str, Option<f64>> =
+        probes.iter().map(|(_, part, _)| (part.as_str(), None)).collect();
+    for (t, part, code) in ordered {
+        let entry = ready_at.entry(part.as_str()).or_default();
+        match (*code == 200, *entry) {
+            (true, None) => *entry = Some(*t),
+            (false, _) => *entry = None,
+            _ => {}
+        }
+    }
+    let all_ready: Option<Vec<f64>> = ready_at.values().copied().collect();
+    lines.push(match all_ready {
+        Some(times) if !times.is_empty() => format!(
+            "all {} replicas ready {:.1} s after the database returned",
+            times.len(),
+            times.iter().copied().fold(f64::MIN, f64::max) - back
+        ),
+        _ => "not every replica was ready again".into(),
+    });
+    lines
+}
+
+/// Every replica's /readyz, all at once every 0.5 s, as (time, replica, status or 0).
+struct Prober {
+    stop: Arc<AtomicBool>,
+    probes: Arc<Mutex<Vec<(f64, String, u16)>>>,
+    thread: JoinHandle<()>,
+}
+
+impl Prober {
+    fn start() -> Prober {
+        let stop = Arc::new(AtomicBool::new(false));
+        let probes = Arc::new(Mutex::new(Vec::new()));
+        let (stopping, kept) = (stop.clone(), probes.clone());
+        let thread = std::thread::spawn(move || {
+            while !stopping.load(Ordering::Relaxed) {
+                let round: Vec<JoinHandle<()>> = topology::replica_admin_ports(REPLICAS)
+                    .into_iter()
+                    .map(|(part, port)| {
+                        let kept = kept.clone();
+                        std::thread::spawn(move || {
+                            let code = net::http_status(port, "/readyz").unwrap_or(0);
+                            kept.lock().expect("probe lock").push((now(), part, code));
+                        })
+                    })
+                    .collect();
+                std::thread::sleep(Duration::from_millis(500));
+                for probe in round {
+                    let _ = probe.join();
+                }
+            }
+        });
+        Prober { stop, probes, thread }
+    }
+
+    fn stop(self) -> Vec<(f64, String, u16)> {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        std::mem::take(&mut *self.probes.lock().expect("probe lock"))
+    }
+}
+
+/// Counts what nginx passed from a failed replica to another, and how many were POSTs
+/// (only those never sent are resent).
+fn count_failovers(paths: &Paths, results: &Path, tag: &str, events: &Events) -> Result<(), Error> {
+    let kept: PathBuf = results.join(format!("{tag}-nginx-error.log"));
+    std::fs::copy(paths.run_dir().join("local/nginx-error.log"), &kept)
+        .map_err(Error::io("keeping nginx's error log"))?;
+    let log = std::fs::read_to_string(&kept).map_err(Error::io("reading nginx's error log"))?;
+    let failovers: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("[error]") && (l.contains("connect() failed") || l.contains("prematurely closed")))
+        .collect();
+    let posts = failovers.iter().filter(|l| l.contains("request: \"POST")).count();
+    events.log(&format!(
+        "nginx passed {} failed attempts on a replica to another one, {posts} of them POSTs",
+        failovers.len()
+    ));
+    Ok(())
+}
+
+/// The scenario's event log: each line with its UTC time, also printed.
+struct Events(Mutex<File>);
+
+impl Events {
+    fn create(path: &Path) -> Result<Events, Error> {
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(path)
+            .map_err(Error::io(format!("creating {}", path.display())))?;
+        Ok(Events(Mutex::new(file)))
+    }
+
+    fn log(&self, what: &str) {
+        let line = format!("{} {what}", Timestamp::now().strftime("%H:%M:%S%.3f"));
+        println!("{line}");
+        let _ = writeln!(self.0.lock().expect("event log lock"), "{line}");
+    }
+}
