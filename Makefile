@@ -25,7 +25,7 @@ e2e:
 
 ## bench-runtime: start-up time and memory of the release binaries (BENCHMARKS.md)
 bench-runtime:
-	@scripts/bench-runtime.sh
+	@scripts/tools.sh wrk secantus && cargo xtask bench-runtime --runs "$${RUNS:-10}"
 
 ## local-up: the PEP2 topology locally: SecantusDB, 4 issuers, 4 validators, nginx on :8080 (REPLICAS=n)
 local-up:

@@ -49,6 +49,6 @@ step "summary (report: ${report#"$ROOT"/})"
 python3 artillery/summarize.py "$report" "$ENV"
 if [ -n "$started_topology" ]; then
   echo
-  python3 scripts/local-usage.py "$ROOT/.run/local"
+  cargo xtask usage
 fi
 exit $status

@@ -3,6 +3,7 @@
 //! under .run/, and writes and audits test data through permit-store.
 
 mod audit;
+mod bench;
 mod error;
 mod fault;
 mod net;
@@ -12,6 +13,7 @@ mod run;
 mod seed;
 mod services;
 mod topology;
+mod usage;
 mod with_db;
 
 use std::path::Path;
@@ -39,6 +41,8 @@ const USAGE: &str = "usage: cargo xtask COMMAND
   seed [--uri U] [--db D]  store an expired and a not-yet-valid permit; print their ids
   audit RECORD REPORT [--uri U] [--db D] [--no-errors] [--outage] [--max-ms N]
                            check a fault-suite run against the database
+  usage                    CPU time and peak memory of each kind of process of the topology
+  bench-runtime [--runs N] start-up time and memory of the release binaries (make bench-runtime)
   token                    print a fresh random token (43 URL-safe characters)
   with-db COMMAND...       run COMMAND with MONGODB_URI set to a throw-away SecantusDB
                            (unless MONGODB_URI is set already); its exit status is ours
@@ -150,6 +154,24 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             let verdict = audit::audit(Path::new(&record), Path::new(&report), &uri, &database, &checks).await?;
             println!("{}", verdict.json);
             verdict.passed
+        }
+        "usage" => {
+            args.done()?;
+            usage::usage(&paths)?;
+            true
+        }
+        "bench-runtime" => {
+            let runs = match args.value("--runs")? {
+                None => 10,
+                Some(n) => n
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| Error::Usage(format!("--runs {n:?} is not a positive number")))?,
+            };
+            args.done()?;
+            bench::bench_runtime(&paths, runs)?;
+            true
         }
         "token" => {
             args.done()?;

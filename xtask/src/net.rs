@@ -47,6 +47,18 @@ pub fn request(
     body: &[u8],
     timeout: Duration,
 ) -> Option<u16> {
+    fetch(port, method, path, headers, body, timeout).map(|(status, _)| status)
+}
+
+/// As `request`, with the answer's body.
+pub fn fetch(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Option<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect_timeout(&loopback(port), timeout).ok()?;
     stream.set_read_timeout(Some(timeout)).ok()?;
     stream.set_write_timeout(Some(timeout)).ok()?;
@@ -60,9 +72,15 @@ pub fn request(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes()).ok()?;
     stream.write_all(body).ok()?;
-    let mut status_line = [0u8; 12];
-    stream.read_exact(&mut status_line).ok()?;
-    std::str::from_utf8(&status_line[9..12]).ok()?.parse().ok()
+    let mut answer = Vec::new();
+    // The status line may be all a slow reader gets before the timeout; that is enough.
+    let _ = stream.read_to_end(&mut answer);
+    let status = std::str::from_utf8(answer.get(9..12)?).ok()?.parse().ok()?;
+    let body = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or_else(Vec::new, |end| answer[end + 4..].to_vec());
+    Some((status, body))
 }
 
 /// Waits for `ready`, at most `seconds`, failing at once with the end of `log` when the

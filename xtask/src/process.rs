@@ -48,9 +48,19 @@ pub fn spawn(spec: &Spec) -> Result<Child, Error> {
         .map_err(Error::io(format!("starting {} ({})", spec.name, argv[0])))
 }
 
-/// Whether `pid` is a live process we may signal.
+/// Whether `pid` is a live process. A zombie (exited, not yet reaped by its parent, as a
+/// part this very process started and then killed) is not.
 pub fn alive(pid: u32) -> bool {
-    signal(pid, "0")
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                != Some("Z")
+        }
+        // Without /proc (macOS), ask the kernel.
+        Err(_) if !Path::new("/proc/self").exists() => signal(pid, "0"),
+        Err(_) => false,
+    }
 }
 
 /// Sends `kill -<signal>`; false when there is no such process.
@@ -97,4 +107,22 @@ pub fn write_pid(path: &Path, pid: u32) -> Result<(), Error> {
 
 pub fn read_pid(path: &Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_that_exited_is_not_alive_before_it_is_reaped() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        assert!(alive(child.id()));
+        assert!(signal(child.id(), "KILL"));
+        assert!(
+            wait_gone(child.id(), Duration::from_secs(5)),
+            "a zombie counted as alive"
+        );
+        child.wait().unwrap();
+        assert!(!alive(child.id()));
+    }
 }
