@@ -272,7 +272,7 @@ fn database(
         ("Idempotency-Key", key.as_str()),
     ];
     let issued = (0..600).any(|_| {
-        let status = net::request(
+        let answer = net::fetch(
             listen_port,
             "POST",
             "/api/create",
@@ -280,7 +280,7 @@ fn database(
             body,
             Duration::from_secs(5),
         );
-        status == Some(201) || {
+        answer.is_some_and(|(status, _)| status == 201) || {
             std::thread::sleep(Duration::from_millis(100));
             false
         }

@@ -34,23 +34,11 @@ pub fn free_port() -> Result<u16, Error> {
 
 /// The status of `GET path` on 127.0.0.1:`port`, or `None` when nothing answers in time.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
-    request(port, "GET", path, &[("Host", "127.0.0.1")], b"", Duration::from_secs(1))
+    fetch(port, "GET", path, &[("Host", "127.0.0.1")], b"", Duration::from_secs(1)).map(|(status, _)| status)
 }
 
-/// One HTTP/1.1 request on 127.0.0.1:`port`; the answer's status, or `None` when nothing
-/// answers within `timeout`.
-pub fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-    timeout: Duration,
-) -> Option<u16> {
-    fetch(port, method, path, headers, body, timeout).map(|(status, _)| status)
-}
-
-/// As `request`, with the answer's body.
+/// One HTTP/1.1 request on 127.0.0.1:`port`; the answer's status and body, or `None`
+/// when nothing answers within `timeout`.
 pub fn fetch(
     port: u16,
     method: &str,

@@ -246,36 +246,3 @@ impl std::fmt::Display for ErrorChain<'_> {
         Ok(())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_error_has_a_documented_code_and_a_spanish_message_without_details() {
-        let readme = include_str!("../../../README.md");
-        let errors = [
-            AppError::Invalid(FieldErrors::new()),
-            AppError::Malformed("expected value at line 1".into()),
-            AppError::UnsupportedMediaType,
-            AppError::PayloadTooLarge,
-            AppError::NotFound,
-            AppError::MethodNotAllowed,
-            AppError::Overloaded,
-            AppError::TimedOut,
-            AppError::Internal("connection pool poisoned".into()),
-        ];
-        let mut codes: Vec<&str> = errors.iter().map(AppError::code).collect();
-        for error in &errors {
-            let row = format!("| {} | `{}` |", error.status().as_u16(), error.code());
-            assert!(readme.contains(&row), "README's error table lacks {row}");
-            let message = error.message();
-            assert!(message.ends_with('.'), "{message}");
-            assert_ne!(message, error.to_string(), "the message is not the internal text");
-            assert!(!message.contains("line 1") && !message.contains("pool"), "{message}");
-        }
-        codes.sort_unstable();
-        codes.dedup();
-        assert_eq!(codes.len(), errors.len(), "codes are unique");
-    }
-}

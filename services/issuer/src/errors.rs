@@ -118,10 +118,22 @@ impl From<CrossSite> for AppError {
 mod tests {
     use super::*;
 
+    use permit_domain::FieldErrors;
+
+    /// The shared errors and the issuer's own: every answer either service can give.
     #[test]
-    fn every_issuer_error_has_a_documented_code_and_a_spanish_message_without_details() {
+    fn every_error_has_a_documented_code_and_a_spanish_message_without_details() {
         let readme = include_str!("../../../README.md");
         let errors: Vec<AppError> = vec![
+            AppError::Invalid(FieldErrors::new()),
+            AppError::Malformed("expected value at line 1".into()),
+            AppError::UnsupportedMediaType,
+            AppError::PayloadTooLarge,
+            AppError::NotFound,
+            AppError::MethodNotAllowed,
+            AppError::Overloaded,
+            AppError::TimedOut,
+            AppError::Internal("connection pool poisoned".into()),
             IssueError::InProgress.into(),
             IssueError::KeyReused.into(),
             RateLimited { retry_after_secs: 1 }.into(),
@@ -136,6 +148,7 @@ mod tests {
             let message = error.message();
             assert!(message.ends_with('.'), "{message}");
             assert_ne!(message, error.to_string(), "the message is not the internal text");
+            assert!(!message.contains("line 1") && !message.contains("pool"), "{message}");
         }
         codes.sort_unstable();
         codes.dedup();
