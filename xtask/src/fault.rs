@@ -128,8 +128,16 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
         Scenario::Rolling => rolling(paths, &mut load_run, &events)?,
         Scenario::Database => database(paths, &mut load_run, &events, results, tag, listen_port)?,
     };
-    load_run.wait().map_err(Error::io("waiting for artillery"))?;
+    let finished = load_run.wait().map_err(Error::io("waiting for artillery"))?;
     events.log("load finished");
+    if !report.exists() {
+        let log = results.join(format!("{tag}-artillery.log"));
+        return Err(Error::Failed(format!(
+            "artillery wrote no report ({finished}); the end of its log ({}):\n{}",
+            log.display(),
+            crate::process::tail(&log, 20)
+        )));
+    }
     for restart in restarts {
         let _ = restart.join();
     }
@@ -162,7 +170,8 @@ fn artillery(paths: &Paths, load: &str, record: &Path, report: &Path, log: &Path
         .current_dir(&paths.root)
         .env("FAULT_RECORD", record)
         .env("TARGET", format!("http://127.0.0.1:{port}"))
-        .env("CITIZENS", &citizens)
+        // Artillery reads the payload relative to the scenario file.
+        .env("CITIZENS", "../.run/faults/citizens.csv")
         .env("ISSUER_HOST", "formulario.localhost")
         .env("VALIDATOR_HOST", "validar.localhost")
         .env("ARTILLERY_DISABLE_TELEMETRY", "true")
