@@ -54,7 +54,7 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
     let dir = paths.run_dir();
     std::fs::create_dir_all(dir.join("db")).map_err(Error::io("creating .run/db"))?;
     let pid_file = dir.join("run.pid");
-    if let Some(pid) = process::read_pid(&pid_file).filter(|pid| process::alive(*pid)) {
+    if let Some(pid) = process::read_pid(&pid_file).filter(|pid| process::alive(*pid) && supervisor(*pid)) {
         return Err(Error::AlreadyRunning { pid });
     }
     let ports = Ports::from_env()?;
@@ -173,6 +173,16 @@ fn start(running: &mut Vec<Running>, spec: &Spec, seconds: u64, ready: impl Fn()
     })
 }
 
+/// Whether `pid` runs this supervisor, not another program that got the pid of one that
+/// died without removing its pid file. Without /proc (macOS) it is taken to.
+fn supervisor(pid: u32) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).map_or(true, |line| {
+        line.split(|b| *b == 0)
+            .next()
+            .is_some_and(|program| program.ends_with(b"xtask"))
+    })
+}
+
 fn env_or(variable: &str, default: &str) -> String {
     std::env::var(variable)
         .ok()
@@ -260,5 +270,18 @@ fn stop_all(running: &mut [Running]) {
             let _ = part.child.kill();
         }
         let _ = part.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pid_taken_over_by_another_program_is_not_a_running_make_run() {
+        let mut other = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        assert!(!supervisor(other.id()));
+        other.kill().unwrap();
+        other.wait().unwrap();
     }
 }
