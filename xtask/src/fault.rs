@@ -203,8 +203,9 @@ fn sleep_while_running(load: &mut Child, duration: Duration) -> bool {
 }
 
 fn replica_names() -> Vec<String> {
-    (1..=REPLICAS)
-        .flat_map(|n| [format!("issuer-{n}"), format!("validator-{n}")])
+    topology::replica_admin_ports(REPLICAS)
+        .into_iter()
+        .map(|(name, _)| name)
         .collect()
 }
 

@@ -140,9 +140,7 @@ impl Topology {
     }
 
     fn replicas(&self) -> Vec<Replica> {
-        (1..=self.replicas)
-            .flat_map(|n| Service::BOTH.map(|service| replica(service, n)))
-            .collect()
+        all_replicas(self.replicas)
     }
 }
 
@@ -155,17 +153,20 @@ fn port_of(listen: &str) -> Result<u16, Error> {
 
 /// Each replica of a topology of `replicas` and its admin port.
 pub fn replica_admin_ports(replicas: u16) -> Vec<(String, u16)> {
-    (1..=replicas)
-        .flat_map(|n| Service::BOTH.map(|service| replica(service, n)))
+    all_replicas(replicas)
+        .into_iter()
         .map(|r| (r.name, r.admin_port))
         .collect()
 }
 
+fn all_replicas(replicas: u16) -> Vec<Replica> {
+    (1..=replicas)
+        .flat_map(|n| Service::BOTH.map(|service| replica(service, n)))
+        .collect()
+}
+
 fn replica(service: Service, n: u16) -> Replica {
-    let port = match service {
-        Service::Issuer => ISSUER_BASE,
-        Service::Validator => VALIDATOR_BASE,
-    } + n;
+    let port = service_base(service) + n;
     Replica {
         service,
         name: format!("{}-{n}", service.name()),
