@@ -52,6 +52,7 @@ tool() {
     # checkov, in the same venv, needs packaging<24; schemathesis is content with it.
     schemathesis) venv_install "schemathesis==$SCHEMATHESIS_VERSION" "packaging==23.2" ;;
     node)
+      # shellcheck disable=SC2016 # the ${...} is JavaScript's, not the shell's
       if ! (cd "$ROOT" && node -e '
         const wanted = require("./package.json").devDependencies;
         for (const [name, version] of Object.entries(wanted))
