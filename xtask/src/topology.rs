@@ -414,7 +414,9 @@ pub fn start(paths: &Paths, part: &str) -> Result<u32, Error> {
 /// Stops one part: SIGTERM and a wait for it to exit, or SIGKILL with `kill`; its pid.
 pub fn stop(paths: &Paths, part: &str, kill: bool) -> Result<u32, Error> {
     if part != "db" && part != "nginx" && parse_replica(part).is_none() {
-        return Err(Error::Usage(format!("no part {part:?}: db, nginx, issuer-N or validator-N")));
+        return Err(Error::Usage(format!(
+            "no part {part:?}: db, nginx, issuer-N or validator-N"
+        )));
     }
     let path = pid_file(paths, part);
     let pid = process::read_pid(&path)
