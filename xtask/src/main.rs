@@ -12,6 +12,7 @@ mod process;
 mod run;
 mod seed;
 mod services;
+mod settings;
 mod topology;
 mod usage;
 mod with_db;
@@ -184,7 +185,7 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
 }
 
 fn database(args: &mut Arguments) -> Result<(String, String), Error> {
-    let port = std::env::var("LOCAL_DB_PORT").unwrap_or_else(|_| "27117".into());
+    let port = settings::number("LOCAL_DB_PORT", topology::DEFAULT_DB_PORT, 1..=u16::MAX)?;
     let uri = args.value("--uri")?.unwrap_or(format!("mongodb://127.0.0.1:{port}"));
     let database = args.value("--db")?.unwrap_or_else(|| "permisos".into());
     Ok((uri, database))

@@ -9,11 +9,8 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::error::Error;
 use crate::paths::Paths;
 use crate::process::{self, Spec};
-use crate::services::{self, Replica, Service};
-use crate::{net, step};
-
-/// A service's admin port (probes, metrics) is its public port plus this.
-const ADMIN_OFFSET: u16 = 1000;
+use crate::services::{self, ADMIN_OFFSET, Replica, Service};
+use crate::{net, settings, step};
 
 struct Ports {
     issuer: u16,
@@ -23,19 +20,12 @@ struct Ports {
 
 impl Ports {
     fn from_env() -> Result<Ports, Error> {
-        let port = |variable: &'static str, default: u16| match std::env::var(variable) {
-            Err(_) => Ok(default),
-            Ok(text) => text
-                .trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|p| (1..=65535 - ADMIN_OFFSET).contains(p))
-                .ok_or_else(|| Error::Failed(format!("{variable}={text:?} is not a port number below 64536"))),
-        };
+        // Room above each service's port for its admin port.
+        let public = 1..=u16::MAX - ADMIN_OFFSET;
         Ok(Ports {
-            issuer: port("ISSUER_PORT", 8081)?,
-            validator: port("VALIDATOR_PORT", 8082)?,
-            database: port("DB_PORT", 27017)?,
+            issuer: settings::number("ISSUER_PORT", 8081, public.clone())?,
+            validator: settings::number("VALIDATOR_PORT", 8082, public)?,
+            database: settings::number("DB_PORT", 27017, 1..=u16::MAX)?,
         })
     }
 }
@@ -111,11 +101,11 @@ fn start_all(
 
     let token = admin_token(&dir.join("admin-token"))?;
     let links = Links {
-        issuer: env_or(
+        issuer: settings::or(
             "ISSUER_PUBLIC_URL",
             &format!("http://formulario.localhost:{}", ports.issuer),
         ),
-        validator: env_or(
+        validator: settings::or(
             "VALIDATOR_PUBLIC_URL",
             &format!("http://validar.localhost:{}", ports.validator),
         ),
@@ -123,13 +113,16 @@ fn start_all(
     let env = vec![
         (
             "MONGODB_URI".to_owned(),
-            env_or("MONGODB_URI", &format!("mongodb://127.0.0.1:{}", ports.database)),
+            settings::or("MONGODB_URI", &format!("mongodb://127.0.0.1:{}", ports.database)),
         ),
         ("ISSUER_PUBLIC_URL".to_owned(), links.issuer.clone()),
         ("VALIDATOR_PUBLIC_URL".to_owned(), links.validator.clone()),
-        ("LOG_FORMAT".to_owned(), env_or("LOG_FORMAT", "pretty")),
+        ("LOG_FORMAT".to_owned(), settings::or("LOG_FORMAT", "pretty")),
         // Nothing routes to these but a browser: no endpoints to withdraw before stopping.
-        ("SHUTDOWN_DRAIN_SECS".to_owned(), env_or("SHUTDOWN_DRAIN_SECS", "0")),
+        (
+            "SHUTDOWN_DRAIN_SECS".to_owned(),
+            settings::or("SHUTDOWN_DRAIN_SECS", "0"),
+        ),
     ];
     step("starting the issuer and the validator");
     for service in Service::BOTH {
@@ -137,12 +130,7 @@ fn start_all(
             Service::Issuer => ports.issuer,
             Service::Validator => ports.validator,
         };
-        let replica = Replica {
-            service,
-            name: service.name().into(),
-            port,
-            admin_port: port + ADMIN_OFFSET,
-        };
+        let replica = Replica::new(service, service.name().into(), port);
         let mut env = env.clone();
         if service == Service::Issuer {
             env.push(("ADMIN_TOKEN".into(), token.clone()));
@@ -183,13 +171,6 @@ fn supervisor(pid: u32) -> bool {
     })
 }
 
-fn env_or(variable: &str, default: &str) -> String {
-    std::env::var(variable)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| default.to_owned())
-}
-
 /// The operator's token, made once per checkout and kept out of the repository.
 fn admin_token(path: &std::path::Path) -> Result<String, Error> {
     if let Ok(token) = std::fs::read_to_string(path)
@@ -210,13 +191,13 @@ fn print_welcome(links: &Links) {
          Rules:         PERMIT_CURFEW={curfew}  PERMIT_WEEKLY_LIMIT={limit}  PERMIT_START_DELAY_MINUTES={delay}",
         issuer = links.issuer,
         validator = links.validator,
-        curfew = env_or("PERMIT_CURFEW", "22:00-05:00"),
-        limit = env_or("PERMIT_WEEKLY_LIMIT", "2"),
-        delay = env_or("PERMIT_START_DELAY_MINUTES", "15"),
+        curfew = settings::or("PERMIT_CURFEW", "22:00-05:00"),
+        limit = settings::or("PERMIT_WEEKLY_LIMIT", "2"),
+        delay = settings::or("PERMIT_START_DELAY_MINUTES", "15"),
     );
     let santiago = jiff::Timestamp::now().in_tz("America/Santiago");
     if let Ok(now) = santiago
-        && std::env::var_os("PERMIT_CURFEW").is_none()
+        && settings::var("PERMIT_CURFEW").is_none()
         && (now.hour() >= 19 || now.hour() < 5)
     {
         println!(

@@ -49,6 +49,9 @@ pub fn build(paths: &Paths, profile: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A replica's admin port (probes, metrics) is its public port plus this.
+pub const ADMIN_OFFSET: u16 = 1000;
+
 /// One replica listening on `port`, its probes and metrics on `admin_port`, both on loopback.
 pub struct Replica {
     pub service: Service,
@@ -58,6 +61,15 @@ pub struct Replica {
 }
 
 impl Replica {
+    pub fn new(service: Service, name: String, port: u16) -> Replica {
+        Replica {
+            service,
+            name,
+            port,
+            admin_port: port + ADMIN_OFFSET,
+        }
+    }
+
     pub fn spec(
         &self,
         binary: PathBuf,

@@ -14,13 +14,14 @@ use crate::error::Error;
 use crate::paths::Paths;
 use crate::process::{self, Spec};
 use crate::services::{self, Replica, Service};
-use crate::{net, step};
+use crate::{net, settings, step};
 
 /// Replica N of the issuer listens on 18080 + N, of the validator on 18180 + N; admin ports
 /// are 1000 higher.
 const ISSUER_BASE: u16 = 18080;
 const VALIDATOR_BASE: u16 = 18180;
-const ADMIN_OFFSET: u16 = 1000;
+/// The database's port when `LOCAL_DB_PORT` is not set.
+pub const DEFAULT_DB_PORT: u16 = 27117;
 
 /// What `up` was asked for, saved so a part started again runs exactly as the first did.
 #[derive(Serialize, Deserialize)]
@@ -74,31 +75,18 @@ impl Topology {
     /// Settings from the environment (`REPLICAS`, `LISTEN`, `LOCAL_DB_PORT`, `PROFILE`,
     /// `CPUSET`), which `make local-up VAR=...` passes on.
     pub fn from_env() -> Result<Topology, Error> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let number = |name: &'static str, default: u16| match var(name) {
-            None => Ok(default),
-            Some(text) => text
-                .trim()
-                .parse::<u16>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::Failed(format!("{name}={text:?} is not a positive whole number"))),
-        };
-        let replicas = number("REPLICAS", 4)?;
-        if replicas > 50 {
-            return Err(Error::Failed(format!("REPLICAS={replicas}: at most 50")));
-        }
-        let listen = var("LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let replicas = settings::number("REPLICAS", 4, 1..=50)?;
+        let listen = settings::or("LISTEN", "127.0.0.1:8080");
         let public_port = port_of(&listen)?;
-        let db_port = number("LOCAL_DB_PORT", 27117)?;
-        let profile = var("PROFILE").unwrap_or_else(|| "release".into());
+        let db_port = settings::number("LOCAL_DB_PORT", DEFAULT_DB_PORT, 1..=u16::MAX)?;
+        let profile = settings::or("PROFILE", "release");
         if profile != "release" && profile != "debug" {
             return Err(Error::Failed(format!("PROFILE={profile:?} is not release or debug")));
         }
         // Every variable passes on to the services; these are the topology's own defaults.
         let mut env: Vec<(String, String)> = std::env::vars().collect();
         let mut default = |name: &str, value: String| {
-            if var(name).is_none() {
+            if settings::var(name).is_none() {
                 env.push((name.to_owned(), value));
             }
         };
@@ -122,7 +110,7 @@ impl Topology {
             listen,
             db_port,
             profile,
-            cpuset: var("CPUSET"),
+            cpuset: settings::var("CPUSET"),
             env,
         })
     }
@@ -166,13 +154,7 @@ fn all_replicas(replicas: u16) -> Vec<Replica> {
 }
 
 fn replica(service: Service, n: u16) -> Replica {
-    let port = service_base(service) + n;
-    Replica {
-        service,
-        name: format!("{}-{n}", service.name()),
-        port,
-        admin_port: port + ADMIN_OFFSET,
-    }
+    Replica::new(service, format!("{}-{n}", service.name()), service_base(service) + n)
 }
 
 fn parse_replica(part: &str) -> Option<Replica> {
