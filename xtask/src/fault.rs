@@ -125,8 +125,10 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
     events.log("load started");
     let restarts = match scenario {
         Scenario::Kill => kill(&mut load_run, &events),
-        Scenario::Rolling => rolling(paths, &mut load_run, &events)?,
-        Scenario::Database => database(paths, &mut load_run, &events, results, tag, listen_port)?,
+        Scenario::Rolling => rolling(paths, &mut load_run, &events).map(|()| Vec::new())?,
+        Scenario::Database => {
+            database(paths, &mut load_run, &events, results, tag, listen_port).map(|()| Vec::new())?
+        }
     };
     let finished = load_run.wait().map_err(Error::io("waiting for artillery"))?;
     events.log("load finished");
@@ -232,21 +234,21 @@ fn kill(load: &mut Child, events: &Events) -> Vec<JoinHandle<()>> {
 
 /// After 20 s, SIGTERM to each replica in turn, started again once it exited and waited
 /// for until ready, 2 s apart, round after round while the load runs.
-fn rolling(paths: &Paths, load: &mut Child, events: &Events) -> Result<Vec<JoinHandle<()>>, Error> {
+fn rolling(paths: &Paths, load: &mut Child, events: &Events) -> Result<(), Error> {
     if !sleep_while_running(load, Duration::from_secs(20)) {
-        return Ok(Vec::new());
+        return Ok(());
     }
     loop {
         for part in replica_names() {
             if !running(load) {
-                return Ok(Vec::new());
+                return Ok(());
             }
             let pid = topology::stop(paths, &part, false)?;
             events.log(&format!("SIGTERM {part} (pid {pid}); exited"));
             let pid = topology::start(paths, &part)?;
             events.log(&format!("{part} ready again (pid {pid})"));
             if !sleep_while_running(load, Duration::from_secs(2)) {
-                return Ok(Vec::new());
+                return Ok(());
             }
         }
     }
@@ -262,9 +264,9 @@ fn database(
     results: &Path,
     tag: &str,
     listen_port: u16,
-) -> Result<Vec<JoinHandle<()>>, Error> {
+) -> Result<(), Error> {
     if !sleep_while_running(load, Duration::from_secs(40)) {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let prober = Prober::start();
     let pid = topology::stop(paths, "db", false).or_else(|_| topology::stop(paths, "db", true))?;
@@ -314,7 +316,7 @@ fn database(
     for line in readiness_summary(&probes, stopped, back) {
         events.log(&line);
     }
-    Ok(Vec::new())
+    Ok(())
 }
 
 /// Seconds since the epoch, to the microsecond.
