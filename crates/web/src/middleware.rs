@@ -132,7 +132,11 @@ async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
 /// `error` answered to `request`: JSON for `/api/*` and clients that ask for it, a page
 /// for browsers.
 pub fn error_response(request: &Request, error: AppError) -> Response {
-    if wants_json(request) {
+    render(error, wants_json(request))
+}
+
+fn render(error: AppError, json: bool) -> Response {
+    if json {
         error.into_response()
     } else {
         PageError(error).into_response()
@@ -168,11 +172,7 @@ async fn render_errors(request: Request, next: Next) -> Response {
         None => AppError::from_status(status),
     };
     let allow = response.headers().get(header::ALLOW).cloned();
-    let mut rendered = if json {
-        error.into_response()
-    } else {
-        PageError(error).into_response()
-    };
+    let mut rendered = render(error, json);
     if let Some(allow) = allow {
         rendered.headers_mut().insert(header::ALLOW, allow);
     }
