@@ -255,8 +255,9 @@ fn rolling(paths: &Paths, load: &mut Child, events: &Events) -> Result<(), Error
 }
 
 /// After 40 s, the database stopped for 10 s and started again. Meanwhile every replica's
-/// readiness is probed every 0.5 s; afterwards, how long until a permit could be issued
-/// through nginx and until every replica was ready again.
+/// readiness, and the landing and form pages through nginx, are probed every 0.5 s;
+/// afterwards, how long until a permit could be issued through nginx and until every
+/// replica was ready again.
 fn database(
     paths: &Paths,
     load: &mut Child,
@@ -268,7 +269,7 @@ fn database(
     if !sleep_while_running(load, Duration::from_secs(40)) {
         return Ok(());
     }
-    let prober = Prober::start();
+    let prober = Prober::start(listen_port);
     let pid = topology::stop(paths, "db", false).or_else(|_| topology::stop(paths, "db", true))?;
     let stopped = now();
     events.log(&format!("database stopped (pid {pid})"));
@@ -324,20 +325,32 @@ fn now() -> f64 {
     Timestamp::now().as_microsecond() as f64 / 1e6
 }
 
-/// What readiness said while the database was down (from 1 s in), and how long after it
-/// returned every replica said ready and stayed so.
+/// What readiness and the pages said while the database was down (from 1 s in), and how
+/// long after it returned every replica said ready and stayed so.
 fn readiness_summary(probes: &[(f64, String, u16)], stopped: f64, back: f64) -> Vec<String> {
-    let down: Vec<u16> = probes
-        .iter()
-        .filter(|(t, _, _)| stopped + 1.0 <= *t && *t < back)
-        .map(|(_, _, code)| *code)
-        .collect();
-    let mut lines = vec![format!(
-        "readiness while stopped (from 1 s in): {} of {} probes not ready",
-        down.iter().filter(|code| **code != 200).count(),
-        down.len()
-    )];
-    let mut ordered: Vec<&(f64, String, u16)> = probes.iter().filter(|(t, _, _)| *t >= back).collect();
+    let while_down = |pages: bool| -> Vec<u16> {
+        probes
+            .iter()
+            .filter(|(t, part, _)| stopped + 1.0 <= *t && *t < back && part.starts_with(PAGE) == pages)
+            .map(|(_, _, code)| *code)
+            .collect()
+    };
+    let not_200 = |codes: &[u16]| codes.iter().filter(|code| **code != 200).count();
+    let (ready, pages) = (while_down(false), while_down(true));
+    let mut lines = vec![
+        format!(
+            "readiness while stopped (from 1 s in): {} of {} probes not ready",
+            not_200(&ready),
+            ready.len()
+        ),
+        format!(
+            "landing and form pages through nginx while stopped: {} of {} answered 200",
+            pages.len() - not_200(&pages),
+            pages.len()
+        ),
+    ];
+    let probes: Vec<&(f64, String, u16)> = probes.iter().filter(|(_, part, _)| !part.starts_with(PAGE)).collect();
+    let mut ordered: Vec<&(f64, String, u16)> = probes.iter().copied().filter(|(t, _, _)| *t >= back).collect();
     ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut ready_at: std::collections::BTreeMap<&str, Option<f64>> =
         probes.iter().map(|(_, part, _)| (part.as_str(), None)).collect();
@@ -361,7 +374,11 @@ fn readiness_summary(probes: &[(f64, String, u16)], stopped: f64, back: f64) -> 
     lines
 }
 
-/// Every replica's /readyz, all at once every 0.5 s, as (time, replica, status or 0).
+/// The prefix of the probes of pages through nginx, as against a replica's readiness.
+const PAGE: &str = "page ";
+
+/// Every replica's /readyz and the issuer's landing and form pages through nginx, all at
+/// once every 0.5 s, as (time, replica or page, status or 0).
 struct Prober {
     stop: Arc<AtomicBool>,
     probes: Arc<Mutex<Vec<(f64, String, u16)>>>,
@@ -369,18 +386,25 @@ struct Prober {
 }
 
 impl Prober {
-    fn start() -> Prober {
+    fn start(listen_port: u16) -> Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let probes = Arc::new(Mutex::new(Vec::new()));
         let (stopping, kept) = (stop.clone(), probes.clone());
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::Relaxed) {
-                let round: Vec<JoinHandle<()>> = topology::replica_admin_ports(REPLICAS)
+                let readiness = topology::replica_admin_ports(REPLICAS)
                     .into_iter()
-                    .map(|(part, port)| {
+                    .map(|(part, port)| (part, port, "/readyz", "127.0.0.1"));
+                let pages = ["/", "/nuevo"]
+                    .into_iter()
+                    .map(|path| (format!("{PAGE}{path}"), listen_port, path, "formulario.localhost"));
+                let round: Vec<JoinHandle<()>> = readiness
+                    .chain(pages)
+                    .map(|(part, port, path, host)| {
                         let kept = kept.clone();
                         std::thread::spawn(move || {
-                            let code = net::http_status(port, "/readyz").unwrap_or(0);
+                            let answer = net::fetch(port, "GET", path, &[("Host", host)], b"", Duration::from_secs(2));
+                            let code = answer.map_or(0, |(status, _)| status);
                             kept.lock().expect("probe lock").push((now(), part, code));
                         })
                     })

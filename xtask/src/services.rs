@@ -91,7 +91,7 @@ impl Replica {
         }
     }
 
-    /// Ready when its `/readyz` says so: indexes created, database answering.
+    /// Ready when its `/readyz` says so: started, indexes created.
     pub fn ready(&self) -> bool {
         crate::net::http_status(self.admin_port, "/readyz") == Some(200)
     }

@@ -54,7 +54,7 @@ impl ServiceProcess {
         }
     }
 
-    /// Waits until `/readyz` answers 200 (indexes created, database answering), at most 10 s.
+    /// Waits until `/readyz` answers 200 (started, indexes created), at most 10 s.
     pub async fn ready(&self) {
         let admin = self.admin.trim_start_matches("http://").to_owned();
         for _ in 0..200 {

@@ -1,11 +1,18 @@
 //! The admin port: liveness, readiness and metrics, never reachable through the Ingress.
+//!
+//! Readiness says whether *this process* can serve: started, its indexes ensured, not
+//! draining. It does not ask the database: one primary election would otherwise take every
+//! pod out of its Service at once, and the ingress would answer its own bare 503 for the
+//! landing page and the form too, where the app answers a database outage per request (503
+//! with `Retry-After`). The database's state is shown by `/readyz?verbose` and the
+//! `mongodb_up` metric instead.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -14,9 +21,9 @@ use tokio::sync::Mutex;
 
 use crate::metrics::Metrics;
 
-/// Readiness asks the database at most this often; probes from many places cost one ping.
-const READINESS_CACHE: Duration = Duration::from_secs(1);
-/// A ping slower than this counts as "not ready".
+/// The database is asked at most this often; scrapes from many places cost one ping.
+const PING_CACHE: Duration = Duration::from_secs(1);
+/// A ping slower than this counts as "database unavailable".
 const PING_TIMEOUT: Duration = Duration::from_millis(500);
 
 pub const HEALTHZ: &str = "/healthz";
@@ -60,7 +67,7 @@ impl Health {
     async fn database_answers(&self) -> bool {
         let mut last = self.last_ping.lock().await;
         if let Some((at, ok)) = *last
-            && at.elapsed() < READINESS_CACHE
+            && at.elapsed() < PING_CACHE
         {
             return ok;
         }
@@ -78,20 +85,45 @@ impl Health {
     }
 }
 
-async fn readyz(State(health): State<Health>) -> (StatusCode, &'static str) {
-    if health.shutting_down.load(Ordering::SeqCst) {
+#[derive(serde::Deserialize)]
+struct ReadyzQuery {
+    verbose: Option<String>,
+}
+
+/// 200 or 503 by this process's own state; `?verbose` adds one line per check and the
+/// database's answer, which does not change the status.
+async fn readyz(State(health): State<Health>, Query(query): Query<ReadyzQuery>) -> (StatusCode, String) {
+    let draining = health.shutting_down.load(Ordering::SeqCst);
+    let indexed = health.indexed.load(Ordering::SeqCst);
+    let (status, summary) = if draining {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down")
-    } else if !health.indexed.load(Ordering::SeqCst) {
+    } else if !indexed {
         (StatusCode::SERVICE_UNAVAILABLE, "preparing the database")
-    } else if health.database_answers().await {
-        (StatusCode::OK, "ok")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable")
+        (StatusCode::OK, "ok")
+    };
+    if query.verbose.is_none() {
+        return (status, summary.to_owned());
     }
+    let database = if health.database_answers().await {
+        "ok"
+    } else {
+        "unavailable (requests that need it get 503 with Retry-After)"
+    };
+    let check = |ok: bool| if ok { "ok" } else { "failed" };
+    (
+        status,
+        format!(
+            "[{}] indexes\n[{}] not draining\n[info] database: {database}\nreadyz check: {summary}\n",
+            check(indexed),
+            check(!draining),
+        ),
+    )
 }
 
 async fn metrics(State(health): State<Health>) -> impl IntoResponse {
     health.metrics.quota_releases(health.store.quota_releases());
+    health.metrics.mongodb_answers(health.database_answers().await);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         health.metrics.render(),

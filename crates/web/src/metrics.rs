@@ -24,6 +24,7 @@ pub struct Metrics {
     quota_releases_pending: IntGauge,
     quota_releases_failed: IntCounter,
     mongodb_duration: HistogramVec,
+    mongodb_up: IntGauge,
 }
 
 impl Metrics {
@@ -67,6 +68,11 @@ impl Metrics {
             &["operation"],
         )
         .expect("valid metric");
+        let mongodb_up = IntGauge::new(
+            "mongodb_up",
+            "1 if MongoDB answered a ping when this scrape asked (not part of readiness)",
+        )
+        .expect("valid metric");
         let build_info = IntGaugeVec::new(
             Opts::new("build_info", "Version and git revision of the running binary"),
             &["service", "version", "revision"],
@@ -89,6 +95,7 @@ impl Metrics {
             Box::new(quota_releases_pending.clone()),
             Box::new(quota_releases_failed.clone()),
             Box::new(mongodb_duration.clone()),
+            Box::new(mongodb_up.clone()),
             Box::new(build_info),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
@@ -106,6 +113,7 @@ impl Metrics {
             quota_releases_pending,
             quota_releases_failed,
             mongodb_duration,
+            mongodb_up,
         }
     }
 
@@ -139,6 +147,10 @@ impl Metrics {
         self.mongodb_duration
             .with_label_values(&[operation])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn mongodb_answers(&self, up: bool) {
+        self.mongodb_up.set(i64::from(up));
     }
 
     /// Takes the store's count of background quota give-backs, before a scrape.

@@ -89,43 +89,55 @@ async fn metrics_use_route_templates_and_count_what_happened() {
 
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
-async fn readiness_waits_for_indexes_and_a_database_that_answers() {
+async fn readiness_is_about_this_process_and_reports_the_database_apart() {
     let app = app(Limits::default()).await;
-    let ready = || async {
-        app.http
-            .get(format!("{}/readyz", app.admin))
-            .send()
-            .await
-            .unwrap()
-            .status()
+    let get = |path: &'static str| {
+        let url = format!("{}{path}", app.admin);
+        let http = app.http.clone();
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
     };
-    assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
     app.health.indexes_ready();
-    assert_eq!(ready().await, StatusCode::OK);
-    assert_eq!(
-        app.http
-            .get(format!("{}/healthz", app.admin))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(get("/readyz").await, (StatusCode::OK, "ok".to_owned()));
+    let (status, verbose) = get("/readyz?verbose").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(verbose.contains("[info] database: ok"), "{verbose}");
+    assert!(get("/metrics").await.1.contains("\nmongodb_up 1\n"));
+    assert_eq!(get("/healthz").await.0, StatusCode::OK);
     app.health.begin_shutdown();
-    assert_eq!(ready().await, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, verbose) = get("/readyz?verbose").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(verbose.contains("[failed] not draining"), "{verbose}");
 
+    // A database that does not answer leaves a started pod ready: the app answers each
+    // request that needs it with 503 + Retry-After, and the landing page stays up.
     let dead = testkit::dead_store().await;
     let health = Health::new(dead, std::sync::Arc::new(permit_web::Metrics::new("test")));
     health.indexes_ready();
     let admin = testkit::spawn(health.router()).await;
     let started = std::time::Instant::now();
-    assert_eq!(
-        app.http.get(format!("{admin}/readyz")).send().await.unwrap().status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    let ready = app.http.get(format!("{admin}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let verbose = app.http.get(format!("{admin}/readyz?verbose")).send().await.unwrap();
+    assert_eq!(verbose.status(), StatusCode::OK);
+    let verbose = verbose.text().await.unwrap();
+    assert!(verbose.contains("[info] database: unavailable"), "{verbose}");
+    let metrics = app
+        .http
+        .get(format!("{admin}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("\nmongodb_up 0\n"), "{metrics}");
     assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "readiness must answer quickly: {:?}",
+        started.elapsed() < Duration::from_secs(3),
+        "the admin port must answer quickly with the database down: {:?}",
         started.elapsed()
     );
 }
