@@ -142,6 +142,19 @@ fn the_client_address_rules_are_set_by_each_overlay() {
 }
 
 #[test]
+fn the_ingress_passes_a_503_on_instead_of_trying_every_pod() {
+    for overlay in ["kind", "production"] {
+        let ingress = Manifests::render_overlay(overlay)
+            .all::<k8s_openapi::api::networking::v1::Ingress>("Ingress")
+            .pop()
+            .unwrap();
+        let annotations = ingress.metadata.annotations.unwrap();
+        let retried = &annotations["nginx.ingress.kubernetes.io/proxy-next-upstream"];
+        assert!(!retried.contains("http_503"), "{overlay}: {retried}");
+    }
+}
+
+#[test]
 fn cert_managers_http01_solver_can_be_reached_by_the_ingress_controller() {
     let policies = Manifests::render_overlay("production").all::<NetworkPolicy>("NetworkPolicy");
     let solver = policies
