@@ -255,6 +255,15 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// A stable name for the rule that refused, for metrics and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::Curfew { .. } => "curfew",
+            Refusal::NeverOutsideCurfew { .. } => "never_outside_curfew",
+            Refusal::WeeklyLimit { .. } => "weekly_limit",
+        }
+    }
+
     /// How long until the same request could succeed, if ever.
     pub fn retry_after(&self) -> Option<SignedDuration> {
         match self {

@@ -20,7 +20,8 @@ pub struct Metrics {
     pub http_in_flight: IntGauge,
     permits_issued: IntCounterVec,
     validations: IntCounterVec,
-    quota_rejections: IntCounter,
+    refusals: IntCounterVec,
+    shed: IntCounterVec,
     quota_releases_pending: IntGauge,
     quota_releases_failed: IntCounter,
     mongodb_duration: HistogramVec,
@@ -50,8 +51,22 @@ impl Metrics {
             &["result"],
         )
         .expect("valid metric");
-        let quota_rejections = IntCounter::new("permit_quota_rejections_total", "Requests refused by the weekly limit")
-            .expect("valid metric");
+        let refusals = IntCounterVec::new(
+            Opts::new(
+                "permits_refused_total",
+                "Well-formed permit requests the rules refused, by rule",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let shed = IntCounterVec::new(
+            Opts::new(
+                "http_requests_shed_total",
+                "Requests answered 503 by the overload protection instead of a handler",
+            ),
+            &["service", "reason"],
+        )
+        .expect("valid metric");
         let quota_releases_pending = IntGauge::new(
             "permit_quota_releases_pending",
             "Quotas of permits that were not stored, being given back in the background",
@@ -91,7 +106,8 @@ impl Metrics {
             Box::new(http_in_flight.clone()),
             Box::new(permits_issued.clone()),
             Box::new(validations.clone()),
-            Box::new(quota_rejections.clone()),
+            Box::new(refusals.clone()),
+            Box::new(shed.clone()),
             Box::new(quota_releases_pending.clone()),
             Box::new(quota_releases_failed.clone()),
             Box::new(mongodb_duration.clone()),
@@ -109,7 +125,8 @@ impl Metrics {
             http_in_flight,
             permits_issued,
             validations,
-            quota_rejections,
+            refusals,
+            shed,
             quota_releases_pending,
             quota_releases_failed,
             mongodb_duration,
@@ -139,8 +156,14 @@ impl Metrics {
         self.validations.with_label_values(&[result]).inc();
     }
 
-    pub fn quota_rejected(&self) {
-        self.quota_rejections.inc();
+    /// `reason` is the refusal's code (`weekly_limit`, `curfew`...), so its values stay few.
+    pub fn permit_refused(&self, reason: &str) {
+        self.refusals.with_label_values(&[reason]).inc();
+    }
+
+    /// `reason`: `overloaded` (too many in flight) or `timeout`.
+    pub fn request_shed(&self, reason: &str) {
+        self.shed.with_label_values(&[self.service, reason]).inc();
     }
 
     pub fn mongodb_operation(&self, operation: &str, elapsed: Duration) {

@@ -112,6 +112,13 @@ async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     metrics.observe_request(method.as_str(), &route, status, elapsed);
+    if let Some(ErrorReport {
+        code: code @ ("overloaded" | "timeout"),
+        ..
+    }) = response.extensions().get::<ErrorReport>()
+    {
+        metrics.request_shed(code);
+    }
     span.in_scope(|| {
         match response.extensions().get::<ErrorReport>() {
             Some(ErrorReport {

@@ -95,13 +95,16 @@ fn fingerprint(request: &PermitRequest) -> String {
 
 async fn issue_as(ctx: &Context, id: PermitId, request: PermitRequest) -> Result<Permit, IssueError> {
     let now = ctx.now();
-    let window = ctx.rules.window(request.motive, now).map_err(IssueError::Refused)?;
+    let window = ctx.rules.window(request.motive, now).map_err(|refusal| {
+        ctx.metrics.permit_refused(refusal.code());
+        IssueError::Refused(refusal)
+    })?;
     let claim = ctx.rules.quota_claim(&request.rut, request.motive, now);
     let permit = Permit::issue_as(id, request, window);
     if let Err(error) = ctx.store.issue(&permit, claim.as_ref()).await {
         let error = IssueError::from(error);
-        if let IssueError::Refused(Refusal::WeeklyLimit { .. }) = error {
-            ctx.metrics.quota_rejected();
+        if let IssueError::Refused(refusal) = &error {
+            ctx.metrics.permit_refused(refusal.code());
         }
         return Err(error);
     }

@@ -222,6 +222,19 @@ async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
     assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(shed.headers()[header::RETRY_AFTER], "1");
     assert_eq!(shed.json::<Value>().await.unwrap()["code"], "overloaded");
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.admin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counted = metrics
+        .lines()
+        .find(|l| l.starts_with("http_requests_shed_total{") && l.contains(r#"reason="overloaded""#));
+    assert!(counted.is_some_and(|l| l.ends_with(" 1")), "{metrics}");
 }
 
 #[tokio::test]
