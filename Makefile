@@ -27,9 +27,9 @@ e2e:
 bench-runtime:
 	@scripts/tools.sh wrk secantus && cargo xtask bench-runtime --runs "$${RUNS:-10}"
 
-## local-up: the PEP2 topology locally: SecantusDB, 4 issuers, 4 validators, nginx on :8080 (REPLICAS=n)
+## local-up: the PEP2 topology locally: SecantusDB, 4 issuers, 4 validators, nginx on :8080 (REPLICAS=n; MONITORING=1: Prometheus on :9090)
 local-up:
-	@scripts/tools.sh secantus nginx && cargo xtask up
+	@scripts/tools.sh secantus nginx $${MONITORING:+prometheus} && cargo xtask up
 
 ## local-down: stop exactly what local-up started
 local-down:
@@ -39,13 +39,13 @@ local-down:
 local-status:
 	@cargo xtask status
 
-## load-test: the case study's artillery experiment (ENV=smoke|low|medium|high|stress, TARGET=http://<ip>)
+## load-test: the case study's artillery experiment, charted (ENV=smoke|low|medium|high|stress, TARGET=http://<ip>, MONITORING=1)
 load-test:
 	@scripts/load-test.sh
 
-## fault-test: replicas killed, a rolling restart and the database stopped, under load; audited (RELIABILITY.md; SCENARIOS=kill,rolling LOAD=stress)
+## fault-test: replicas killed, a rolling restart and the database stopped, under load; audited, charted (RELIABILITY.md; SCENARIOS=kill,rolling LOAD=stress MONITORING=1)
 fault-test:
-	@scripts/tools.sh node secantus nginx && cargo xtask fault --scenarios "$${SCENARIOS:-kill,rolling,database}" --load "$${LOAD:-medium}"
+	@scripts/tools.sh node secantus nginx charts $${MONITORING:+prometheus} && cargo xtask fault --scenarios "$${SCENARIOS:-kill,rolling,database}" --load "$${LOAD:-medium}"
 
 ## secantus-rs: install the Rust build of SecantusDB into .tools (for load runs; ~8 min)
 secantus-rs:

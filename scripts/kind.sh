@@ -4,7 +4,8 @@
 # flow on GitHub's runners — README, "Deploy on kind").
 #   kind.sh up | down | images | deploy | status | forward | ip
 #   GATEWAY=1: the Gateway API path. PERMIT_RULES=off: no curfew and no start delay, for a
-#   demo or a test at any hour (the weekly limit stays).
+#   demo or a test at any hour (the weekly limit stays). MONITORING=1: kube-prometheus with
+#   our PodMonitors, rules and dashboard (monitoring/, k8s/components/monitoring).
 # Every step is idempotent and says what it does; every wait stops early with the reason
 # when what it waits for cannot happen (scripts/kind_blockers.py).
 set -euo pipefail
@@ -98,6 +99,15 @@ metrics_server() {
   wait_until kube-system 300 "metrics-server" rolled_out kube-system deployment/metrics-server
 }
 
+monitoring_stack() {
+  step "installing kube-prometheus with our dashboard (monitoring/)"
+  # Its CustomResourceDefinitions must be established before its custom resources apply:
+  # the first passes fail on those, a later one applies them.
+  retry 300 kubectl apply --server-side --force-conflicts -k monitoring
+  wait_until monitoring 600 "Prometheus" rolled_out monitoring statefulset/prometheus-k8s
+  wait_until monitoring 600 "Grafana" rolled_out monitoring deployment/grafana
+}
+
 # A server-side dry run of an Ingress goes through the admission webhook.
 ingress_webhook_answers() {
   kubectl -n ingress-nginx create ingress webhook-probe --class=nginx \
@@ -166,6 +176,9 @@ configMapGenerator:
       - PERMIT_CURFEW=off
       - PERMIT_START_DELAY_MINUTES=0
 YAML
+  fi
+  if [ -n "${MONITORING:-}" ]; then
+    printf 'components:\n  - ../../k8s/components/monitoring\n' >>"$DEPLOY_DIR/kustomization.yaml"
   fi
 }
 
@@ -243,6 +256,14 @@ port-forward, which carries far less than the IP would; keep them small:
   make load-test ENV=smoke TARGET=http://127.0.0.1 ISSUER_HOST=formulario.$domain VALIDATOR_HOST=validar.$domain
 MSG
   fi
+  if kubectl get namespace monitoring >/dev/null 2>&1; then
+    cat <<MSG
+
+Monitoring (kube-prometheus): in another terminal
+  kubectl -n monitoring port-forward service/grafana 3000          # http://127.0.0.1:3000 (admin/admin), dashboard "Permisos"
+  kubectl -n monitoring port-forward service/prometheus-k8s 9090   # http://127.0.0.1:9090/alerts
+MSG
+  fi
 }
 
 forward() {
@@ -258,7 +279,11 @@ forward() {
 }
 
 case "${1:-}" in
-  up) need docker kind kubectl python3 curl git; cluster; metallb; metrics_server; entrance; images; deploy; status ;;
+  up)
+    need docker kind kubectl python3 curl git
+    cluster; metallb; metrics_server
+    if [ -n "${MONITORING:-}" ]; then monitoring_stack; fi
+    entrance; images; deploy; status ;;
   down) need kind; step "deleting cluster $CLUSTER"; kind delete cluster --name "$CLUSTER" ;;
   images) need docker git; images ;;
   deploy) need kind kubectl python3 curl; deploy; status ;;

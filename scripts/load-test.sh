@@ -2,7 +2,9 @@
 # `make load-test ENV=low TARGET=http://<ip>`: the case study's artillery experiment against
 # any target, summarised in the case study's own table. Without TARGET it runs against a
 # fresh local topology (cargo xtask up, curfew off so it works at any hour) and stops it
-# after. Exits non-zero when artillery's ensure checks fail.
+# after (MONITORING=1: with Prometheus, and the dashboard's queries checked against the
+# run's metrics). Writes a chart of the run beside its report. Exits non-zero when
+# artillery's ensure checks fail.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
@@ -12,11 +14,11 @@ case "$ENV" in
   smoke|low|medium|high|stress) ;;
   *) echo "ENV must be smoke, low, medium, high or stress (got $ENV)" >&2; exit 2 ;;
 esac
-scripts/tools.sh node
+scripts/tools.sh node charts
 
 started_topology=""
 if [ -z "${TARGET:-}" ]; then
-  scripts/tools.sh secantus nginx
+  scripts/tools.sh secantus nginx ${MONITORING:+prometheus}
   cargo xtask down >/dev/null
   PERMIT_CURFEW=off cargo xtask up ${SKIP_BUILD:+--no-build}
   started_topology=yes
@@ -47,8 +49,13 @@ grep -E '^(ok|fail):' "$RESULTS/$ENV-$stamp.log" || tail -20 "$RESULTS/$ENV-$sta
 
 step "summary (report: ${report#"$ROOT"/})"
 python3 artillery/summarize.py "$report" "$ENV"
+.venv/bin/python scripts/charts.py "$report" "${report%.json}.png" --title "make load-test ENV=$ENV against $TARGET ($stamp)"
 if [ -n "$started_topology" ]; then
   echo
   cargo xtask usage
+  # MONITORING=1: every dashboard panel's query, answered by the run's own metrics.
+  if [ -n "${MONITORING:-}" ]; then
+    cargo xtask dashboard-check || status=1
+  fi
 fi
 exit $status

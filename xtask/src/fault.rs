@@ -8,6 +8,9 @@
 //!             kubelet would
 //!   rolling   SIGTERM each replica in turn and start it again once it exited
 //!   database  the database stopped for 10 s, then started again on the same data
+//!
+//! With MONITORING=1 Prometheus scrapes the replicas with our rules, and each scenario's
+//! event log ends with the alerts that went pending, fired and resolved during it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -107,8 +110,9 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
     settings.replicas = REPLICAS;
     settings.profile = "release".into();
     settings.env.push(("PERMIT_CURFEW".into(), "off".into()));
-    let (db_port, listen_port) = (settings.db_port, settings.listen_port()?);
+    let (db_port, listen_port, prometheus) = (settings.db_port, settings.listen_port()?, settings.prometheus_port);
     topology::up(paths, settings, false)?;
+    let started = now();
 
     step(&format!("scenario {tag}: artillery ({load} phases) with the fault"));
     let record = results.join(format!("{tag}-answers.jsonl"));
@@ -144,6 +148,15 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
         let _ = restart.join();
     }
     count_failovers(paths, results, tag, &events)?;
+    if let Some(port) = prometheus {
+        // The rules see the last scrapes a few seconds after they happen.
+        std::thread::sleep(Duration::from_secs(3));
+        for line in crate::monitoring::alert_timeline(port, started, now())? {
+            events.log(&line);
+        }
+    }
+
+    chart(paths, &report, &results.join(format!("{tag}-events.log")), tag)?;
 
     step(&format!("scenario {tag}: audit"));
     let uri = format!("mongodb://127.0.0.1:{db_port}");
@@ -152,6 +165,29 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
     std::fs::write(results.join(format!("{tag}-audit.json")), &verdict.json).map_err(Error::io("saving the audit"))?;
     println!("scenario {tag}: {}", if verdict.passed { "PASSED" } else { "FAILED" });
     Ok(verdict.passed)
+}
+
+/// The run's chart beside its report (scripts/charts.py, matplotlib in .venv), with the
+/// scenario's events marked.
+fn chart(paths: &Paths, report: &Path, events: &Path, tag: &str) -> Result<(), Error> {
+    let out = report.with_file_name(format!("{tag}.png"));
+    let status = Command::new(paths.root.join(".venv/bin/python"))
+        .arg(paths.root.join("scripts/charts.py"))
+        .arg(report)
+        .arg(&out)
+        .arg("--events")
+        .arg(events)
+        .arg("--title")
+        .arg(format!("make fault-test, scenario {tag}"))
+        .status()
+        .map_err(Error::io(
+            "running scripts/charts.py (scripts/tools.sh charts installs matplotlib)",
+        ))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Failed(format!("scripts/charts.py failed ({status})")))
+    }
 }
 
 /// The fault suite's artillery run against nginx, in the background.

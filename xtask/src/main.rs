@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod error;
 mod fault;
+mod monitoring;
 mod net;
 mod paths;
 mod process;
@@ -44,6 +45,10 @@ const USAGE: &str = "usage: cargo xtask COMMAND
                            check a fault-suite run against the database
   usage                    CPU time and peak memory of each kind of process of the topology
   bench-runtime [--runs N] start-up time and memory of the release binaries (make bench-runtime)
+  monitoring-rules         write .run/monitoring/rules.yaml (the PrometheusRule's rules) and
+                           dashboard-queries.yaml (every dashboard panel's query), for promtool
+  dashboard-check          run every dashboard query against the local Prometheus
+                           (MONITORING=1): which return data
   token                    print a fresh random token (43 URL-safe characters)
   with-db COMMAND...       run COMMAND with MONGODB_URI set to a throw-away SecantusDB
                            (unless MONGODB_URI is set already); its exit status is ours
@@ -173,6 +178,17 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             args.done()?;
             bench::bench_runtime(&paths, runs)?;
             true
+        }
+        "monitoring-rules" => {
+            args.done()?;
+            let (rules, queries) = monitoring::write_rule_files(&paths)?;
+            println!("{}\n{}", rules.display(), queries.display());
+            true
+        }
+        "dashboard-check" => {
+            args.done()?;
+            let port = settings::number("PROMETHEUS_PORT", 9090, 1..=u16::MAX)?;
+            monitoring::check_dashboard(&paths, port)?
         }
         "token" => {
             args.done()?;

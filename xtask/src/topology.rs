@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::paths::Paths;
 use crate::process::{self, Spec};
 use crate::services::{self, Replica, Service};
-use crate::{net, settings, step};
+use crate::{monitoring, net, settings, step};
 
 /// Replica N of the issuer listens on 18080 + N, of the validator on 18180 + N; admin ports
 /// are 1000 higher.
@@ -36,6 +36,9 @@ pub struct Topology {
     pub cpuset: Option<String>,
     /// The services' environment.
     pub env: Vec<(String, String)>,
+    /// Where Prometheus listens, when MONITORING=1 asked for it.
+    #[serde(default)]
+    pub prometheus_port: Option<u16>,
 }
 
 fn dir(paths: &Paths) -> PathBuf {
@@ -66,6 +69,7 @@ fn order(part: &str) -> (u8, String) {
     let rank = match part {
         "db" => 0,
         "nginx" => 2,
+        "prometheus" => 3,
         _ => 1,
     };
     (rank, part.to_owned())
@@ -73,7 +77,7 @@ fn order(part: &str) -> (u8, String) {
 
 impl Topology {
     /// Settings from the environment (`REPLICAS`, `LISTEN`, `LOCAL_DB_PORT`, `PROFILE`,
-    /// `CPUSET`), which `make local-up VAR=...` passes on.
+    /// `CPUSET`, `MONITORING`, `PROMETHEUS_PORT`), which `make local-up VAR=...` passes on.
     pub fn from_env() -> Result<Topology, Error> {
         let replicas = settings::number("REPLICAS", 4, 1..=50)?;
         let listen = settings::or("LISTEN", "127.0.0.1:8080");
@@ -112,6 +116,10 @@ impl Topology {
             profile,
             cpuset: settings::var("CPUSET"),
             env,
+            prometheus_port: match settings::var("MONITORING").as_deref() {
+                None | Some("" | "0") => None,
+                Some(_) => Some(settings::number("PROMETHEUS_PORT", 9090, 1..=u16::MAX)?),
+            },
         })
     }
 
@@ -198,6 +206,9 @@ pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
         issuer = setting(&topology, "ISSUER_PUBLIC_URL"),
         validator = setting(&topology, "VALIDATOR_PUBLIC_URL"),
     );
+    if let Some(port) = topology.prometheus_port {
+        println!("Prometheus, with our rules and alerts: http://127.0.0.1:{port}/alerts");
+    }
     Ok(())
 }
 
@@ -225,7 +236,21 @@ fn start_everything(paths: &Paths, topology: &Topology, nginx: &Path, database: 
         start_part(paths, topology, &replica.name)?;
     }
     step(&format!("starting nginx on {}", topology.listen));
-    start_nginx(paths, topology, nginx)
+    start_nginx(paths, topology, nginx)?;
+    if let Some(port) = topology.prometheus_port {
+        step(&format!("starting Prometheus on 127.0.0.1:{port}, with our rules"));
+        let spec = monitoring::prometheus_spec(paths, &dir(paths), port, &replica_admin_ports(topology.replicas))?;
+        let mut child = process::spawn(&spec)?;
+        process::write_pid(&pid_file(paths, "prometheus"), child.id())?;
+        net::wait_ready(
+            "prometheus",
+            &spec.log,
+            30,
+            move || net::http_status(port, "/-/ready") == Some(200),
+            || matches!(child.try_wait(), Ok(None)),
+        )?;
+    }
+    Ok(())
 }
 
 /// Starts one part (`db`, `issuer-N`, `validator-N`) and waits until it is ready.
@@ -395,9 +420,9 @@ pub fn start(paths: &Paths, part: &str) -> Result<u32, Error> {
 
 /// Stops one part: SIGTERM and a wait for it to exit, or SIGKILL with `kill`; its pid.
 pub fn stop(paths: &Paths, part: &str, kill: bool) -> Result<u32, Error> {
-    if part != "db" && part != "nginx" && parse_replica(part).is_none() {
+    if !["db", "nginx", "prometheus"].contains(&part) && parse_replica(part).is_none() {
         return Err(Error::Usage(format!(
-            "no part {part:?}: db, nginx, issuer-N or validator-N"
+            "no part {part:?}: db, nginx, prometheus, issuer-N or validator-N"
         )));
     }
     let path = pid_file(paths, part);

@@ -255,6 +255,9 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// Every value `code` can take.
+    pub const CODES: [&'static str; 3] = ["curfew", "never_outside_curfew", "weekly_limit"];
+
     /// A stable name for the rule that refused, for metrics and logs.
     pub fn code(&self) -> &'static str {
         match self {
@@ -288,6 +291,37 @@ mod tests {
 
     fn motive(code: &str) -> Motive {
         Motive::parse(code).unwrap()
+    }
+
+    #[test]
+    fn every_refusal_code_is_one_the_metrics_know() {
+        let at = at("2026-11-30T10:00:00-03:00[America/Santiago]");
+        let retry_from = at.in_tz("America/Santiago").unwrap();
+        let refusals = [
+            Refusal::NeverOutsideCurfew {
+                motive_label: "Funeral",
+                duration: "5 horas".into(),
+            },
+            Refusal::WeeklyLimit {
+                limit: 2,
+                motive_label: None,
+                retry_from: retry_from.clone(),
+                asked_at: at,
+            },
+            Refusal::Curfew {
+                valid_from: Time::midnight(),
+                expires_at: Time::midnight(),
+                curfew: Curfew {
+                    start: Time::midnight(),
+                    end: Time::midnight(),
+                },
+                retry_from,
+                asked_at: at,
+            },
+        ];
+        let codes: Vec<&str> = refusals.iter().map(Refusal::code).collect();
+        assert_eq!(codes.len(), Refusal::CODES.len());
+        assert!(Refusal::CODES.iter().all(|code| codes.contains(code)), "{codes:?}");
     }
 
     #[test]

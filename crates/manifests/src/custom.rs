@@ -1,5 +1,6 @@
 //! The custom resources we ship, as strict structs following their CRDs' published schemas
-//! (metallb.io/v1beta1 of MetalLB v0.15, gateway.networking.k8s.io/v1 of Gateway API
+//! (metallb.io/v1beta1 of MetalLB v0.15, monitoring.coreos.com/v1 of the Prometheus Operator,
+//! gateway.networking.k8s.io/v1 of Gateway API
 //! v1.3): an unknown or misspelt field fails to parse, as the API server would refuse it.
 //! Only the fields we use are modelled; all of them are in the upstream schemas.
 
@@ -130,4 +131,73 @@ pub struct GatewayClass {
 pub struct GatewayClassSpec {
     pub controller_name: String,
     pub description: Option<String>,
+}
+
+/// monitoring.coreos.com/v1 of the Prometheus Operator.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodMonitor {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: PodMonitorSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodMonitorSpec {
+    pub selector: LabelSelector,
+    pub pod_metrics_endpoints: Vec<PodMetricsEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LabelSelector {
+    pub match_labels: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodMetricsEndpoint {
+    pub port: String,
+    pub path: Option<String>,
+    pub interval: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrometheusRule {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: PrometheusRuleSpec,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PrometheusRuleSpec {
+    pub groups: Vec<RuleGroup>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RuleGroup {
+    pub name: String,
+    pub interval: Option<String>,
+    pub rules: Vec<Rule>,
+}
+
+/// A recording rule (`record`) or an alert (`alert`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Rule {
+    pub record: Option<String>,
+    pub alert: Option<String>,
+    pub expr: String,
+    #[serde(rename = "for")]
+    pub for_: Option<String>,
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub use custom::{Gateway, GatewayClass, HttpRoute, IpAddressPool, L2Advertisement};
+pub use custom::{Gateway, GatewayClass, HttpRoute, IpAddressPool, L2Advertisement, PodMonitor, PrometheusRule};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -25,17 +25,22 @@ impl Manifests {
     /// `kubectl kustomize` on a copy of `k8s/`, with a stand-in `secrets.env` in each overlay
     /// (the real ones are generated at deploy time and never committed).
     pub fn render_overlay(overlay: &str) -> Manifests {
-        static RENDERS: AtomicUsize = AtomicUsize::new(0);
-        let n = RENDERS.fetch_add(1, Ordering::Relaxed);
-        let copy = std::env::temp_dir().join(format!("manifests-{}-{n}-{overlay}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&copy);
-        copy_tree(&root().join("k8s"), &copy.join("k8s"));
-        let secrets = "ADMIN_TOKEN=t\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD=p\nMONGO_APP_USERNAME=permisos\n\
-                       MONGO_APP_PASSWORD=p\nMONGO_KEYFILE=k\n";
-        std::fs::write(copy.join("k8s/overlays").join(overlay).join("secrets.env"), secrets)
-            .expect("write secrets.env");
-        let manifests = Manifests::render(&copy.join("k8s/overlays").join(overlay));
-        let _ = std::fs::remove_dir_all(&copy);
+        let copy = Copy::new();
+        let manifests = Manifests::render(&copy.0.join("k8s/overlays").join(overlay));
+        drop(copy);
+        manifests
+    }
+
+    /// `kubectl kustomize` on `kustomization` (a kustomization.yaml's text) written to
+    /// `.run/kind-deploy` of a copy as `render_overlay` makes: where scripts/kind.sh writes
+    /// the overlay it applies.
+    pub fn render_deploy_overlay(kustomization: &str) -> Manifests {
+        let copy = Copy::new();
+        let dir = copy.0.join(".run/kind-deploy");
+        std::fs::create_dir_all(&dir).expect("create .run/kind-deploy");
+        std::fs::write(dir.join("kustomization.yaml"), kustomization).expect("write kustomization.yaml");
+        let manifests = Manifests::render(&dir);
+        drop(copy);
         manifests
     }
 
@@ -85,6 +90,35 @@ impl Manifests {
             .iter()
             .map(|o| o["kind"].as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+}
+
+/// A copy of `k8s/` in a temporary folder, with a stand-in `secrets.env` in each overlay;
+/// removed when dropped.
+struct Copy(PathBuf);
+
+impl Copy {
+    fn new() -> Copy {
+        static COPIES: AtomicUsize = AtomicUsize::new(0);
+        let n = COPIES.fetch_add(1, Ordering::Relaxed);
+        let copy = std::env::temp_dir().join(format!("manifests-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&copy);
+        copy_tree(&root().join("k8s"), &copy.join("k8s"));
+        let secrets = "ADMIN_TOKEN=t\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD=p\nMONGO_APP_USERNAME=permisos\n\
+                       MONGO_APP_PASSWORD=p\nMONGO_KEYFILE=k\n";
+        for overlay in std::fs::read_dir(copy.join("k8s/overlays"))
+            .expect("k8s/overlays")
+            .flatten()
+        {
+            std::fs::write(overlay.path().join("secrets.env"), secrets).expect("write secrets.env");
+        }
+        Copy(copy)
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -71,24 +71,7 @@ fn kind_images_are_loaded_never_pulled_and_tagged_by_make_deploy() {
 
 #[test]
 fn the_deploy_overlay_sets_the_content_tags_of_both_images() {
-    // What scripts/kind.sh writes into .run/kind-deploy, over a copy of k8s/.
-    let copy = std::env::temp_dir().join(format!("kind-deploy-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&copy);
-    std::fs::create_dir_all(&copy).unwrap();
-    let copied = Command::new("cp")
-        .arg("-r")
-        .arg(root().join("k8s"))
-        .arg(&copy)
-        .status()
-        .unwrap();
-    assert!(copied.success(), "copy k8s/");
-    std::fs::write(
-        copy.join("k8s/overlays/kind/secrets.env"),
-        "ADMIN_TOKEN=t\nMONGO_ROOT_USERNAME=r\nMONGO_ROOT_PASSWORD=p\nMONGO_APP_USERNAME=a\nMONGO_APP_PASSWORD=p\nMONGO_KEYFILE=k\n",
-    )
-    .unwrap();
-    let deploy = copy.join(".run/kind-deploy");
-    std::fs::create_dir_all(&deploy).unwrap();
+    // What scripts/kind.sh writes into .run/kind-deploy.
     let script = std::fs::read_to_string(root().join("scripts/kind.sh")).unwrap();
     let heredoc = script
         .split("<<YAML\n")
@@ -99,9 +82,7 @@ fn the_deploy_overlay_sets_the_content_tags_of_both_images() {
         .replace("$OVERLAY", "kind")
         .replace("$(tag_of issuer)", "c-1111aaaa2222bbbb")
         .replace("$(tag_of validator)", "c-3333cccc4444dddd");
-    std::fs::write(deploy.join("kustomization.yaml"), written).unwrap();
-    let m = Manifests::render(&deploy);
-    let _ = std::fs::remove_dir_all(&copy);
+    let m = Manifests::render_deploy_overlay(&written);
     let images: BTreeMap<String, String> = app_containers(&m)
         .into_iter()
         .map(|c| (c.name, c.image.unwrap()))

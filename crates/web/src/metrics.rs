@@ -12,6 +12,9 @@ const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
+/// Why the overload protection answered instead of a handler.
+pub const SHED_REASONS: [&str; 2] = ["overloaded", "timeout"];
+
 pub struct Metrics {
     registry: Registry,
     service: &'static str,
@@ -67,6 +70,13 @@ impl Metrics {
             &["service", "reason"],
         )
         .expect("valid metric");
+        // Every known label value from the start, at zero: a rate of nothing is 0, not absent.
+        for reason in permit_domain::Refusal::CODES {
+            refusals.with_label_values(&[reason]);
+        }
+        for reason in SHED_REASONS {
+            shed.with_label_values(&[service, reason]);
+        }
         let quota_releases_pending = IntGauge::new(
             "permit_quota_releases_pending",
             "Quotas of permits that were not stored, being given back in the background",
