@@ -24,7 +24,8 @@ MARKED = [
     (re.compile(r"database stopped"), "tab:red", "database stopped"),
     (re.compile(r"database started again"), "tab:green", "database back"),
     (re.compile(r"killed"), "tab:purple", None),
-    (re.compile(r"^alert (\w+) firing"), "tab:orange", "alert {0} firing"),
+    # Logged after the run: the time it fired is in the line, "firing HH:MM:SS-HH:MM:SS".
+    (re.compile(r"^alert (\w+)\{[^}]*\} firing (\d\d:\d\d:\d\d)-"), "tab:orange", "{0} firing"),
 ]
 
 
@@ -49,6 +50,8 @@ def events(path, start_ms):
             match = pattern.search(what)
             if match:
                 text = label.format(*match.groups()) if label else None
+                if len(match.groups()) > 1:
+                    at = datetime.strptime(f"{day} {match.group(2)}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
                 found.append((at.timestamp() - start_ms / 1000, colour, text))
     return found
 
@@ -82,7 +85,9 @@ def main():
 
     for quantile, colour in (("p50", "tab:green"), ("p95", "tab:orange"), ("p99", "tab:red")):
         times.plot(t, [s.get(quantile) for s in latency], label=quantile, color=colour)
-    times.set_yscale("log")
+    # Milliseconds while healthy, seconds in an outage: a log scale only when both show.
+    if max((s.get("p99") or 0) for s in latency) > 100:
+        times.set_yscale("log")
     times.set_ylabel("latency (ms)")
     times.legend(loc="upper left", fontsize="small")
 
@@ -91,7 +96,7 @@ def main():
     failures.plot(t, server_errors, label="5xx/s (503 + Retry-After included)", color="tab:red")
     failures.plot(t, unanswered, label="no answer/s (timeouts, resets)", color="black")
     failures.set_ylabel("failures per second")
-    failures.set_xlabel("seconds since the load started")
+    failures.set_xlabel("seconds since the first of the run's 10-second periods")
     failures.legend(loc="upper left", fontsize="small")
 
     if args.events:

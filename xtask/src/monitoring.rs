@@ -169,7 +169,8 @@ fn encode(text: &str) -> String {
 }
 
 /// Each alert's course between `from` and `to` (seconds since the epoch), from the ALERTS
-/// series: when it went pending, fired and resolved, one line each.
+/// series: one line per alert and state, from its first to its last second in that state
+/// (the end of `firing` is when it resolved).
 pub fn alert_timeline(port: u16, from: f64, to: f64) -> Result<Vec<String>, Error> {
     let path = format!(
         "/api/v1/query_range?query={}&start={from:.3}&end={to:.3}&step=1",
@@ -177,8 +178,14 @@ pub fn alert_timeline(port: u16, from: f64, to: f64) -> Result<Vec<String>, Erro
     );
     let mut lines = Vec::new();
     for series in query(port, &path)? {
-        let name = series["metric"]["alertname"].as_str().unwrap_or("?");
-        let state = series["metric"]["alertstate"].as_str().unwrap_or("?");
+        let metric = series["metric"].as_object().cloned().unwrap_or_default();
+        let name = metric.get("alertname").and_then(Value::as_str).unwrap_or("?");
+        let state = metric.get("alertstate").and_then(Value::as_str).unwrap_or("?");
+        let labels: Vec<String> = metric
+            .iter()
+            .filter(|(key, _)| !["__name__", "alertname", "alertstate", "severity"].contains(&key.as_str()))
+            .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or("")))
+            .collect();
         let times: Vec<f64> = series["values"]
             .as_array()
             .into_iter()
@@ -186,10 +193,13 @@ pub fn alert_timeline(port: u16, from: f64, to: f64) -> Result<Vec<String>, Erro
             .filter_map(|v| v[0].as_f64())
             .collect();
         if let (Some(first), Some(last)) = (times.first(), times.last()) {
-            lines.push((
-                *first,
-                format!("alert {name} {state} from {} to {}", clock(*first), clock(*last + 1.0)),
-            ));
+            let line = format!(
+                "alert {name}{{{}}} {state} {}-{}",
+                labels.join(","),
+                clock(*first),
+                clock(*last + 1.0)
+            );
+            lines.push((*first, line));
         }
     }
     lines.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -64,11 +64,36 @@ pub fn fetch(
     // The status line may be all a slow reader gets before the timeout; that is enough.
     let _ = stream.read_to_end(&mut answer);
     let status = std::str::from_utf8(answer.get(9..12)?).ok()?.parse().ok()?;
-    let body = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or_else(Vec::new, |end| answer[end + 4..].to_vec());
-    Some((status, body))
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Some((status, Vec::new()));
+    };
+    let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+    let body = &answer[end + 4..];
+    if head.contains("\r\ntransfer-encoding: chunked") {
+        Some((status, dechunk(body)))
+    } else {
+        Some((status, body.to_vec()))
+    }
+}
+
+/// The data of a chunked HTTP/1.1 body (each chunk: its size in hex, CRLF, data, CRLF),
+/// as much of it as arrived.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..line_end])
+            .ok()
+            .and_then(|line| usize::from_str_radix(line.split(';').next().unwrap_or("").trim(), 16).ok());
+        let start = line_end + 2;
+        match size {
+            Some(size) if size > 0 && body.len() >= start + size => {
+                data.extend_from_slice(&body[start..start + size]);
+                body = body.get(start + size + 2..).unwrap_or_default();
+            }
+            _ => break,
+        }
+    }
+    data
 }
 
 /// Waits for `ready`, at most `seconds`, failing at once with the end of `log` when the
@@ -101,5 +126,19 @@ pub fn wait_ready(
             });
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dechunk;
+
+    #[test]
+    fn chunked_bodies_are_put_back_together() {
+        assert_eq!(
+            dechunk(b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"),
+            b"hello, world"
+        );
+        assert_eq!(dechunk(b"5\r\nhel"), b"", "a chunk cut short is left out");
     }
 }
