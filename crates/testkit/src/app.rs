@@ -56,6 +56,11 @@ impl TestApp {
             .expect("an answer")
     }
 
+    /// What the admin port's `/metrics` says now.
+    pub async fn metrics(&self) -> String {
+        crate::body_text(self.http.get(format!("{}/metrics", self.admin))).await
+    }
+
     /// The status and body of `GET path`.
     pub async fn page(&self, path: &str) -> (StatusCode, String) {
         let response = self.get(path).await;

@@ -210,12 +210,9 @@ async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
             .unwrap()
             .contains("Ya usaste 2 de 2 permisos de esta semana")
     );
-    let metrics = app.http.get(format!("{}/metrics", app.admin)).send().await.unwrap();
     assert!(
-        metrics
-            .text()
+        app.metrics()
             .await
-            .unwrap()
             .contains("permits_refused_total{reason=\"weekly_limit\"} 2"),
         "both refusals counted by their rule"
     );
@@ -264,12 +261,9 @@ async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "curfew");
-    let metrics = app.http.get(format!("{}/metrics", app.admin)).send().await.unwrap();
     assert!(
-        metrics
-            .text()
+        app.metrics()
             .await
-            .unwrap()
             .contains("permits_refused_total{reason=\"curfew\"} 1")
     );
     assert!(

@@ -68,7 +68,7 @@ async fn metrics_use_route_templates_and_count_what_happened() {
     let id = created["id"].as_str().unwrap();
     app.http.get(format!("{}/permiso/{id}", app.url)).send().await.unwrap();
     app.http.get(format!("{}/no/such/page", app.url)).send().await.unwrap();
-    let metrics = testkit::body_text(app.http.get(format!("{}/metrics", app.admin))).await;
+    let metrics = app.metrics().await;
     for expected in [
         r#"http_requests_total{method="GET",route="/permiso/{id}",service="test",status="200"} 1"#,
         r#"http_requests_total{method="POST",route="/api/create",service="test",status="201"} 1"#,
@@ -125,15 +125,7 @@ async fn readiness_is_about_this_process_and_reports_the_database_apart() {
     assert_eq!(verbose.status(), StatusCode::OK);
     let verbose = verbose.text().await.unwrap();
     assert!(verbose.contains("[info] database: unavailable"), "{verbose}");
-    let metrics = app
-        .http
-        .get(format!("{admin}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = testkit::body_text(app.http.get(format!("{admin}/metrics"))).await;
     assert!(metrics.contains("\nmongodb_up 0\n"), "{metrics}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -222,15 +214,7 @@ async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
     assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(shed.headers()[header::RETRY_AFTER], "1");
     assert_eq!(shed.json::<Value>().await.unwrap()["code"], "overloaded");
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.admin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let counted = metrics
         .lines()
         .find(|l| l.starts_with("http_requests_shed_total{") && l.contains(r#"reason="overloaded""#));
