@@ -11,6 +11,7 @@
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
+mkdir -p .run
 
 CLUSTER=permisos
 NAMESPACE=permisos
