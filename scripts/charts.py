@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 MARKED = [
     (re.compile(r"database stopped"), "tab:red", "database stopped"),
     (re.compile(r"database started again"), "tab:green", "database back"),
-    (re.compile(r"killed"), "tab:purple", None),
+    (re.compile(r"^kill -9 "), "tab:purple", None),
     # Logged after the run: the time it fired is in the line, "firing HH:MM:SS-HH:MM:SS".
     (re.compile(r"^alert (\w+)\{[^}]*\} firing (\d\d:\d\d:\d\d)-"), "tab:orange", "{0} firing"),
 ]

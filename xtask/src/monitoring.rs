@@ -169,8 +169,8 @@ fn encode(text: &str) -> String {
 }
 
 /// Each alert's course between `from` and `to` (seconds since the epoch), from the ALERTS
-/// series: one line per alert and state, from its first to its last second in that state
-/// (the end of `firing` is when it resolved).
+/// series: one line per alert, state and unbroken stretch in that state (the end of a
+/// `firing` stretch is when it resolved).
 pub fn alert_timeline(port: u16, from: f64, to: f64) -> Result<Vec<String>, Error> {
     let path = format!(
         "/api/v1/query_range?query={}&start={from:.3}&end={to:.3}&step=1",
@@ -192,18 +192,30 @@ pub fn alert_timeline(port: u16, from: f64, to: f64) -> Result<Vec<String>, Erro
             .flatten()
             .filter_map(|v| v[0].as_f64())
             .collect();
-        if let (Some(first), Some(last)) = (times.first(), times.last()) {
+        for (first, last) in spans(&times) {
             let line = format!(
                 "alert {name}{{{}}} {state} {}-{}",
                 labels.join(","),
-                clock(*first),
-                clock(*last + 1.0)
+                clock(first),
+                clock(last + 1.0)
             );
-            lines.push((*first, line));
+            lines.push((first, line));
         }
     }
     lines.sort_by(|a, b| a.0.total_cmp(&b.0));
     Ok(lines.into_iter().map(|(_, line)| line).collect())
+}
+
+/// The unbroken runs of a series sampled each second: (first, last) second of each.
+fn spans(times: &[f64]) -> Vec<(f64, f64)> {
+    let mut spans: Vec<(f64, f64)> = Vec::new();
+    for &t in times {
+        match spans.last_mut() {
+            Some((_, last)) if t - *last <= 1.5 => *last = t,
+            _ => spans.push((t, t)),
+        }
+    }
+    spans
 }
 
 /// `HH:MM:SS` in UTC, as the event logs write times.
@@ -266,6 +278,12 @@ mod tests {
                 ("B".to_owned(), "up".to_owned())
             ]
         );
+    }
+
+    #[test]
+    fn an_alert_that_came_back_is_two_stretches() {
+        assert_eq!(spans(&[10.0, 11.0, 12.0, 40.0, 41.0]), [(10.0, 12.0), (40.0, 41.0)]);
+        assert_eq!(spans(&[]), []);
     }
 
     #[test]
