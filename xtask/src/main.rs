@@ -35,7 +35,7 @@ const USAGE: &str = "usage: cargo xtask COMMAND
                            nginx on LISTEN (make local-up; also LOCAL_DB_PORT, PROFILE, CPUSET)
   down                     stop exactly what `up` started (make local-down)
   status                   each part, its pid, whether it lives and is ready (make local-status)
-  start PART               start one part again: db, issuer-N or validator-N
+  start PART               start one part again: db, prometheus, issuer-N or validator-N
   stop PART [--kill]       stop one part, with SIGTERM (waiting for it) or SIGKILL
   fault [--scenarios kill,rolling,database] [--load medium|stress]
                            the fault suite: faults injected under artillery load into a

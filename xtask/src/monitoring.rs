@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::error::Error;
-use crate::paths::Paths;
+use crate::paths::{self, Paths};
 use crate::process::Spec;
 use crate::{net, step};
 
@@ -88,18 +88,15 @@ pub fn write_rule_files(paths: &Paths) -> Result<(PathBuf, PathBuf), Error> {
 /// Debian's Prometheus, on 127.0.0.1:`port`, scraping every replica's admin port each
 /// second and evaluating our rules each second.
 pub fn prometheus_spec(paths: &Paths, run: &Path, port: u16, replicas: &[(String, u16)]) -> Result<Spec, Error> {
-    let binary = [
-        "/usr/bin/prometheus",
-        "/usr/local/bin/prometheus",
-        "/opt/homebrew/bin/prometheus",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|path| path.is_file())
-    .ok_or(Error::Missing(
+    let binary = paths::installed(
         "prometheus",
+        &[
+            "/usr/bin/prometheus",
+            "/usr/local/bin/prometheus",
+            "/opt/homebrew/bin/prometheus",
+        ],
         "`scripts/tools.sh prometheus` installs Debian's prometheus",
-    ))?;
+    )?;
     net::require_free(port, "PROMETHEUS_PORT")?;
     let (rules, _) = write_rule_files(paths)?;
     let mut jobs: BTreeMap<&str, Vec<String>> = BTreeMap::new();

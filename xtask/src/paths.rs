@@ -52,6 +52,15 @@ impl Paths {
     }
 }
 
+/// The first of `candidates` that exists: a program installed by the system's packages.
+pub fn installed(program: &'static str, candidates: &[&str], hint: &'static str) -> Result<PathBuf, Error> {
+    candidates
+        .iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
+        .ok_or(Error::Missing(program, hint))
+}
+
 pub enum Secantus {
     Rust(PathBuf),
     Python(PathBuf),

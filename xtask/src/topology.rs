@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::paths::Paths;
+use crate::paths::{self, Paths};
 use crate::process::{self, Spec};
 use crate::services::{self, Replica, Service};
 use crate::{monitoring, net, settings, step};
@@ -239,25 +239,23 @@ fn start_everything(paths: &Paths, topology: &Topology, nginx: &Path, database: 
     start_nginx(paths, topology, nginx)?;
     if let Some(port) = topology.prometheus_port {
         step(&format!("starting Prometheus on 127.0.0.1:{port}, with our rules"));
-        let spec = monitoring::prometheus_spec(paths, &dir(paths), port, &replica_admin_ports(topology.replicas))?;
-        let mut child = process::spawn(&spec)?;
-        process::write_pid(&pid_file(paths, "prometheus"), child.id())?;
-        net::wait_ready(
-            "prometheus",
-            &spec.log,
-            30,
-            move || net::http_status(port, "/-/ready") == Some(200),
-            || matches!(child.try_wait(), Ok(None)),
-        )?;
+        start_part(paths, topology, "prometheus")?;
     }
     Ok(())
 }
 
-/// Starts one part (`db`, `issuer-N`, `validator-N`) and waits until it is ready.
+/// Starts one part (`db`, `prometheus`, `issuer-N`, `validator-N`) and waits until it is
+/// ready.
 fn start_part(paths: &Paths, topology: &Topology, part: &str) -> Result<(), Error> {
     let run = dir(paths);
     let log = run.join(format!("{part}.log"));
-    let (spec, ready): (Spec, Box<dyn Fn() -> bool>) = if part == "db" {
+    let (spec, ready): (Spec, Box<dyn Fn() -> bool>) = if part == "prometheus" {
+        let port = topology
+            .prometheus_port
+            .ok_or_else(|| Error::Usage("this topology has no Prometheus: MONITORING=1 make local-up".into()))?;
+        let spec = monitoring::prometheus_spec(paths, &run, port, &replica_admin_ports(topology.replicas))?;
+        (spec, Box::new(move || net::http_status(port, "/-/ready") == Some(200)))
+    } else if part == "db" {
         let secantus = paths.secantus()?;
         let port = topology.db_port;
         let spec = Spec {
@@ -272,7 +270,7 @@ fn start_part(paths: &Paths, topology: &Topology, part: &str) -> Result<(), Erro
     } else {
         let replica = parse_replica(part)
             .filter(|r| r.port - service_base(r.service) <= topology.replicas)
-            .ok_or_else(|| Error::Usage(format!("no part {part:?}: db, issuer-N or validator-N")))?;
+            .ok_or_else(|| Error::Usage(format!("no part {part:?}: db, prometheus, issuer-N or validator-N")))?;
         for port in [replica.port, replica.admin_port] {
             net::require_free(port, "the replica's port")?;
         }
@@ -298,19 +296,16 @@ fn service_base(service: Service) -> u16 {
 }
 
 fn nginx() -> Result<PathBuf, Error> {
-    [
-        "/usr/sbin/nginx",
-        "/usr/local/sbin/nginx",
-        "/opt/homebrew/bin/nginx",
-        "/usr/local/bin/nginx",
-    ]
-    .into_iter()
-    .map(PathBuf::from)
-    .find(|path| path.is_file())
-    .ok_or(Error::Missing(
+    paths::installed(
         "nginx",
+        &[
+            "/usr/sbin/nginx",
+            "/usr/local/sbin/nginx",
+            "/opt/homebrew/bin/nginx",
+            "/usr/local/bin/nginx",
+        ],
         "`scripts/tools.sh nginx` installs Debian's nginx-light",
-    ))
+    )
 }
 
 fn start_nginx(paths: &Paths, topology: &Topology, nginx: &Path) -> Result<(), Error> {
