@@ -1,0 +1,342 @@
+//! The command line: what each command takes, and how its result is shown.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::chaos::{self, Plan};
+use crate::error::Error;
+use crate::smoke::Entry;
+use crate::wait::Target;
+use crate::{audit, cluster, entrance, hosts, smoke, status, wait};
+
+const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed or something is unhealthy (each \
+problem on its own line); 2 wrong usage, or the cluster or service could not be reached or \
+refused (the reason is printed: no kubeconfig, API unreachable, forbidden).";
+
+/// Operate the permisos system on Kubernetes: wait for it, check it, find it, try it,
+/// break it on purpose and audit what it issued.
+#[derive(Debug, Parser)]
+#[command(name = "permisosctl", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The kubeconfig context to use (default: the current one; inside a pod, its
+    /// service account). The kubeconfig is $KUBECONFIG or ~/.kube/config, as for kubectl.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// The system's namespace.
+    #[arg(long, short = 'n', global = true, default_value = "permisos")]
+    pub namespace: String,
+    /// `human` for people, `json` for scripts (one object on stdout, errors included).
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Wait until MongoDB and its set-up Job, both services and the entrance's address are
+    /// ready; stop at once, with the reason, when one of them cannot get there.
+    Wait(WaitArgs),
+    /// Every workload's replicas, pods per node, restarts, autoscalers, disruption
+    /// budgets, MongoDB members and the entrance; one line per problem.
+    Status,
+    /// The /etc/hosts line for both hosts, from the cluster's Ingress or Gateway.
+    Hosts,
+    /// One citizen and one police check through the entrance, each step timed.
+    Smoke(EntryArgs),
+    /// Delete one random Ready pod at each tick, keeping every service serving and the
+    /// replica set's majority; report how long each took to be replaced.
+    Chaos(ChaosArgs),
+    /// Compare the permits a load run was acknowledged with those the issuer lists
+    /// since it began: lost or duplicated permits fail the audit.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// What to wait for: KIND/NAME (deployment, statefulset, daemonset, job) or
+    /// `entrance`. Default: statefulset/mongodb job/mongodb-init deployment/issuer
+    /// deployment/validator entrance.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<Target>,
+    /// Give up after this long (e.g. 90s, 10m).
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct EntryArgs {
+    /// Where to send the requests, IP or IP:PORT (default: the entrance's LoadBalancer
+    /// address; the local topology is 127.0.0.1:8080).
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub ip: Option<String>,
+    /// The hosts are formulario.DOMAIN and validar.DOMAIN (default: the hosts the
+    /// cluster routes; the local topology's domain is `localhost`).
+    #[arg(long)]
+    pub domain: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChaosArgs {
+    #[arg(long, value_enum)]
+    pub target: chaos::Target,
+    /// How often a pod is deleted.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub every: Duration,
+    /// How long the run lasts (Ctrl-C stops it sooner).
+    #[arg(long = "for", default_value = "2m", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// How long replacements may still take after the last deletion.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub settle: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The load run's start: a time (2026-11-30T10:00:00Z) or how long ago (30m).
+    #[arg(long)]
+    pub since: String,
+    /// The answers the run recorded, one JSON object per line (artillery/fault-hooks.js).
+    #[arg(long)]
+    pub record: PathBuf,
+    /// The operator token (default: read from the Secret the issuers take it from).
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub entry: EntryArgs,
+}
+
+/// `90s`, `10m`, `1h`, or plain seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, "s"), |i| text.split_at(i));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 90s or 10m"))?;
+    let seconds = match unit {
+        "s" => value,
+        "m" => value * 60,
+        "h" => value * 3600,
+        _ => return Err(format!("{text:?}: the unit must be s, m or h")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+fn print<T: Serialize>(output: Output, value: &T, human: impl FnOnce(&T) -> String) {
+    match output {
+        Output::Human => print!("{}", human(value)),
+        Output::Json => println!("{}", serde_json::to_string_pretty(value).unwrap_or_default()),
+    }
+}
+
+/// Where smoke and audit send their requests: the flags when both are given (no cluster
+/// needed), otherwise what the cluster's entrance says.
+async fn entry(cli: &Cli, args: &EntryArgs) -> Result<Entry, Error> {
+    if let (Some(ip), Some(domain)) = (&args.ip, &args.domain) {
+        return Ok(Entry {
+            address: ip.clone(),
+            issuer_host: format!("formulario.{domain}"),
+            validator_host: format!("validar.{domain}"),
+        });
+    }
+    let client = cluster::connect(cli.context.as_deref()).await?;
+    let found = entrance::find(&client, &cli.namespace)
+        .await?
+        .ok_or_else(|| Error::Unhealthy(format!("no Ingress or HTTPRoute in {}", cli.namespace)))?;
+    let address = args
+        .ip
+        .clone()
+        .or(found.address.clone())
+        .ok_or_else(|| Error::Unhealthy(format!("{} has no LoadBalancer address yet; pass --ip", found.via)))?;
+    let host = |prefix: &str| match &args.domain {
+        Some(domain) => Ok(format!("{prefix}{domain}")),
+        None => found
+            .host(prefix)
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Unhealthy(format!("{} routes no {prefix}… host; pass --domain", found.via))),
+    };
+    Ok(Entry {
+        address,
+        issuer_host: host("formulario.")?,
+        validator_host: host("validar.")?,
+    })
+}
+
+fn http() -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| Error::Usage(format!("an HTTP client: {e}")))
+}
+
+/// Runs the command; in JSON mode a failure is printed as `{"error": …}` too.
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    let result = dispatch(&cli).await;
+    if let (Err(error), Output::Json) = (&result, cli.output) {
+        println!(
+            "{}",
+            serde_json::json!({"error": error.to_string(), "exit": error.exit_code()})
+        );
+    }
+    result
+}
+
+async fn dispatch(cli: &Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::Wait(args) => {
+            let client = cluster::connect(cli.context.as_deref()).await?;
+            let targets = if args.targets.is_empty() {
+                Target::system()
+            } else {
+                args.targets.clone()
+            };
+            let human = cli.output == Output::Human;
+            let done = wait::wait(
+                &client,
+                &cli.namespace,
+                &targets,
+                args.timeout,
+                Duration::from_secs(2),
+                |elapsed, standing| {
+                    if human {
+                        let pending: Vec<String> = standing
+                            .iter()
+                            .filter(|s| !s.ready)
+                            .map(|s| format!("{}: {}", s.target, s.detail))
+                            .collect();
+                        eprintln!("[{:>4} s] waiting for {}", elapsed.as_secs(), pending.join("; "));
+                    }
+                },
+            )
+            .await?;
+            print(cli.output, &done, |done| {
+                let parts: Vec<String> = done
+                    .targets
+                    .iter()
+                    .map(|s| format!("{} {}", s.target, s.detail))
+                    .collect();
+                format!("ready after {:.0} s: {}\n", done.seconds, parts.join(", "))
+            });
+            Ok(())
+        }
+        Command::Status => {
+            let client = cluster::connect(cli.context.as_deref()).await?;
+            let report = status::read(&client, &cli.namespace).await?;
+            print(cli.output, &report, status::render);
+            match report.problems.len() {
+                0 => Ok(()),
+                n => Err(Error::Unhealthy(format!("{n} problem(s) in {}", cli.namespace))),
+            }
+        }
+        Command::Hosts => {
+            let client = cluster::connect(cli.context.as_deref()).await?;
+            let found = hosts::hosts(entrance::find(&client, &cli.namespace).await?).await?;
+            print(cli.output, &found, hosts::render);
+            Ok(())
+        }
+        Command::Smoke(args) => {
+            let entry = entry(cli, args).await?;
+            let result = smoke::smoke(&http()?, &entry).await;
+            print(cli.output, &result, smoke::render);
+            match result.failed() {
+                None => Ok(()),
+                Some(step) => Err(Error::Unhealthy(format!(
+                    "smoke failed at \"{}\": {}",
+                    step.name, step.detail
+                ))),
+            }
+        }
+        Command::Chaos(args) => {
+            let client = cluster::connect(cli.context.as_deref()).await?;
+            let plan = Plan {
+                target: args.target,
+                every: args.every,
+                duration: args.duration,
+                settle: args.settle,
+            };
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            let human = cli.output == Output::Human;
+            let report = chaos::chaos(&client, &cli.namespace, &plan, stop, |line| {
+                if human {
+                    eprintln!("{line}");
+                }
+            })
+            .await?;
+            print(cli.output, &report, |r| format!("{}\n", chaos::summary(r)));
+            match report.unreplaced().len() {
+                0 => Ok(()),
+                n => Err(Error::Unhealthy(format!(
+                    "{n} deleted pod(s) not replaced within the settle time"
+                ))),
+            }
+        }
+        Command::Audit(args) => {
+            let text = std::fs::read_to_string(&args.record)
+                .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
+            let record = audit::Record::parse(&text)
+                .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
+            let since = audit::parse_since(&args.since, jiff::Timestamp::now())
+                .map_err(|e| Error::Usage(format!("--since: {e}")))?;
+            let entry = entry(cli, &args.entry).await?;
+            let token = match &args.token {
+                Some(token) => token.clone(),
+                None => audit::operator_token(&cluster::connect(cli.context.as_deref()).await?, &cli.namespace).await?,
+            };
+            let listed = audit::list_since(&http()?, &entry, &token, since).await?;
+            let result = audit::compare(&record, &listed);
+            print(cli.output, &result, |a| {
+                format!(
+                    "{} permits acknowledged to the load run, {} listed by the issuer since {since}: {} lost, {} citizens with a duplicate\n{}",
+                    a.acknowledged,
+                    a.listed,
+                    a.lost.len(),
+                    a.duplicated.len(),
+                    a.lost.iter().map(|id| format!("  lost: {id}\n")).collect::<String>()
+                )
+            });
+            if result.passed() {
+                Ok(())
+            } else if result.acknowledged == 0 {
+                Err(Error::Unhealthy(
+                    "the record holds no acknowledged permit; nothing was audited".into(),
+                ))
+            } else {
+                Err(Error::Unhealthy("permits lost or duplicated".into()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_read_as_operators_write_them() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("10 minutes").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+}

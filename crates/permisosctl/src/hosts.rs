@@ -1,0 +1,68 @@
+//! `hosts`: the `/etc/hosts` line for both hosts, from the cluster's own objects.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::TcpStream;
+
+use crate::entrance::Entrance;
+use crate::error::Error;
+
+#[derive(Debug, Serialize)]
+pub struct Hosts {
+    pub address: String,
+    /// Whether this machine reaches the address (Docker Desktop does not route the kind
+    /// network to the host; there the entrance is reached through a port-forward).
+    pub reachable: bool,
+    pub hosts: Vec<String>,
+    /// The line to add to `/etc/hosts` on this machine.
+    pub line: String,
+}
+
+/// The line for `entrance`, checked against this machine's reach of port 80 there.
+pub async fn hosts(entrance: Option<Entrance>) -> Result<Hosts, Error> {
+    let entrance = entrance.ok_or_else(|| Error::Unhealthy("no Ingress or HTTPRoute in the namespace".into()))?;
+    let address = entrance.address.ok_or_else(|| {
+        Error::Unhealthy(format!(
+            "{} has no LoadBalancer address yet (is MetalLB running?)",
+            entrance.via
+        ))
+    })?;
+    if entrance.hosts.is_empty() {
+        return Err(Error::Unhealthy(format!("{} routes no host", entrance.via)));
+    }
+    let reachable = matches!(
+        tokio::time::timeout(Duration::from_secs(3), TcpStream::connect((address.as_str(), 80))).await,
+        Ok(Ok(_))
+    );
+    let shown = if reachable { address.as_str() } else { "127.0.0.1" };
+    Ok(Hosts {
+        line: format!("{shown} {}", entrance.hosts.join(" ")),
+        address,
+        reachable,
+        hosts: entrance.hosts,
+    })
+}
+
+/// What an operator does with it.
+pub fn render(hosts: &Hosts) -> String {
+    if hosts.reachable {
+        format!(
+            "Add to /etc/hosts:\n  {}\nthen open {}.\n",
+            hosts.line,
+            hosts
+                .hosts
+                .iter()
+                .map(|h| format!("http://{h}/"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )
+    } else {
+        format!(
+            "This machine cannot reach {} (Docker Desktop on macOS and Windows does not route the\n\
+             kind network to the host). Run `make kind-forward` in another terminal (a port-forward\n\
+             to the entrance on 127.0.0.1:80) and add to /etc/hosts:\n  {}\n",
+            hosts.address, hosts.line
+        )
+    }
+}
