@@ -104,7 +104,7 @@ pub async fn find(client: &Client, namespace: &str) -> Result<Option<Entrance>, 
         .list(&ListParams::default())
         .await?
         .items;
-    let (routes, gateways) = if ingresses.is_empty() && gateway_api_installed(client, namespace).await? {
+    let (routes, gateways) = if gateway_api_installed(client, namespace).await? {
         let list = |resource: ApiResource| async move {
             Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &resource)
                 .list(&ListParams::default())
