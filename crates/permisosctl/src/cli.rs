@@ -180,19 +180,24 @@ fn http() -> Result<reqwest::Client, Error> {
         .map_err(|e| Error::Usage(format!("an HTTP client: {e}")))
 }
 
-/// Runs the command; in JSON mode a failure is printed as `{"error": …}` too.
+/// Runs the command. In JSON mode stdout holds one object: the command's report (also
+/// when it found problems), or `{"error": …}` when there is none.
 pub async fn run(cli: Cli) -> Result<(), Error> {
-    let result = dispatch(&cli).await;
-    if let (Err(error), Output::Json) = (&result, cli.output) {
-        println!(
-            "{}",
-            serde_json::json!({"error": error.to_string(), "exit": error.exit_code()})
-        );
+    match dispatch(&cli).await {
+        Ok(None) => Ok(()),
+        Ok(Some(finding)) => Err(finding),
+        Err(error) => {
+            if cli.output == Output::Json {
+                let json = serde_json::json!({"error": error.to_string(), "exit": error.exit_code()});
+                println!("{json}");
+            }
+            Err(error)
+        }
     }
-    result
 }
 
-async fn dispatch(cli: &Cli) -> Result<(), Error> {
+/// The finding after a printed report, if any; `Err` when no report could be made.
+async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
     match &cli.command {
         Command::Wait(args) => {
             let client = cluster::connect(cli.context.as_deref()).await?;
@@ -228,34 +233,30 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
                     .collect();
                 format!("ready after {:.0} s: {}\n", done.seconds, parts.join(", "))
             });
-            Ok(())
+            Ok(None)
         }
         Command::Status => {
             let client = cluster::connect(cli.context.as_deref()).await?;
             let report = status::read(&client, &cli.namespace).await?;
             print(cli.output, &report, status::render);
-            match report.problems.len() {
-                0 => Ok(()),
-                n => Err(Error::Unhealthy(format!("{n} problem(s) in {}", cli.namespace))),
-            }
+            Ok(match report.problems.len() {
+                0 => None,
+                n => Some(Error::Unhealthy(format!("{n} problem(s) in {}", cli.namespace))),
+            })
         }
         Command::Hosts => {
             let client = cluster::connect(cli.context.as_deref()).await?;
             let found = hosts::hosts(entrance::find(&client, &cli.namespace).await?).await?;
             print(cli.output, &found, hosts::render);
-            Ok(())
+            Ok(None)
         }
         Command::Smoke(args) => {
             let entry = entry(cli, args).await?;
             let result = smoke::smoke(&http()?, &entry).await;
             print(cli.output, &result, smoke::render);
-            match result.failed() {
-                None => Ok(()),
-                Some(step) => Err(Error::Unhealthy(format!(
-                    "smoke failed at \"{}\": {}",
-                    step.name, step.detail
-                ))),
-            }
+            Ok(result
+                .failed()
+                .map(|step| Error::Unhealthy(format!("smoke failed at \"{}\": {}", step.name, step.detail))))
         }
         Command::Chaos(args) => {
             let client = cluster::connect(cli.context.as_deref()).await?;
@@ -276,12 +277,12 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
             })
             .await?;
             print(cli.output, &report, |r| format!("{}\n", chaos::summary(r)));
-            match report.unreplaced().len() {
-                0 => Ok(()),
-                n => Err(Error::Unhealthy(format!(
+            Ok(match report.unreplaced().len() {
+                0 => None,
+                n => Some(Error::Unhealthy(format!(
                     "{n} deleted pod(s) not replaced within the settle time"
                 ))),
-            }
+            })
         }
         Command::Audit(args) => {
             let text = std::fs::read_to_string(&args.record)
@@ -307,15 +308,15 @@ async fn dispatch(cli: &Cli) -> Result<(), Error> {
                     a.lost.iter().map(|id| format!("  lost: {id}\n")).collect::<String>()
                 )
             });
-            if result.passed() {
-                Ok(())
+            Ok(if result.passed() {
+                None
             } else if result.acknowledged == 0 {
-                Err(Error::Unhealthy(
+                Some(Error::Unhealthy(
                     "the record holds no acknowledged permit; nothing was audited".into(),
                 ))
             } else {
-                Err(Error::Unhealthy("permits lost or duplicated".into()))
-            }
+                Some(Error::Unhealthy("permits lost or duplicated".into()))
+            })
         }
     }
 }

@@ -1,0 +1,273 @@
+//! `smoke` and `audit` as an operator runs them, the binary against the real services:
+//! the issuer and the validator on one address that routes by Host header, as the
+//! entrance (and the local topology's nginx) does. Exit codes are the documented ones.
+
+use std::process::Output;
+
+use axum::Router;
+use axum::extract::Request;
+use issuer::{AdminToken, Options};
+use jiff::SignedDuration;
+use permit_domain::Rules;
+use serde_json::Value;
+use testkit::ManualClock;
+use tower::ServiceExt;
+
+const TOKEN: &str = "an-operator-token-of-at-least-32-characters";
+
+struct System {
+    address: String,
+    clock: ManualClock,
+    http: reqwest::Client,
+}
+
+/// Both services over one database, behind one address: `validar.*` to the validator,
+/// anything else to the issuer.
+async fn system(at: &str) -> System {
+    let clock = ManualClock::at_santiago(at);
+    let ctx = testkit::context(&clock, Rules::default()).await;
+    let options = Options {
+        admin: AdminToken::from_setting(Some(TOKEN.into())).unwrap(),
+        create_limit: None,
+    };
+    let issuer = issuer::router(ctx.clone(), options);
+    let validator = validator::router(ctx);
+    let front = Router::new().fallback_service(tower::service_fn(move |request: Request| {
+        let to_validator = request
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.starts_with("validar."));
+        if to_validator {
+            validator.clone().oneshot(request)
+        } else {
+            issuer.clone().oneshot(request)
+        }
+    }));
+    let url = testkit::spawn(front).await;
+    System {
+        address: url.trim_start_matches("http://").to_owned(),
+        clock,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl System {
+    async fn permisosctl(&self, args: &[&str]) -> Output {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_permisosctl"));
+        command
+            .args(args)
+            .env_remove("ADMIN_TOKEN")
+            .env("KUBECONFIG", "/nonexistent");
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// A permit for citizen `n`, created through the entrance: its id and RUT.
+    async fn create(&self, n: u32) -> (String, String) {
+        let citizen = testkit::citizen(n, "compras");
+        let answer: Value = self
+            .http
+            .post(format!("http://{}/api/create", self.address))
+            .header("host", "formulario.localhost")
+            .json(&citizen)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (answer["id"].as_str().expect("a permit").to_owned(), citizen.rut)
+    }
+
+    fn record(&self, created: &[(String, String)]) -> RecordFile {
+        let lines: String = created
+            .iter()
+            .map(|(id, rut)| {
+                format!("{{\"kind\":\"create\",\"status\":201,\"id\":\"{id}\",\"rut\":\"{rut}\",\"ms\":3.1}}\n")
+            })
+            .collect();
+        RecordFile::with(&lines)
+    }
+
+    async fn audit(&self, record: &RecordFile, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "audit",
+            "--since",
+            "2026-11-30T12:00:00Z",
+            "--ip",
+            &self.address,
+            "--domain",
+            "localhost",
+            "--record",
+        ];
+        args.push(record.as_str());
+        args.extend(extra);
+        self.permisosctl(&args).await
+    }
+}
+
+/// A record file in the temporary directory, removed when dropped.
+struct RecordFile(std::path::PathBuf);
+
+impl RecordFile {
+    fn with(text: &str) -> RecordFile {
+        let path = std::env::temp_dir().join(format!("permisosctl-record-{}", testkit::fresh_database()));
+        std::fs::write(&path, text).unwrap();
+        RecordFile(path)
+    }
+
+    fn as_str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for RecordFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test]
+async fn smoke_walks_a_citizen_and_a_police_check_through_one_address() {
+    let system = system("2026-11-30T10:00").await;
+    let out = system
+        .permisosctl(&["smoke", "--ip", &system.address, "--domain", "localhost"])
+        .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let steps: Vec<&str> = stdout.lines().collect();
+    assert_eq!(steps.len(), 6, "{stdout}");
+    for (line, step) in steps.iter().zip([
+        "landing page",
+        "form page",
+        "create a permit",
+        "permit page with its QR",
+        "validation page",
+        "validation JSON",
+    ]) {
+        assert!(line.starts_with(&format!("ok   {step}")), "{line}");
+        assert!(line.contains(" ms "), "{line}");
+    }
+    let json = system
+        .permisosctl(&[
+            "smoke",
+            "--ip",
+            &system.address,
+            "--domain",
+            "localhost",
+            "--output",
+            "json",
+        ])
+        .await;
+    let answer: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(answer["steps"].as_array().unwrap().len(), 6);
+    assert_eq!(answer["permit"].as_str().unwrap().len(), 22);
+}
+
+#[tokio::test]
+async fn smoke_names_the_first_step_that_fails() {
+    let system = system("2026-11-30T23:30").await;
+    let out = system
+        .permisosctl(&["smoke", "--ip", &system.address, "--domain", "localhost"])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("smoke failed at \"create a permit\": refused by the curfew"),
+        "{stderr}"
+    );
+    let unreachable = system
+        .permisosctl(&["smoke", "--ip", "127.0.0.1:9", "--domain", "localhost"])
+        .await;
+    assert_eq!(unreachable.status.code(), Some(1));
+    assert!(text(&unreachable.stderr).contains("smoke failed at \"landing page\": no answer"));
+}
+
+#[tokio::test]
+async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() {
+    // 08:00 in Santiago is 11:00Z, an hour before the audit's --since.
+    let system = system("2026-11-30T08:00").await;
+    let (before, _) = system.create(1).await;
+    system.clock.advance(SignedDuration::from_hours(2));
+    let mut created = Vec::new();
+    for n in 2..5 {
+        created.push(system.create(n).await);
+    }
+    let faithful = system.record(&created);
+    let out = system.audit(&faithful, &["--token", TOKEN, "--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["acknowledged"], 3);
+    assert_eq!(
+        answer["listed"], 3,
+        "the permit from before --since is not listed: {before}"
+    );
+
+    let mut lost = created.clone();
+    lost.push(("q6V7pTz0S3mXcW1bN8eYkA".into(), testkit::rut(9).to_string()));
+    let out = system.audit(&system.record(&lost), &["--token", TOKEN]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("1 lost"), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("lost: q6V7pTz0S3mXcW1bN8eYkA"));
+
+    // A second permit for citizen 2 that the run was never told of: issued twice.
+    system.clock.advance(SignedDuration::from_mins(5));
+    let (_, rut) = system.create(2).await;
+    assert_eq!(rut, created[0].1);
+    let out = system.audit(&faithful, &["--token", TOKEN, "--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["duplicated"][0]["stored"], 2);
+    assert_eq!(answer["duplicated"][0]["acknowledged"], 1);
+}
+
+#[tokio::test]
+async fn audit_refusals_exit_2_with_the_reason() {
+    let system = system("2026-11-30T10:00").await;
+    let created = vec![system.create(1).await];
+    let record = system.record(&created);
+    let out = system
+        .audit(&record, &["--token", "not-the-operators-token-but-long-enough"])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the issuer refused the operator token"));
+    let out = system.audit(&record, &[]).await;
+    assert_eq!(out.status.code(), Some(2), "no token and no cluster to read it from");
+    assert!(
+        text(&out.stderr).contains("no cluster to talk to"),
+        "{}",
+        text(&out.stderr)
+    );
+    let bad = RecordFile::with("{\"kind\": \"create\", \"status\": 201}\n");
+    let out = system.audit(&bad, &["--token", TOKEN]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("line 1: an acknowledged create without id or rut"));
+}
+
+#[tokio::test]
+async fn without_a_cluster_each_command_says_why_and_exits_2() {
+    let system = system("2026-11-30T10:00").await;
+    for command in [
+        &["status"][..],
+        &["wait", "--timeout", "5s"],
+        &["hosts"],
+        &["chaos", "--target", "issuer"],
+    ] {
+        let out = system.permisosctl(command).await;
+        assert_eq!(out.status.code(), Some(2), "{command:?}");
+        assert!(
+            text(&out.stderr).starts_with("permisosctl: no cluster to talk to:"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = system.permisosctl(&["wait", "pod/x"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("\"pod\" is not one of deployment, statefulset, daemonset, job"));
+}
