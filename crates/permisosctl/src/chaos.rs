@@ -241,7 +241,7 @@ pub async fn chaos(
                 let deleted_at = Instant::now();
                 log(&format!(
                     "[{:>6.1}s] {}: deleted pod/{name} on {} ({count} Ready before)",
-                    seconds(), victim.name, node.as_deref().unwrap_or("?")
+                    seconds(), victim.name, node.as_deref().unwrap_or("no node")
                 ));
                 let index = report.kills.len();
                 report.kills.push(Kill {

@@ -227,10 +227,12 @@ pub fn report(
                 healthy: status.current_healthy,
                 desired_healthy: status.desired_healthy,
             };
-            if budget.allowed_disruptions == 0 {
+            // With pods down the workload's own line says so; with all of them healthy and
+            // still no disruption allowed, the budget itself is wrong.
+            if budget.allowed_disruptions == 0 && status.expected_pods > 0 && budget.healthy >= status.expected_pods {
                 problems.push(format!(
-                    "{}: allows no disruption ({} healthy, {} needed); a node drain would stall",
-                    budget.name, budget.healthy, budget.desired_healthy
+                    "{}: allows no disruption with all {} pods healthy; a node drain would stall",
+                    budget.name, budget.healthy
                 ));
             }
             budget

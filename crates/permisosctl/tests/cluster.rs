@@ -91,7 +91,8 @@ async fn a_healthy_system_reports_no_problem() {
 async fn status_names_each_problem_on_a_line() {
     let (fake, client) = FakeApi::start();
     healthy(&fake);
-    // Every issuer on one node, a validator short, a member down, no CPU metrics.
+    // Every issuer on one node, a validator short, a member down, no CPU metrics, a budget
+    // that allows nothing; the member's budget is at zero too, but its line says why.
     for i in 0..4 {
         fake.put(&pod(
             &format!("issuer-7d9f8b6c5d-{i}"),
@@ -104,6 +105,10 @@ async fn status_names_each_problem_on_a_line() {
     fake.put(&objects::mongodb(2));
     fake.put(&pod("mongodb-1", "mongodb", "permisos-worker2", false));
     fake.put(&objects::pdb("mongodb", 2, 3));
+    let mut strict = objects::pdb("issuer", 4, 4);
+    let budget = strict.status.as_mut().unwrap();
+    (budget.desired_healthy, budget.disruptions_allowed) = (4, 0);
+    fake.put(&strict);
     fake.put(&objects::hpa("validator", None));
     fake.put(&objects::ingress(None));
     let problems = status::read(&client, "permisos").await.unwrap().problems;
@@ -112,7 +117,7 @@ async fn status_names_each_problem_on_a_line() {
         "deployment/validator: 3 of 4 updated replicas available",
         "statefulset/mongodb: 2 of 3 members ready",
         "hpa/validator: cannot scale: FailedGetResourceMetric: the HPA was unable to compute the replica count",
-        "pdb/mongodb: allows no disruption (2 healthy, 2 needed); a node drain would stall",
+        "pdb/issuer: allows no disruption with all 4 pods healthy; a node drain would stall",
         "entrance: ingress/permisos has no LoadBalancer address (is MetalLB running?)",
     ];
     for line in expected {
