@@ -1,7 +1,7 @@
 # One-line aliases: the work is done by `cargo xtask` (xtask/: starting, watching and
 # stopping processes, test data, audits) and by scripts/ (tool installs, test and load
 # runs). `make help` lists them.
-.PHONY: help run test api-fuzz e2e bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down kind-forward images deploy status
+.PHONY: help run test api-fuzz e2e bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity kind-up kind-down kind-forward images deploy status smoke cluster-fault-test
 
 ## help: this list
 help:
@@ -71,10 +71,18 @@ kind-forward:
 images:
 	@scripts/kind.sh images
 
-## deploy: load the images into kind, apply k8s/overlays/kind (GATEWAY=1: kind-gateway) MongoDB first, wait with reasons
+## deploy: load the images into kind, apply k8s/overlays/kind (GATEWAY=1: kind-gateway) MongoDB first, wait with reasons (permisosctl wait)
 deploy:
 	@scripts/kind.sh deploy
 
-## status: pods, services, HPAs (current metric), the external IP and how to reach it from this host
+## status: every workload, HPA, PDB and MongoDB member, one line per problem, and how to reach the system (permisosctl)
 status:
 	@scripts/kind.sh status
+
+## smoke: a citizen and a police check through the cluster's entrance, each step timed (IP=127.0.0.1:8080 DOMAIN=localhost: the local topology)
+smoke:
+	@scripts/kind.sh smoke
+
+## cluster-fault-test: the case study's medium load through the entrance while permisosctl chaos deletes pods, then permisosctl audit
+cluster-fault-test:
+	@scripts/cluster-fault-test.sh

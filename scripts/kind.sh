@@ -2,12 +2,13 @@
 # The kind flow, for a laptop with docker, kind and kubectl (none runs on our CI machines;
 # the manifests are verified offline there, and .github/workflows/kind-e2e.yml runs this
 # flow on GitHub's runners — README, "Deploy on kind").
-#   kind.sh up | down | images | deploy | status | forward | ip
+#   kind.sh up | down | images | deploy | status | smoke | forward | ip
 #   GATEWAY=1: the Gateway API path. PERMIT_RULES=off: no curfew and no start delay, for a
 #   demo or a test at any hour (the weekly limit stays). MONITORING=1: kube-prometheus with
 #   our PodMonitors, rules and dashboard (monitoring/, k8s/components/monitoring).
-# Every step is idempotent and says what it does; every wait stops early with the reason
-# when what it waits for cannot happen (scripts/kind_blockers.py).
+# Every step is idempotent and says what it does; every wait is `permisosctl wait`
+# (crates/permisosctl), which stops early with the reason when what it waits for cannot
+# happen.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
@@ -43,34 +44,14 @@ retry() {
   done
 }
 
-# wait_until NAMESPACE SECONDS WHAT COMMAND...: until COMMAND succeeds; stops at once, with
-# the reason, when something in NAMESPACE cannot progress, and after SECONDS at the latest.
-wait_until() {
-  local namespace=$1 seconds=$2 what=$3; shift 3
-  local until=$((SECONDS + seconds))
-  printf '    waiting for %s' "$what"
-  until "$@" >/dev/null 2>&1; do
-    if ! kubectl -n "$namespace" get pods,jobs,deployments,statefulsets -o json \
-        | python3 scripts/kind_blockers.py >"$ROOT/.run/kind-blockers.txt"; then
-      printf '\n%s cannot become ready:\n' "$what" >&2
-      cat "$ROOT/.run/kind-blockers.txt" >&2
-      return 1
-    fi
-    if [ $SECONDS -ge $until ]; then
-      printf '\n%s not ready after %s s; make status shows where it stands\n' "$what" "$seconds" >&2
-      return 1
-    fi
-    printf '.'
-    sleep 5
-  done
-  printf ' ok\n'
-}
-
-rolled_out() {
-  kubectl -n "$1" rollout status "$2" --watch=false | grep -Eq "successfully rolled out|update complete|roll out complete"
-}
-job_complete() {
-  [ "$(kubectl -n "$NAMESPACE" get job "$1" -o jsonpath='{.status.conditions[?(@.type=="Complete")].status}')" = True ]
+# permisosctl, built on first use (cargo rebuilds only what changed).
+ctl() {
+  if [ -z "${CTL_BUILT:-}" ]; then
+    step "building permisosctl (crates/permisosctl)"
+    cargo build --release --locked --quiet -p permisosctl
+    CTL_BUILT=1
+  fi
+  "$ROOT/target/release/permisosctl" "$@"
 }
 
 cluster() {
@@ -86,8 +67,7 @@ cluster() {
 metallb() {
   step "installing MetalLB $METALLB_VERSION"
   kubectl apply -f "$METALLB_MANIFEST"
-  wait_until metallb-system 300 "MetalLB's controller" rolled_out metallb-system deployment/controller
-  wait_until metallb-system 300 "MetalLB's speakers" rolled_out metallb-system daemonset/speaker
+  ctl -n metallb-system wait deployment/controller daemonset/speaker --timeout 5m
   local range
   range="$(docker network inspect kind | python3 scripts/metallb-pool.py)"
   step "giving MetalLB the addresses $range of the kind network"
@@ -97,7 +77,7 @@ metallb() {
 metrics_server() {
   step "installing metrics-server (for the HPAs)"
   kubectl apply -k metrics-server
-  wait_until kube-system 300 "metrics-server" rolled_out kube-system deployment/metrics-server
+  ctl -n kube-system wait deployment/metrics-server --timeout 5m
 }
 
 monitoring_stack() {
@@ -105,8 +85,7 @@ monitoring_stack() {
   # Its CustomResourceDefinitions must be established before its custom resources apply:
   # the first passes fail on those, a later one applies them.
   retry 300 kubectl apply --server-side --force-conflicts -k monitoring
-  wait_until monitoring 600 "Prometheus" rolled_out monitoring statefulset/prometheus-k8s
-  wait_until monitoring 600 "Grafana" rolled_out monitoring deployment/grafana
+  ctl -n monitoring wait statefulset/prometheus-k8s deployment/grafana --timeout 10m
 }
 
 # A server-side dry run of an Ingress goes through the admission webhook.
@@ -119,13 +98,14 @@ entrance() {
   if [ -n "${GATEWAY:-}" ]; then
     step "installing Envoy Gateway $ENVOY_GATEWAY_VERSION (Gateway API)"
     kubectl apply --server-side -f "$ENVOY_GATEWAY_MANIFEST"
-    wait_until envoy-gateway-system 300 "Envoy Gateway" rolled_out envoy-gateway-system deployment/envoy-gateway
+    ctl -n envoy-gateway-system wait deployment/envoy-gateway --timeout 5m
     retry 120 kubectl apply -f ingress/gateway-class.yaml
   else
     step "installing ingress-nginx with our settings (ingress/ingress-nginx)"
     kubectl apply -k ingress/ingress-nginx
-    wait_until ingress-nginx 300 "ingress-nginx" rolled_out ingress-nginx deployment/ingress-nginx-controller
-    wait_until ingress-nginx 120 "its admission webhook" ingress_webhook_answers
+    ctl -n ingress-nginx wait deployment/ingress-nginx-controller --timeout 5m
+    step "waiting for its admission webhook"
+    retry 120 ingress_webhook_answers >/dev/null
   fi
 }
 
@@ -200,15 +180,15 @@ deploy() {
   # first run its image may take minutes to pull.
   step "applying k8s/overlays/$OVERLAY: MongoDB, configuration and policies"
   kubectl apply -k "$DEPLOY_DIR" -l 'app.kubernetes.io/name notin (issuer,validator,mongodb-init)'
-  wait_until "$NAMESPACE" 900 "MongoDB's three members" rolled_out "$NAMESPACE" statefulset/mongodb
+  step "waiting for MongoDB's three members"
+  ctl -n "$NAMESPACE" wait statefulset/mongodb --timeout 15m
   step "applying k8s/overlays/$OVERLAY: the replica set's set-up Job and both services"
   kubectl apply -k "$DEPLOY_DIR"
-  wait_until "$NAMESPACE" 600 "the replica set's set-up (job/mongodb-init)" job_complete mongodb-init
-  wait_until "$NAMESPACE" 300 "the issuers" rolled_out "$NAMESPACE" deployment/issuer
-  wait_until "$NAMESPACE" 300 "the validators" rolled_out "$NAMESPACE" deployment/validator
+  step "waiting for the replica set's set-up, both services and the entrance's address"
+  ctl -n "$NAMESPACE" wait --timeout 10m
 }
 
-# The entrance's LoadBalancer Service: namespace and name.
+# The entrance's LoadBalancer Service (for the port-forward): namespace and name.
 entrance_service() {
   if [ -n "${GATEWAY:-}" ]; then
     echo "envoy-gateway-system $(kubectl -n envoy-gateway-system get service \
@@ -218,45 +198,9 @@ entrance_service() {
   fi
 }
 
-external_ip() {
-  local namespace name
-  read -r namespace name <<<"$(entrance_service)"
-  local ip
-  ip="$(kubectl -n "$namespace" get service "$name" -o jsonpath='{.status.loadBalancer.ingress[0].ip}')"
-  [ -n "$ip" ] && echo "$ip"
-}
-
-status() {
-  kubectl -n "$NAMESPACE" get pods,services,ingress,pdb -o wide 2>/dev/null || true
-  # TARGETS shows the HPA's current CPU against its target; <unknown> means no metrics.
-  kubectl -n "$NAMESPACE" get hpa 2>/dev/null || true
-  local domain ip code
-  domain="$(sed -n 's/^ *- DOMAIN=//p' k8s/components/kind/kustomization.yaml)"
-  wait_until "$NAMESPACE" 300 "the LoadBalancer IP from MetalLB" external_ip || return 1
-  ip="$(external_ip)"
-  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 -H "Host: formulario.$domain" "http://$ip/" || true)"
-  if [ "$code" = 200 ]; then
-    cat <<MSG
-
-The system answers on the MetalLB IP $ip. Add to /etc/hosts:
-  $ip formulario.$domain validar.$domain
-Then open http://formulario.$domain/ and http://validar.$domain/, or load it:
-  make load-test ENV=low TARGET=http://$ip ISSUER_HOST=formulario.$domain VALIDATOR_HOST=validar.$domain
-MSG
-  else
-    cat <<MSG
-
-This host cannot reach the MetalLB IP $ip (Docker Desktop on macOS and Windows does not
-route the kind network to the host). Use a port-forward instead: in another terminal run
-  make kind-forward
-(it runs \`kubectl port-forward\` to the entrance on 127.0.0.1:80; on macOS through sudo,
-which binding port 80 on 127.0.0.1 needs there), and add to /etc/hosts:
-  127.0.0.1 formulario.$domain validar.$domain
-Then open http://formulario.$domain/ and http://validar.$domain/. Load tests go through the
-port-forward, which carries far less than the IP would; keep them small:
-  make load-test ENV=smoke TARGET=http://127.0.0.1 ISSUER_HOST=formulario.$domain VALIDATOR_HOST=validar.$domain
-MSG
-  fi
+# How to reach the system from this machine (permisosctl hosts), and Grafana if installed.
+how_to_reach() {
+  ctl -n "$NAMESPACE" hosts
   if kubectl get namespace monitoring >/dev/null 2>&1; then
     cat <<MSG
 
@@ -265,6 +209,15 @@ Monitoring (kube-prometheus): in another terminal
   kubectl -n monitoring port-forward service/prometheus-k8s 9090   # http://127.0.0.1:9090/alerts
 MSG
   fi
+}
+
+# Every workload, one line per problem (exit 1 if any), then how to reach it.
+status() {
+  local healthy=0
+  ctl -n "$NAMESPACE" status || healthy=$?
+  echo
+  how_to_reach
+  return "$healthy"
 }
 
 forward() {
@@ -281,15 +234,16 @@ forward() {
 
 case "${1:-}" in
   up)
-    need docker kind kubectl python3 curl git
+    need docker kind kubectl python3 git cargo
     cluster; metallb; metrics_server
     if [ -n "${MONITORING:-}" ]; then monitoring_stack; fi
-    entrance; images; deploy; status ;;
+    entrance; images; deploy; echo; how_to_reach ;;
   down) need kind; step "deleting cluster $CLUSTER"; kind delete cluster --name "$CLUSTER" ;;
   images) need docker git; images ;;
-  deploy) need kind kubectl python3 curl; deploy; status ;;
-  status) need kubectl python3 curl; status ;;
+  deploy) need kind kubectl python3 cargo; deploy; echo; how_to_reach ;;
+  status) need cargo; status ;;
+  smoke) need cargo; ctl -n "$NAMESPACE" smoke ${IP:+--ip "$IP"} ${DOMAIN:+--domain "$DOMAIN"} ;;
   forward) need kubectl; forward ;;
-  ip) need kubectl; external_ip ;;
-  *) echo "usage: kind.sh up|down|images|deploy|status|forward|ip" >&2; exit 2 ;;
+  ip) need cargo python3; ctl -n "$NAMESPACE" -o json hosts | python3 -c 'import json, sys; print(json.load(sys.stdin)["address"])' ;;
+  *) echo "usage: kind.sh up|down|images|deploy|status|smoke|forward|ip" >&2; exit 2 ;;
 esac

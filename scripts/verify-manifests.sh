@@ -45,9 +45,6 @@ promtool test rules k8s/components/monitoring/rules.test.yaml k8s/components/mon
 step "the replica-set set-up script (node --test)"
 node --test k8s/base/mongodb-init/
 
-step "the kind waits' diagnosis of blockers (python3 -m unittest)"
-(cd scripts && python3 -m unittest test_kind_blockers)
-
 step "shellcheck"
 "$VENV/bin/shellcheck" -x -P SCRIPTDIR -S warning scripts/*.sh
 

@@ -44,25 +44,43 @@ pub async fn hosts(entrance: Option<Entrance>) -> Result<Hosts, Error> {
     })
 }
 
-/// What an operator does with it.
+/// What an operator does with it: the line, and how to try and load the system from here.
 pub fn render(hosts: &Hosts) -> String {
+    let issuer = hosts
+        .hosts
+        .iter()
+        .find(|h| h.starts_with("formulario."))
+        .map_or("", String::as_str);
+    let validator = hosts
+        .hosts
+        .iter()
+        .find(|h| h.starts_with("validar."))
+        .map_or("", String::as_str);
+    let pages = hosts
+        .hosts
+        .iter()
+        .map(|h| format!("http://{h}/"))
+        .collect::<Vec<_>>()
+        .join(" and ");
     if hosts.reachable {
         format!(
-            "Add to /etc/hosts:\n  {}\nthen open {}.\n",
-            hosts.line,
-            hosts
-                .hosts
-                .iter()
-                .map(|h| format!("http://{h}/"))
-                .collect::<Vec<_>>()
-                .join(" and ")
+            "The system answers on {address}. Add to /etc/hosts:\n  {line}\nthen open {pages}.\n\
+             Try it:  make smoke\n\
+             Load it: make load-test ENV=low TARGET=http://{address} ISSUER_HOST={issuer} VALIDATOR_HOST={validator}\n",
+            address = hosts.address,
+            line = hosts.line,
         )
     } else {
         format!(
-            "This machine cannot reach {} (Docker Desktop on macOS and Windows does not route the\n\
-             kind network to the host). Run `make kind-forward` in another terminal (a port-forward\n\
-             to the entrance on 127.0.0.1:80) and add to /etc/hosts:\n  {}\n",
-            hosts.address, hosts.line
+            "This machine cannot reach {address} (Docker Desktop on macOS and Windows does not route the\n\
+             kind network to the host). In another terminal run\n  make kind-forward\n\
+             (a port-forward to the entrance on 127.0.0.1:80; on macOS through sudo, which binding\n\
+             port 80 on 127.0.0.1 needs there), and add to /etc/hosts:\n  {line}\nthen open {pages}.\n\
+             Try it:  make smoke IP=127.0.0.1\n\
+             Load it (a port-forward carries far less than the IP would; keep it small):\n  \
+             make load-test ENV=smoke TARGET=http://127.0.0.1 ISSUER_HOST={issuer} VALIDATOR_HOST={validator}\n",
+            address = hosts.address,
+            line = hosts.line,
         )
     }
 }

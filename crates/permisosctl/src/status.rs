@@ -16,6 +16,10 @@ use crate::entrance::{self, Entrance};
 use crate::error::Error;
 use crate::snapshot::{self, Snapshot};
 
+/// An HPA has no CPU reading for its first minute or so (metrics-server scrapes every
+/// 15 s, the HPA syncs every 15 s); only a lack that outlasts this is a problem.
+const METRICS_GRACE_SECONDS: i64 = 120;
+
 #[derive(Debug, Serialize)]
 pub struct Report {
     pub workloads: Vec<Workload>,
@@ -183,7 +187,14 @@ pub fn report(
             let hpa_name = format!("hpa/{}", name(&hpa.metadata));
             let status = hpa.status.clone().unwrap_or_default();
             for condition in status.conditions.iter().flatten() {
-                if matches!(condition.type_.as_str(), "ScalingActive" | "AbleToScale") && condition.status == "False" {
+                let lasting = condition
+                    .last_transition_time
+                    .as_ref()
+                    .is_none_or(|since| now.as_second() - since.0.as_second() >= METRICS_GRACE_SECONDS);
+                if matches!(condition.type_.as_str(), "ScalingActive" | "AbleToScale")
+                    && condition.status == "False"
+                    && lasting
+                {
                     problems.push(format!(
                         "{hpa_name}: cannot scale: {}: {}",
                         condition.reason.as_deref().unwrap_or(""),

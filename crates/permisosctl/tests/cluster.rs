@@ -111,7 +111,12 @@ async fn status_names_each_problem_on_a_line() {
     fake.put(&strict);
     fake.put(&objects::hpa("validator", None));
     fake.put(&objects::ingress(None));
+    let mut starting = objects::hpa("issuer", None);
+    let condition = &mut starting.status.as_mut().unwrap().conditions.as_mut().unwrap()[0];
+    condition.last_transition_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::now()));
+    fake.put(&starting);
     let problems = status::read(&client, "permisos").await.unwrap().problems;
+    // The issuer's HPA has had no metrics for a moment only, as after every start.
     let expected = [
         "deployment/issuer: all 4 ready pods on node permisos-worker2; one node failing takes them all",
         "deployment/validator: 3 of 4 updated replicas available",

@@ -349,7 +349,10 @@ pub fn hpa(app: &str, cpu: Option<i32>) -> HorizontalPodAutoscaler {
         } else {
             "the HPA was unable to compute the replica count: failed to get cpu utilization: unable to get metrics for resource cpu: no metrics returned from resource metrics API".into()
         }),
-        last_transition_time: condition_time(),
+        // A failure to read metrics has lasted ten minutes: not the first minute's lack.
+        last_transition_time: Some(Time(
+            Timestamp::now() - k8s_openapi::jiff::SignedDuration::from_mins(10),
+        )),
     }];
     HorizontalPodAutoscaler {
         metadata: meta(app, app),
