@@ -172,7 +172,7 @@ fn supervisor(pid: u32) -> bool {
 }
 
 /// The operator's token, made once per checkout and kept out of the repository.
-fn admin_token(path: &std::path::Path) -> Result<String, Error> {
+pub fn admin_token(path: &std::path::Path) -> Result<String, Error> {
     if let Ok(token) = std::fs::read_to_string(path)
         && token.trim().len() >= 32
     {

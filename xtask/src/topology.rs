@@ -107,6 +107,11 @@ impl Topology {
         // per-client limit on creates is off here unless asked for.
         default("TRUSTED_PROXIES", "127.0.0.1".into());
         default("CREATE_RATE_LIMIT", "off".into());
+        // The operator API, as `make run` has it (same token): audits read through it.
+        default(
+            "ADMIN_TOKEN",
+            crate::run::admin_token(&Paths::new().run_dir().join("admin-token"))?,
+        );
         env.retain(|(name, _)| name != "MONGODB_URI");
         env.push(("MONGODB_URI".into(), format!("mongodb://127.0.0.1:{db_port}")));
         Ok(Topology {

@@ -187,15 +187,28 @@ pub fn deployment_blocker(deployment: &Deployment) -> Option<Blocker> {
     })
 }
 
+/// Why a workload is not judged yet: its controller has not reported on it (`observed`
+/// is `None` without a status) or not on its latest spec.
+fn unobserved(observed: Option<Option<i64>>, generation: Option<i64>) -> Option<Rollout> {
+    match observed {
+        None => Some(Rollout::Pending("not yet seen by its controller".into())),
+        Some(seen) if seen.unwrap_or(0) < generation.unwrap_or(0) => Some(Rollout::Pending(
+            "its controller has not seen the latest spec yet".into(),
+        )),
+        Some(_) => None,
+    }
+}
+
 /// kubectl's `rollout status` for a Deployment: the controller has seen the latest spec,
 /// every replica runs it, no old one is left, and all are available.
 pub fn deployment_rollout(deployment: &Deployment) -> Rollout {
-    let Some(status) = &deployment.status else {
-        return Rollout::Pending("not yet seen by its controller".into());
-    };
-    if status.observed_generation.unwrap_or(0) < deployment.metadata.generation.unwrap_or(0) {
-        return Rollout::Pending("its controller has not seen the latest spec yet".into());
+    if let Some(pending) = unobserved(
+        deployment.status.as_ref().map(|s| s.observed_generation),
+        deployment.metadata.generation,
+    ) {
+        return pending;
     }
+    let status = deployment.status.clone().unwrap_or_default();
     let wanted = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let updated = status.updated_replicas.unwrap_or(0);
     let total = status.replicas.unwrap_or(0);
@@ -214,12 +227,13 @@ pub fn deployment_rollout(deployment: &Deployment) -> Rollout {
 /// kubectl's `rollout status` for a StatefulSet (rolling updates): every replica ready and
 /// on the current revision.
 pub fn statefulset_rollout(set: &StatefulSet) -> Rollout {
-    let Some(status) = &set.status else {
-        return Rollout::Pending("not yet seen by its controller".into());
-    };
-    if status.observed_generation.unwrap_or(0) < set.metadata.generation.unwrap_or(0) {
-        return Rollout::Pending("its controller has not seen the latest spec yet".into());
+    if let Some(pending) = unobserved(
+        set.status.as_ref().map(|s| s.observed_generation),
+        set.metadata.generation,
+    ) {
+        return pending;
     }
+    let status = set.status.clone().unwrap_or_default();
     let wanted = set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     let ready = status.ready_replicas.unwrap_or(0);
     let updated = status.updated_replicas.unwrap_or(0);
@@ -234,12 +248,13 @@ pub fn statefulset_rollout(set: &StatefulSet) -> Rollout {
 
 /// kubectl's `rollout status` for a DaemonSet: one updated, available pod per node.
 pub fn daemonset_rollout(set: &DaemonSet) -> Rollout {
-    let Some(status) = &set.status else {
-        return Rollout::Pending("not yet seen by its controller".into());
-    };
-    if status.observed_generation.unwrap_or(0) < set.metadata.generation.unwrap_or(0) {
-        return Rollout::Pending("its controller has not seen the latest spec yet".into());
+    if let Some(pending) = unobserved(
+        set.status.as_ref().map(|s| s.observed_generation),
+        set.metadata.generation,
+    ) {
+        return pending;
     }
+    let status = set.status.clone().unwrap_or_default();
     let wanted = status.desired_number_scheduled;
     let updated = status.updated_number_scheduled.unwrap_or(0);
     let available = status.number_available.unwrap_or(0);

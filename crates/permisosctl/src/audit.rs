@@ -170,19 +170,19 @@ pub async fn list_since(
             .header(AUTHORIZATION, format!("Bearer {token}"))
             .send()
             .await
-            .map_err(|e| Error::Unreachable(format!("the issuer at {}: {}", entry.address, source_chain(&e))))?;
+            .map_err(|e| Error::Service(format!("no answer at {}: {}", entry.address, source_chain(&e))))?;
         let page: Page = match response.status() {
             StatusCode::OK => response
                 .json()
                 .await
-                .map_err(|e| Error::Unreachable(format!("/api/all answered something else than a page: {e}")))?,
-            StatusCode::UNAUTHORIZED => return Err(Error::Forbidden("the issuer refused the operator token".into())),
+                .map_err(|e| Error::Service(format!("/api/all answered something else than a page: {e}")))?,
+            StatusCode::UNAUTHORIZED => return Err(Error::Service("refused the operator token".into())),
             StatusCode::NOT_FOUND => {
-                return Err(Error::Unreachable(
-                    "the issuer has no operator API (ADMIN_TOKEN is not set) or the host is wrong".into(),
+                return Err(Error::Service(
+                    "no operator API here (its ADMIN_TOKEN is not set, or the host is wrong)".into(),
                 ));
             }
-            other => return Err(Error::Unreachable(format!("/api/all answered {other}"))),
+            other => return Err(Error::Service(format!("/api/all answered {other}"))),
         };
         let before = listed.len();
         listed.extend(page.permits.into_iter().take_while(|p| p.since(since)));

@@ -121,50 +121,7 @@ pub async fn find(client: &Client, namespace: &str) -> Result<Option<Entrance>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::networking::v1::{
-        IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressRule, IngressSpec, IngressStatus,
-    };
-    use kube::api::ObjectMeta;
     use serde_json::json;
-
-    fn ingress(address: Option<&str>) -> Ingress {
-        Ingress {
-            metadata: ObjectMeta {
-                name: Some("permisos".into()),
-                ..ObjectMeta::default()
-            },
-            spec: Some(IngressSpec {
-                rules: Some(
-                    ["formulario.permisos.test", "validar.permisos.test"]
-                        .map(|host| IngressRule {
-                            host: Some(host.into()),
-                            http: None,
-                        })
-                        .to_vec(),
-                ),
-                ..IngressSpec::default()
-            }),
-            status: Some(IngressStatus {
-                load_balancer: Some(IngressLoadBalancerStatus {
-                    ingress: address.map(|ip| {
-                        vec![IngressLoadBalancerIngress {
-                            ip: Some(ip.into()),
-                            ..Default::default()
-                        }]
-                    }),
-                }),
-            }),
-        }
-    }
-
-    #[test]
-    fn an_ingress_gives_its_hosts_and_published_address() {
-        let found = entrance(&[ingress(Some("172.18.255.200"))], &[], &[]).unwrap();
-        assert_eq!(found.via, "ingress/permisos");
-        assert_eq!(found.host("validar."), Some("validar.permisos.test"));
-        assert_eq!(found.address.as_deref(), Some("172.18.255.200"));
-        assert_eq!(entrance(&[ingress(None)], &[], &[]).unwrap().address, None);
-    }
 
     #[test]
     fn http_routes_give_their_hostnames_and_the_gateways_address() {

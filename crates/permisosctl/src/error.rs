@@ -13,6 +13,9 @@ pub enum Error {
     Unreachable(String),
     #[error("the Kubernetes API refused: {0}")]
     Forbidden(String),
+    /// The system's own HTTP API (the issuer's operator API) refused or did not answer.
+    #[error("the issuer: {0}")]
+    Service(String),
     #[error("{0}")]
     Usage(String),
 }

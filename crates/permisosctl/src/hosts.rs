@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use reqwest::StatusCode;
 use serde::Serialize;
-use tokio::net::TcpStream;
 
 use crate::entrance::Entrance;
 use crate::error::Error;
@@ -11,8 +11,9 @@ use crate::error::Error;
 #[derive(Debug, Serialize)]
 pub struct Hosts {
     pub address: String,
-    /// Whether this machine reaches the address (Docker Desktop does not route the kind
-    /// network to the host; there the entrance is reached through a port-forward).
+    /// Whether the site answers from this machine at the address (Docker Desktop does not
+    /// route the kind network to the host; there the entrance is reached through a
+    /// port-forward).
     pub reachable: bool,
     pub hosts: Vec<String>,
     /// The line to add to `/etc/hosts` on this machine.
@@ -31,10 +32,7 @@ pub async fn hosts(entrance: Option<Entrance>) -> Result<Hosts, Error> {
     if entrance.hosts.is_empty() {
         return Err(Error::Unhealthy(format!("{} routes no host", entrance.via)));
     }
-    let reachable = matches!(
-        tokio::time::timeout(Duration::from_secs(3), TcpStream::connect((address.as_str(), 80))).await,
-        Ok(Ok(_))
-    );
+    let reachable = answers(&address, &entrance.hosts[0]).await;
     let shown = if reachable { address.as_str() } else { "127.0.0.1" };
     Ok(Hosts {
         line: format!("{shown} {}", entrance.hosts.join(" ")),
@@ -42,6 +40,20 @@ pub async fn hosts(entrance: Option<Entrance>) -> Result<Hosts, Error> {
         reachable,
         hosts: entrance.hosts,
     })
+}
+
+/// Whether `host`'s landing page answers 200 at `address`: an answer from the site
+/// itself, not just an open port (a proxy on the way may accept any connection).
+async fn answers(address: &str, host: &str) -> bool {
+    let Ok(http) = reqwest::Client::builder().timeout(Duration::from_secs(3)).build() else {
+        return false;
+    };
+    let answer = http
+        .get(format!("http://{address}/"))
+        .header(reqwest::header::HOST, host)
+        .send()
+        .await;
+    answer.is_ok_and(|r| r.status() == StatusCode::OK)
 }
 
 /// What an operator does with it: the line, and how to try and load the system from here.

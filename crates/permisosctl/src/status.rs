@@ -44,6 +44,20 @@ pub struct Workload {
     pub nodes: BTreeMap<String, usize>,
 }
 
+impl Workload {
+    fn of(name: String, desired: i32, [ready, updated, available]: [Option<i32>; 3], pods: &[&Pod]) -> Workload {
+        Workload {
+            name,
+            desired,
+            ready: ready.unwrap_or(0),
+            updated: updated.unwrap_or(0),
+            available: available.unwrap_or(0),
+            restarts: restarts(pods),
+            nodes: per_node(pods),
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Autoscaler {
     pub name: String,
@@ -114,15 +128,16 @@ pub fn report(
     for deployment in &snapshot.deployments {
         let pods = pods_of(&snapshot.pods, deployment.spec.as_ref().map(|s| &s.selector));
         let status = deployment.status.clone().unwrap_or_default();
-        let workload = Workload {
-            name: format!("deployment/{}", name(&deployment.metadata)),
-            desired: deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-            ready: status.ready_replicas.unwrap_or(0),
-            updated: status.updated_replicas.unwrap_or(0),
-            available: status.available_replicas.unwrap_or(0),
-            restarts: restarts(&pods),
-            nodes: per_node(&pods),
-        };
+        let workload = Workload::of(
+            format!("deployment/{}", name(&deployment.metadata)),
+            deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            [
+                status.ready_replicas,
+                status.updated_replicas,
+                status.available_replicas,
+            ],
+            &pods,
+        );
         if let Rollout::Pending(detail) = assess::deployment_rollout(deployment) {
             problems.push(format!("{}: {detail}", workload.name));
         }
@@ -141,15 +156,16 @@ pub fn report(
     for set in &snapshot.statefulsets {
         let pods = pods_of(&snapshot.pods, set.spec.as_ref().map(|s| &s.selector));
         let status = set.status.clone().unwrap_or_default();
-        let workload = Workload {
-            name: format!("statefulset/{}", name(&set.metadata)),
-            desired: set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-            ready: status.ready_replicas.unwrap_or(0),
-            updated: status.updated_replicas.unwrap_or(0),
-            available: status.available_replicas.unwrap_or(0),
-            restarts: restarts(&pods),
-            nodes: per_node(&pods),
-        };
+        let workload = Workload::of(
+            format!("statefulset/{}", name(&set.metadata)),
+            set.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+            [
+                status.ready_replicas,
+                status.updated_replicas,
+                status.available_replicas,
+            ],
+            &pods,
+        );
         if let Rollout::Pending(detail) = assess::statefulset_rollout(set) {
             problems.push(format!("{}: {detail}", workload.name));
         }
@@ -166,7 +182,8 @@ pub fn report(
         workloads.push(Workload {
             name: format!("job/{}", name(&job.metadata)),
             desired: job.spec.as_ref().and_then(|s| s.completions).unwrap_or(1),
-            ready: status.ready.unwrap_or(0),
+            // A Job's pods are done rather than ready: its succeeded pods fill the columns.
+            ready: status.succeeded.unwrap_or(0),
             updated: status.succeeded.unwrap_or(0),
             available: status.succeeded.unwrap_or(0),
             restarts: status.failed.unwrap_or(0),

@@ -236,7 +236,11 @@ async fn audit_refusals_exit_2_with_the_reason() {
         .audit(&record, &["--token", "not-the-operators-token-but-long-enough"])
         .await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("the issuer refused the operator token"));
+    assert!(
+        text(&out.stderr).contains("the issuer: refused the operator token"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = system.audit(&record, &[]).await;
     assert_eq!(out.status.code(), Some(2), "no token and no cluster to read it from");
     assert!(
