@@ -47,7 +47,8 @@ retry() {
 # permisosctl, built on first use (cargo rebuilds only what changed).
 ctl() {
   if [ -z "${CTL_BUILT:-}" ]; then
-    step "building permisosctl (crates/permisosctl)"
+    # On stderr: `kind.sh ip` prints the address alone on stdout.
+    step "building permisosctl (crates/permisosctl; a few minutes the first time)" >&2
     cargo build --release --locked --quiet -p permisosctl
     CTL_BUILT=1
   fi

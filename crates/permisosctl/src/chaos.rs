@@ -181,13 +181,14 @@ async fn replaced(
     None
 }
 
-/// Runs `plan` until its time is up or `stop` resolves; `log` hears each deletion, skip
-/// and replacement as it happens.
-pub async fn chaos(
+/// Runs `plan` until its time is up or a `stop()` resolves (the first ends the deletions,
+/// a second the wait for their replacements); `log` hears each deletion, skip and
+/// replacement as it happens.
+pub async fn chaos<F: Future<Output = ()>>(
     client: &Client,
     namespace: &str,
     plan: &Plan,
-    stop: impl Future<Output = ()>,
+    stop: impl Fn() -> F,
     mut log: impl FnMut(&str),
 ) -> Result<Report, Error> {
     let victims = victims(client, namespace, plan.target).await?;
@@ -208,10 +209,11 @@ pub async fn chaos(
     let mut waiting: JoinSet<Back> = JoinSet::new();
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + plan.every, plan.every);
     let end = tokio::time::sleep(plan.duration);
-    tokio::pin!(end, stop);
+    let first_stop = stop();
+    tokio::pin!(end, first_stop);
     loop {
         tokio::select! {
-            () = &mut stop => {
+            () = &mut first_stop => {
                 report.interrupted = true;
                 log(&format!("[{:>6.1}s] stopped by Ctrl-C", seconds()));
                 break;
@@ -263,10 +265,25 @@ pub async fn chaos(
         }
     }
     let settle = tokio::time::sleep(plan.settle);
-    tokio::pin!(settle);
+    let second_stop = stop();
+    tokio::pin!(settle, second_stop);
+    if !waiting.is_empty() {
+        log(&format!(
+            "[{:>6.1}s] waiting up to {} s for {} replacement(s){}",
+            seconds(),
+            plan.settle.as_secs(),
+            waiting.len(),
+            if report.interrupted {
+                " (Ctrl-C again to leave now)"
+            } else {
+                ""
+            }
+        ));
+    }
     while !waiting.is_empty() {
         tokio::select! {
             () = &mut settle => break,
+            () = &mut second_stop => break,
             Some(Ok(back)) = waiting.join_next() => {
                 log(&format!("[{:>6.1}s] {}", seconds(), report.replaced(back)));
             }

@@ -266,7 +266,7 @@ async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
                 duration: args.duration,
                 settle: args.settle,
             };
-            let stop = async {
+            let stop = || async {
                 let _ = tokio::signal::ctrl_c().await;
             };
             let human = cli.output == Output::Human;

@@ -20,10 +20,10 @@ pub struct Hosts {
     pub line: String,
 }
 
-/// The line for `entrance`, checked against this machine's reach of port 80 there.
+/// The line for `entrance`, checked against whether its landing page answers from here.
 pub async fn hosts(entrance: Option<Entrance>) -> Result<Hosts, Error> {
     let entrance = entrance.ok_or_else(|| Error::Unhealthy("no Ingress or HTTPRoute in the namespace".into()))?;
-    let address = entrance.address.ok_or_else(|| {
+    let address = entrance.address.clone().ok_or_else(|| {
         Error::Unhealthy(format!(
             "{} has no LoadBalancer address yet (is MetalLB running?)",
             entrance.via
@@ -32,7 +32,8 @@ pub async fn hosts(entrance: Option<Entrance>) -> Result<Hosts, Error> {
     if entrance.hosts.is_empty() {
         return Err(Error::Unhealthy(format!("{} routes no host", entrance.via)));
     }
-    let reachable = answers(&address, &entrance.hosts[0]).await;
+    let landing = entrance.host("formulario.").unwrap_or(&entrance.hosts[0]);
+    let reachable = answers(&address, landing).await;
     let shown = if reachable { address.as_str() } else { "127.0.0.1" };
     Ok(Hosts {
         line: format!("{shown} {}", entrance.hosts.join(" ")),

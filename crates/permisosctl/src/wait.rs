@@ -111,6 +111,17 @@ fn named<'a, K: Resource>(objects: &'a [K], name: &str) -> Option<&'a K> {
     objects.iter().find(|o| o.meta().name.as_deref() == Some(name))
 }
 
+/// Whether the entrance has its address, and the address or what it still lacks.
+fn entrance_standing(snapshot: &Snapshot) -> (bool, String) {
+    match entrance::entrance(&snapshot.ingresses, &snapshot.routes, &snapshot.gateways) {
+        None => (false, "no Ingress or HTTPRoute in the namespace yet".into()),
+        Some(found) => match found.address {
+            None => (false, format!("{} has no LoadBalancer address yet", found.via)),
+            Some(address) => (true, format!("{address} ({})", found.via)),
+        },
+    }
+}
+
 /// Whether `targets` are all ready in `snapshot` as of `now`, or what blocks them: the
 /// failures of the named Jobs and Deployments and of the pods their selectors pick.
 pub fn judge(targets: &[Target], snapshot: &Snapshot, now: Timestamp) -> Verdict {
@@ -137,22 +148,15 @@ pub fn judge(targets: &[Target], snapshot: &Snapshot, now: Timestamp) -> Verdict
                 selectors.push(j.spec.as_ref().and_then(|s| s.selector.as_ref()));
                 assess::job_rollout(j)
             }),
-            Target::Entrance => Some(
-                match entrance::entrance(&snapshot.ingresses, &snapshot.routes, &snapshot.gateways) {
-                    None => Rollout::Pending("no Ingress or HTTPRoute in the namespace yet".into()),
-                    Some(found) => match found.address {
-                        None => Rollout::Pending(format!("{} has no LoadBalancer address yet", found.via)),
-                        Some(address) => {
-                            standings.push(Standing {
-                                target: target.to_string(),
-                                ready: true,
-                                detail: format!("{address} ({})", found.via),
-                            });
-                            continue;
-                        }
-                    },
-                },
-            ),
+            Target::Entrance => {
+                let (ready, detail) = entrance_standing(snapshot);
+                standings.push(Standing {
+                    target: target.to_string(),
+                    ready,
+                    detail,
+                });
+                continue;
+            }
         };
         let (ready, detail) = match rollout {
             None => (false, "not created yet".to_owned()),
@@ -289,6 +293,9 @@ fn dynamic(
     mirror(api, Writer::new(resource), streams)
 }
 
+/// How often an unchanged picture is told again, so a long wait shows it is alive.
+const REMIND: Duration = Duration::from_secs(30);
+
 /// How a wait ended well.
 #[derive(Debug, Serialize)]
 pub struct Done {
@@ -297,7 +304,8 @@ pub struct Done {
 }
 
 /// Waits until `targets` in `namespace` are ready, at most `timeout`. `progress` is told
-/// where they stand whenever that changes; `pace` is how often time alone is re-judged.
+/// where they stand whenever that changes, and every 30 s while it does not; `pace` is
+/// how often time alone is re-judged.
 pub async fn wait(
     client: &Client,
     namespace: &str,
@@ -325,6 +333,7 @@ pub async fn wait(
     tokio::pin!(deadline);
     let mut tick = tokio::time::interval(pace);
     let mut last: Option<Vec<Standing>> = None;
+    let mut told = Instant::now();
     let mut api_trouble: Option<String> = None;
     loop {
         tokio::select! {
@@ -379,8 +388,9 @@ pub async fn wait(
                 )));
             }
             Verdict::Waiting(standing) => {
-                if last.as_ref() != Some(&standing) {
+                if last.as_ref() != Some(&standing) || told.elapsed() >= REMIND {
                     progress(started.elapsed(), &standing);
+                    told = Instant::now();
                     last = Some(standing);
                 }
             }

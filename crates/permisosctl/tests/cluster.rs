@@ -426,7 +426,7 @@ async fn chaos_deletes_ready_pods_and_times_their_replacement() {
         &client,
         "permisos",
         &plan(chaos::Target::Issuer, 300, 1_000),
-        std::future::pending(),
+        std::future::pending,
         |l| lines.push(l.to_owned()),
     )
     .await
@@ -455,7 +455,7 @@ async fn chaos_never_takes_the_replica_set_below_a_majority() {
         &client,
         "permisos",
         &plan(chaos::Target::Mongodb, 200, 1_100),
-        std::future::pending(),
+        std::future::pending,
         |_| {},
     )
     .await
@@ -493,7 +493,7 @@ async fn chaos_refuses_to_start_with_too_few_ready_pods() {
             &client,
             "permisos",
             &plan(chaos::Target::All, 100, 500),
-            std::future::pending(),
+            std::future::pending,
             |_| {},
         )
         .await,
@@ -511,7 +511,7 @@ async fn chaos_stops_when_told() {
     let (fake, client) = FakeApi::start();
     healthy(&fake);
     controllers(&fake, Duration::from_millis(50));
-    let stop = tokio::time::sleep(Duration::from_millis(350));
+    let stop = || tokio::time::sleep(Duration::from_millis(350));
     let report = chaos::chaos(
         &client,
         "permisos",

@@ -81,17 +81,17 @@ impl System {
         (answer["id"].as_str().expect("a permit").to_owned(), citizen.rut)
     }
 
-    fn record(&self, created: &[(String, String)]) -> RecordFile {
+    fn record(&self, created: &[(String, String)]) -> ScratchFile {
         let lines: String = created
             .iter()
             .map(|(id, rut)| {
                 format!("{{\"kind\":\"create\",\"status\":201,\"id\":\"{id}\",\"rut\":\"{rut}\",\"ms\":3.1}}\n")
             })
             .collect();
-        RecordFile::with(&lines)
+        ScratchFile::with(&lines)
     }
 
-    async fn audit(&self, record: &RecordFile, extra: &[&str]) -> Output {
+    async fn audit(&self, record: &ScratchFile, extra: &[&str]) -> Output {
         let mut args = vec![
             "audit",
             "--since",
@@ -108,14 +108,14 @@ impl System {
     }
 }
 
-/// A record file in the temporary directory, removed when dropped.
-struct RecordFile(std::path::PathBuf);
+/// A file in the temporary directory (a record, a kubeconfig), removed when dropped.
+struct ScratchFile(std::path::PathBuf);
 
-impl RecordFile {
-    fn with(text: &str) -> RecordFile {
-        let path = std::env::temp_dir().join(format!("permisosctl-record-{}", testkit::fresh_database()));
+impl ScratchFile {
+    fn with(text: &str) -> ScratchFile {
+        let path = std::env::temp_dir().join(format!("permisosctl-test-{}", testkit::fresh_database()));
         std::fs::write(&path, text).unwrap();
-        RecordFile(path)
+        ScratchFile(path)
     }
 
     fn as_str(&self) -> &str {
@@ -123,7 +123,7 @@ impl RecordFile {
     }
 }
 
-impl Drop for RecordFile {
+impl Drop for ScratchFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
@@ -248,7 +248,7 @@ async fn audit_refusals_exit_2_with_the_reason() {
         "{}",
         text(&out.stderr)
     );
-    let bad = RecordFile::with("{\"kind\": \"create\", \"status\": 201}\n");
+    let bad = ScratchFile::with("{\"kind\": \"create\", \"status\": 201}\n");
     let out = system.audit(&bad, &["--token", TOKEN]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("line 1: an acknowledged create without id or rut"));
@@ -271,6 +271,41 @@ async fn without_a_cluster_each_command_says_why_and_exits_2() {
             text(&out.stderr)
         );
     }
+    // A kubeconfig whose server is not listening: the URL and the connection's error.
+    let kubeconfig = ScratchFile::with(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: gone\n  cluster: {server: \"https://127.0.0.1:9\"}\n\
+         users:\n- name: someone\n  user: {token: t}\ncontexts:\n- name: gone\n  context: {cluster: gone, user: someone}\n\
+         current-context: gone\n",
+    );
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_permisosctl"));
+    command
+        .args(["status", "--output", "json"])
+        .env("KUBECONFIG", kubeconfig.as_str());
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let error = answer["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("cannot reach the Kubernetes API: https://127.0.0.1:9/"),
+        "{error}"
+    );
+    assert!(error.contains("Connection refused"), "{error}");
+    assert_eq!(answer["exit"], 2);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_permisosctl"));
+    command
+        .args(["--context", "nope", "hosts"])
+        .env("KUBECONFIG", kubeconfig.as_str());
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no cluster to talk to"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = system.permisosctl(&["wait", "pod/x"]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("\"pod\" is not one of deployment, statefulset, daemonset, job"));
