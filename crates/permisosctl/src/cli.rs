@@ -87,6 +87,8 @@ pub struct EntryArgs {
 
 #[derive(Debug, Args)]
 pub struct ChaosArgs {
+    /// Whose pods are deleted (`all`: the issuer's, the validator's or MongoDB's, drawn
+    /// at each tick).
     #[arg(long, value_enum)]
     pub target: chaos::Target,
     /// How often a pod is deleted.
