@@ -213,14 +213,15 @@ pub async fn explain(client: &Client, namespace: &str, blockers: &[Blocker]) -> 
     lines.join("\n")
 }
 
-/// Mirrors of the watched kinds.
+/// Mirrors of the watched kinds: pods always, the others only when a target needs them
+/// (fewer watches, and fewer rights asked of the operator's user).
 struct Stores {
     pods: Store<Pod>,
-    jobs: Store<Job>,
-    deployments: Store<Deployment>,
-    statefulsets: Store<StatefulSet>,
-    daemonsets: Store<DaemonSet>,
-    ingresses: Store<Ingress>,
+    jobs: Option<Store<Job>>,
+    deployments: Option<Store<Deployment>>,
+    statefulsets: Option<Store<StatefulSet>>,
+    daemonsets: Option<Store<DaemonSet>>,
+    ingresses: Option<Store<Ingress>>,
     routes: Option<Store<DynamicObject>>,
     gateways: Option<Store<DynamicObject>>,
 }
@@ -237,11 +238,11 @@ impl Stores {
     fn snapshot(&self) -> Snapshot {
         Snapshot {
             pods: cloned(&self.pods),
-            jobs: cloned(&self.jobs),
-            deployments: cloned(&self.deployments),
-            statefulsets: cloned(&self.statefulsets),
-            daemonsets: cloned(&self.daemonsets),
-            ingresses: cloned(&self.ingresses),
+            jobs: self.jobs.as_ref().map(cloned).unwrap_or_default(),
+            deployments: self.deployments.as_ref().map(cloned).unwrap_or_default(),
+            statefulsets: self.statefulsets.as_ref().map(cloned).unwrap_or_default(),
+            daemonsets: self.daemonsets.as_ref().map(cloned).unwrap_or_default(),
+            ingresses: self.ingresses.as_ref().map(cloned).unwrap_or_default(),
             routes: self.routes.as_ref().map(cloned).unwrap_or_default(),
             gateways: self.gateways.as_ref().map(cloned).unwrap_or_default(),
         }
@@ -316,14 +317,16 @@ pub async fn wait(
 ) -> Result<Done, Error> {
     let started = Instant::now();
     let mut streams: SelectAll<Events> = SelectAll::new();
-    let gateway_api = targets.contains(&Target::Entrance) && entrance::gateway_api_installed(client, namespace).await?;
+    let wants_entrance = targets.contains(&Target::Entrance);
+    let gateway_api = wants_entrance && entrance::gateway_api_installed(client, namespace).await?;
+    let wants = |kind: fn(&Target) -> bool| targets.iter().any(kind);
     let stores = Stores {
         pods: typed(client, namespace, &mut streams),
-        jobs: typed(client, namespace, &mut streams),
-        deployments: typed(client, namespace, &mut streams),
-        statefulsets: typed(client, namespace, &mut streams),
-        daemonsets: typed(client, namespace, &mut streams),
-        ingresses: typed(client, namespace, &mut streams),
+        jobs: wants(|t| matches!(t, Target::Job(_))).then(|| typed(client, namespace, &mut streams)),
+        deployments: wants(|t| matches!(t, Target::Deployment(_))).then(|| typed(client, namespace, &mut streams)),
+        statefulsets: wants(|t| matches!(t, Target::StatefulSet(_))).then(|| typed(client, namespace, &mut streams)),
+        daemonsets: wants(|t| matches!(t, Target::DaemonSet(_))).then(|| typed(client, namespace, &mut streams)),
+        ingresses: wants_entrance.then(|| typed(client, namespace, &mut streams)),
         routes: gateway_api.then(|| dynamic(client, namespace, entrance::http_routes(), &mut streams)),
         gateways: gateway_api.then(|| dynamic(client, namespace, entrance::gateways(), &mut streams)),
     };
