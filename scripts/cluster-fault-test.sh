@@ -5,7 +5,7 @@
 # every permit acknowledged to a citizen is listed by the issuer, none was issued twice.
 # Fails if the audit fails or a deleted pod was not replaced.
 #   IP=127.0.0.1 (after `make kind-forward`)  DOMAIN=permisos.test  LOAD=medium
-#   TARGET=all|issuer|validator|mongodb  EVERY=10s  CHAOS_FOR=2m
+#   CHAOS_TARGET=all|issuer|validator|mongodb  CHAOS_EVERY=10s  CHAOS_FOR=2m
 # Results in .run/cluster-faults/.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
@@ -37,8 +37,8 @@ python3 artillery/gen-citizens.py --seed "$(($(date +%s) / 60))" --count 12000 >
 # A minute early: the audit lists permits by the issuer's clock, not ours.
 since="$(date -u -d '-1 minute' +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -v-1M +%Y-%m-%dT%H:%M:%SZ)"
 
-step "chaos: one Ready pod of ${TARGET:-all} deleted every ${EVERY:-10s} for ${CHAOS_FOR:-2m}"
-ctl chaos --target "${TARGET:-all}" --every "${EVERY:-10s}" --for "${CHAOS_FOR:-2m}" \
+step "chaos: one Ready pod of ${CHAOS_TARGET:-all} deleted every ${CHAOS_EVERY:-10s} for ${CHAOS_FOR:-2m}"
+ctl chaos --target "${CHAOS_TARGET:-all}" --every "${CHAOS_EVERY:-10s}" --for "${CHAOS_FOR:-2m}" \
   >"$out/chaos.txt" 2>&1 &
 chaos=$!
 
