@@ -142,14 +142,16 @@ fn print<T: Serialize>(output: Output, value: &T, human: impl FnOnce(&T) -> Stri
 }
 
 /// Where smoke and audit send their requests: the flags when both are given (no cluster
-/// needed), otherwise what the cluster's entrance says.
-async fn entry(cli: &Cli, args: &EntryArgs) -> Result<Entry, Error> {
+/// needed), otherwise what the cluster's entrance says; with the client when it took one,
+/// so a caller that needs the cluster too does not connect twice.
+async fn entry(cli: &Cli, args: &EntryArgs) -> Result<(Entry, Option<kube::Client>), Error> {
     if let (Some(ip), Some(domain)) = (&args.ip, &args.domain) {
-        return Ok(Entry {
+        let entry = Entry {
             address: ip.clone(),
             issuer_host: format!("formulario.{domain}"),
             validator_host: format!("validar.{domain}"),
-        });
+        };
+        return Ok((entry, None));
     }
     let client = cluster::connect(cli.context.as_deref()).await?;
     let found = entrance::find(&client, &cli.namespace)
@@ -167,11 +169,12 @@ async fn entry(cli: &Cli, args: &EntryArgs) -> Result<Entry, Error> {
             .map(str::to_owned)
             .ok_or_else(|| Error::Unhealthy(format!("{} routes no {prefix}… host; pass --domain", found.via))),
     };
-    Ok(Entry {
+    let entry = Entry {
         address,
         issuer_host: host("formulario.")?,
         validator_host: host("validar.")?,
-    })
+    };
+    Ok((entry, Some(client)))
 }
 
 fn http() -> Result<reqwest::Client, Error> {
@@ -253,7 +256,7 @@ async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
             Ok(None)
         }
         Command::Smoke(args) => {
-            let entry = entry(cli, args).await?;
+            let (entry, _) = entry(cli, args).await?;
             let result = smoke::smoke(&http()?, &entry).await;
             print(cli.output, &result, smoke::render);
             Ok(result
@@ -293,10 +296,14 @@ async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
                 .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
             let since = audit::parse_since(&args.since, jiff::Timestamp::now())
                 .map_err(|e| Error::Usage(format!("--since: {e}")))?;
-            let entry = entry(cli, &args.entry).await?;
-            let token = match &args.token {
-                Some(token) => token.clone(),
-                None => audit::operator_token(&cluster::connect(cli.context.as_deref()).await?, &cli.namespace).await?,
+            let (entry, client) = entry(cli, &args.entry).await?;
+            let token = match (&args.token, client) {
+                (Some(token), _) => token.clone(),
+                (None, Some(client)) => audit::operator_token(&client, &cli.namespace).await?,
+                (None, None) => {
+                    let client = cluster::connect(cli.context.as_deref()).await?;
+                    audit::operator_token(&client, &cli.namespace).await?
+                }
             };
             let listed = audit::list_since(&http()?, &entry, &token, since).await?;
             let result = audit::compare(&record, &listed);

@@ -54,14 +54,7 @@ async fn system(at: &str) -> System {
 
 impl System {
     async fn permisosctl(&self, args: &[&str]) -> Output {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_permisosctl"));
-        command
-            .args(args)
-            .env_remove("ADMIN_TOKEN")
-            .env("KUBECONFIG", "/nonexistent");
-        tokio::task::spawn_blocking(move || command.output().unwrap())
-            .await
-            .unwrap()
+        permisosctl(args, "/nonexistent").await
     }
 
     /// A permit for citizen `n`, created through the entrance: its id and RUT.
@@ -106,6 +99,18 @@ impl System {
         args.extend(extra);
         self.permisosctl(&args).await
     }
+}
+
+/// The binary run with `args`, no operator token and the kubeconfig at `kubeconfig`.
+async fn permisosctl(args: &[&str], kubeconfig: &str) -> Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_permisosctl"));
+    command
+        .args(args)
+        .env_remove("ADMIN_TOKEN")
+        .env("KUBECONFIG", kubeconfig);
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
 }
 
 /// A file in the temporary directory (a record, a kubeconfig), removed when dropped.
@@ -277,13 +282,7 @@ async fn without_a_cluster_each_command_says_why_and_exits_2() {
          users:\n- name: someone\n  user: {token: t}\ncontexts:\n- name: gone\n  context: {cluster: gone, user: someone}\n\
          current-context: gone\n",
     );
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_permisosctl"));
-    command
-        .args(["status", "--output", "json"])
-        .env("KUBECONFIG", kubeconfig.as_str());
-    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
+    let out = permisosctl(&["status", "--output", "json"], kubeconfig.as_str()).await;
     assert_eq!(out.status.code(), Some(2));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     let error = answer["error"].as_str().unwrap();
@@ -293,13 +292,7 @@ async fn without_a_cluster_each_command_says_why_and_exits_2() {
     );
     assert!(error.contains("Connection refused"), "{error}");
     assert_eq!(answer["exit"], 2);
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_permisosctl"));
-    command
-        .args(["--context", "nope", "hosts"])
-        .env("KUBECONFIG", kubeconfig.as_str());
-    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
+    let out = permisosctl(&["--context", "nope", "hosts"], kubeconfig.as_str()).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(
         text(&out.stderr).contains("no cluster to talk to"),
