@@ -106,12 +106,7 @@ impl Permit {
 
     /// Derived from the clock on every read; nothing that goes stale is stored.
     pub fn status(&self, now: Timestamp) -> Status {
-        match self.revoked_at {
-            Some(revoked_at) if revoked_at <= now => Status::Revoked,
-            _ if now < self.valid_from => Status::NotYetValid,
-            _ if now >= self.expires_at => Status::Expired,
-            _ => Status::Valid,
-        }
+        Status::at(now, self.valid_from, self.expires_at, self.revoked_at)
     }
 }
 
@@ -125,6 +120,17 @@ pub enum Status {
 
 impl Status {
     pub const ALL: [Status; 4] = [Status::Valid, Status::NotYetValid, Status::Expired, Status::Revoked];
+
+    /// A permit's status at `now`, from its validity window and revocation, wherever those
+    /// were read from: the database or a signed token.
+    pub fn at(now: Timestamp, valid_from: Timestamp, expires_at: Timestamp, revoked_at: Option<Timestamp>) -> Status {
+        match revoked_at {
+            Some(revoked_at) if revoked_at <= now => Status::Revoked,
+            _ if now < valid_from => Status::NotYetValid,
+            _ if now >= expires_at => Status::Expired,
+            _ => Status::Valid,
+        }
+    }
 
     /// What a police officer reads.
     pub fn label(self) -> &'static str {

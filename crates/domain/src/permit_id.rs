@@ -35,6 +35,20 @@ impl PermitId {
             .ok_or(NotAPermitId)
     }
 
+    /// The id from its 16 bytes, as a signed token carries it.
+    pub fn from_bytes(bytes: &[u8]) -> Result<PermitId, NotAPermitId> {
+        (bytes.len() == BYTES)
+            .then(|| PermitId(URL_SAFE_NO_PAD.encode(bytes)))
+            .ok_or(NotAPermitId)
+    }
+
+    /// Its 16 bytes, the most compact form for a signed token.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        URL_SAFE_NO_PAD
+            .decode(&self.0)
+            .expect("a parsed or generated id is valid base64url")
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -76,6 +90,14 @@ mod tests {
         ] {
             assert_eq!(PermitId::parse(text), Err(NotAPermitId), "{text}");
         }
+    }
+
+    #[test]
+    fn ids_round_trip_through_their_bytes_and_only_16_bytes_are_an_id() {
+        let id = PermitId::generate();
+        assert_eq!(PermitId::from_bytes(&id.to_bytes()), Ok(id));
+        assert_eq!(PermitId::from_bytes(&[0; 15]), Err(NotAPermitId));
+        assert_eq!(PermitId::from_bytes(&[0; 17]), Err(NotAPermitId));
     }
 
     proptest! {

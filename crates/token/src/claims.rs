@@ -1,0 +1,101 @@
+//! What a token says about its permit: only what the validation page shows, with the
+//! holder's name and RUT masked. No full name, RUT, address or comuna ever leaves the database.
+
+use coset::CborSerializable;
+use coset::cbor::value::Value;
+use coset::cwt::{ClaimName, ClaimsSet, ClaimsSetBuilder, Timestamp as CwtTime};
+use jiff::Timestamp;
+use permit_domain::{Motive, Permit, PermitId, Status};
+
+use crate::error::Rejection;
+
+/// Our own claims, text-labelled (RFC 8392 §3: any text or integer label): one byte each.
+const MOTIVE: &str = "m";
+const NAME: &str = "n";
+const RUT: &str = "r";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermitClaims {
+    pub id: PermitId,
+    pub motive: Motive,
+    /// Whole seconds: a token rounds the stored times down to the second.
+    pub valid_from: Timestamp,
+    pub expires_at: Timestamp,
+    /// `J**** P**** S***`.
+    pub name: String,
+    /// `12.***.***-5`.
+    pub rut: String,
+}
+
+impl PermitClaims {
+    pub fn of(permit: &Permit) -> PermitClaims {
+        PermitClaims {
+            id: permit.id.clone(),
+            motive: permit.motive,
+            valid_from: whole_seconds(permit.valid_from),
+            expires_at: whole_seconds(permit.expires_at),
+            name: permit.name.masked(),
+            rut: permit.rut.masked(),
+        }
+    }
+
+    /// The status at `now`, given when the permit was revoked, if it was.
+    pub fn status(&self, now: Timestamp, revoked_at: Option<Timestamp>) -> Status {
+        Status::at(now, self.valid_from, self.expires_at, revoked_at)
+    }
+
+    pub(crate) fn to_cwt(&self) -> Vec<u8> {
+        ClaimsSetBuilder::new()
+            .cwt_id(self.id.to_bytes())
+            .not_before(CwtTime::WholeSeconds(self.valid_from.as_second()))
+            .expiration_time(CwtTime::WholeSeconds(self.expires_at.as_second()))
+            .text_claim(MOTIVE.into(), Value::Text(self.motive.code().into()))
+            .text_claim(NAME.into(), Value::Text(self.name.clone()))
+            .text_claim(RUT.into(), Value::Text(self.rut.clone()))
+            .build()
+            .to_vec()
+            .expect("a claims set of texts, bytes and integers encodes")
+    }
+
+    /// Every claim present and well-typed, or `Rejection::Claims`.
+    pub(crate) fn from_cwt(bytes: &[u8]) -> Result<PermitClaims, Rejection> {
+        let set = ClaimsSet::from_slice(bytes).map_err(|_| Rejection::Claims)?;
+        let text = |label: &str| {
+            set.rest.iter().find_map(|(name, value)| match (name, value) {
+                (ClaimName::Text(name), Value::Text(text)) if name == label => Some(text.clone()),
+                _ => None,
+            })
+        };
+        let id = set.cwt_id.as_deref().and_then(|id| PermitId::from_bytes(id).ok());
+        let motive = text(MOTIVE).and_then(|code| Motive::parse(&code).ok());
+        match (
+            id,
+            motive,
+            time(&set.not_before),
+            time(&set.expiration_time),
+            text(NAME),
+            text(RUT),
+        ) {
+            (Some(id), Some(motive), Some(valid_from), Some(expires_at), Some(name), Some(rut)) => Ok(PermitClaims {
+                id,
+                motive,
+                valid_from,
+                expires_at,
+                name,
+                rut,
+            }),
+            _ => Err(Rejection::Claims),
+        }
+    }
+}
+
+fn whole_seconds(at: Timestamp) -> Timestamp {
+    Timestamp::from_second(at.as_second()).expect("a permit's time is within jiff's range")
+}
+
+fn time(claim: &Option<CwtTime>) -> Option<Timestamp> {
+    match claim {
+        Some(CwtTime::WholeSeconds(seconds)) => Timestamp::from_second(*seconds).ok(),
+        _ => None,
+    }
+}

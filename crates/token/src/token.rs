@@ -1,0 +1,216 @@
+//! Signing a permit's claims into a token, and checking a token back into claims.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, RegisteredLabelWithPrivate, TaggedCborSerializable, iana};
+
+use crate::claims::PermitClaims;
+use crate::error::Rejection;
+use crate::keys::{KeyId, KeySet, SigningKey};
+
+/// Ours are about 215 characters; anything far longer is not worth decoding.
+const MAX_TOKEN_CHARS: usize = 512;
+
+/// A token whose signature, algorithm and claims all checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub key_id: KeyId,
+    pub claims: PermitClaims,
+}
+
+impl SigningKey {
+    /// The token for `claims`: tagged COSE_Sign1, unpadded base64url.
+    pub fn sign_token(&self, claims: &PermitClaims) -> String {
+        let protected = HeaderBuilder::new()
+            .algorithm(iana::Algorithm::EdDSA)
+            .key_id(self.public_key().id().as_bytes().to_vec())
+            .build();
+        let signed = CoseSign1Builder::new()
+            .protected(protected)
+            .payload(claims.to_cwt())
+            .create_signature(b"", |data| self.sign(data))
+            .build();
+        let bytes = signed.to_tagged_vec().expect("a COSE_Sign1 of bytes encodes");
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
+impl KeySet {
+    /// Checks the encoding, the algorithm (EdDSA only, from the protected header), the key
+    /// (by id, among this set) and the signature, then reads the claims. The validity window
+    /// and revocation are the caller's: they depend on the clock and on the revocation list.
+    pub fn verify(&self, token: &str) -> Result<Verified, Rejection> {
+        if token.len() > MAX_TOKEN_CHARS {
+            return Err(Rejection::Malformed);
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| Rejection::Malformed)?;
+        let signed = CoseSign1::from_tagged_slice(&bytes).map_err(|_| Rejection::Malformed)?;
+        let header = &signed.protected.header;
+        if header.alg != Some(RegisteredLabelWithPrivate::Assigned(iana::Algorithm::EdDSA)) {
+            return Err(Rejection::Algorithm);
+        }
+        if !header.crit.is_empty() {
+            // Critical parameters we do not understand must make the token unusable (RFC 9052 §3.1).
+            return Err(Rejection::Malformed);
+        }
+        let key = self.get(&header.key_id).ok_or(Rejection::UnknownKey)?;
+        signed.verify_signature(b"", |signature, data| {
+            key.verifies(data, signature).then_some(()).ok_or(Rejection::Signature)
+        })?;
+        let payload = signed.payload.as_deref().ok_or(Rejection::Claims)?;
+        Ok(Verified {
+            key_id: key.id(),
+            claims: PermitClaims::from_cwt(payload)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+    use permit_domain::{Motive, PermitId, Status};
+
+    use super::*;
+
+    fn key() -> SigningKey {
+        SigningKey::parse(&SigningKey::generate_pem()).unwrap()
+    }
+
+    fn claims() -> PermitClaims {
+        PermitClaims {
+            id: PermitId::generate(),
+            motive: Motive::parse("compras").unwrap(),
+            valid_from: Timestamp::from_second(1_800_000_000).unwrap(),
+            expires_at: Timestamp::from_second(1_800_010_800).unwrap(),
+            name: "J**** P**** S***".into(),
+            rut: "12.***.***-5".into(),
+        }
+    }
+
+    fn keys_of(keys: &[&SigningKey]) -> KeySet {
+        KeySet::new(keys.iter().map(|key| key.public_key().clone()))
+    }
+
+    /// Signs `claims` as `key` would, but with the protected header `header`.
+    fn signed_with_header(key: &SigningKey, header: coset::Header) -> String {
+        let signed = CoseSign1Builder::new()
+            .protected(header)
+            .payload(claims().to_cwt())
+            .create_signature(b"", |data| key.sign(data))
+            .build();
+        URL_SAFE_NO_PAD.encode(signed.to_tagged_vec().unwrap())
+    }
+
+    #[test]
+    fn a_signed_token_verifies_back_to_its_claims_and_stays_small() {
+        let (key, claims) = (key(), claims());
+        let token = key.sign_token(&claims);
+        let verified = keys_of(&[&key]).verify(&token).unwrap();
+        assert_eq!(
+            verified,
+            Verified {
+                key_id: key.public_key().id(),
+                claims: claims.clone()
+            }
+        );
+        assert!(token.len() <= 230, "{} characters", token.len());
+        let now = Timestamp::from_second(1_800_000_060).unwrap();
+        assert_eq!(claims.status(now, None), Status::Valid);
+        assert_eq!(claims.status(now, Some(now)), Status::Revoked);
+    }
+
+    #[test]
+    fn any_altered_byte_is_refused() {
+        let key = key();
+        let keys = keys_of(&[&key]);
+        let bytes = URL_SAFE_NO_PAD.decode(key.sign_token(&claims())).unwrap();
+        for at in 0..bytes.len() {
+            for flip in [0x01, 0x80] {
+                let mut altered = bytes.clone();
+                altered[at] ^= flip;
+                let outcome = keys.verify(&URL_SAFE_NO_PAD.encode(&altered));
+                assert!(outcome.is_err(), "byte {at} ^ {flip:#x} was accepted");
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_extended_and_junk_tokens_are_malformed() {
+        let key = key();
+        let keys = keys_of(&[&key]);
+        let token = key.sign_token(&claims());
+        for text in [
+            &token[..token.len() - 1],
+            &token[..token.len() / 2],
+            &format!("{token}AA"),
+            "",
+            "not a token",
+            &"A".repeat(MAX_TOKEN_CHARS + 1),
+        ] {
+            assert_eq!(keys.verify(text), Err(Rejection::Malformed), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_and_a_second_key_is_accepted() {
+        let (old, new, stranger) = (key(), key(), key());
+        let both = keys_of(&[&old, &new]);
+        for key in [&old, &new] {
+            assert_eq!(
+                both.verify(&key.sign_token(&claims())).unwrap().key_id,
+                key.public_key().id()
+            );
+        }
+        assert_eq!(both.verify(&stranger.sign_token(&claims())), Err(Rejection::UnknownKey));
+    }
+
+    #[test]
+    fn a_key_id_that_names_another_key_fails_the_signature() {
+        let (genuine, forger) = (key(), key());
+        let header = HeaderBuilder::new()
+            .algorithm(iana::Algorithm::EdDSA)
+            .key_id(genuine.public_key().id().as_bytes().to_vec())
+            .build();
+        let forged = signed_with_header(&forger, header);
+        assert_eq!(keys_of(&[&genuine]).verify(&forged), Err(Rejection::Signature));
+    }
+
+    #[test]
+    fn only_eddsa_in_the_protected_header_is_accepted() {
+        let key = key();
+        let kid = key.public_key().id().as_bytes().to_vec();
+        let other = HeaderBuilder::new()
+            .algorithm(iana::Algorithm::ES256)
+            .key_id(kid.clone())
+            .build();
+        let none = HeaderBuilder::new().key_id(kid.clone()).build();
+        for token in [signed_with_header(&key, other), signed_with_header(&key, none)] {
+            assert_eq!(keys_of(&[&key]).verify(&token), Err(Rejection::Algorithm));
+        }
+        let critical = HeaderBuilder::new()
+            .algorithm(iana::Algorithm::EdDSA)
+            .key_id(kid)
+            .add_critical(iana::HeaderParameter::CounterSignature)
+            .build();
+        assert_eq!(
+            keys_of(&[&key]).verify(&signed_with_header(&key, critical)),
+            Err(Rejection::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_genuine_signature_over_claims_that_are_not_a_permits_is_refused() {
+        let key = key();
+        let header = HeaderBuilder::new()
+            .algorithm(iana::Algorithm::EdDSA)
+            .key_id(key.public_key().id().as_bytes().to_vec())
+            .build();
+        let signed = CoseSign1Builder::new()
+            .protected(header)
+            .payload(b"\xa1\x04\x01".to_vec())
+            .create_signature(b"", |data| key.sign(data))
+            .build();
+        let token = URL_SAFE_NO_PAD.encode(signed.to_tagged_vec().unwrap());
+        assert_eq!(keys_of(&[&key]).verify(&token), Err(Rejection::Claims));
+    }
+}
