@@ -6,6 +6,7 @@ mod audit;
 mod bench;
 mod error;
 mod fault;
+mod keys;
 mod monitoring;
 mod net;
 mod paths;

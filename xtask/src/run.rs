@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::error::Error;
+use crate::keys;
 use crate::paths::Paths;
 use crate::process::{self, Spec};
 use crate::services::{self, ADMIN_OFFSET, Replica, Service};
@@ -100,6 +101,7 @@ fn start_all(
     start(running, &database, 30, || net::listening(ports.database))?;
 
     let token = admin_token(&dir.join("admin-token"))?;
+    let keys = keys::permit_keys(&dir)?;
     let links = Links {
         issuer: settings::or(
             "ISSUER_PUBLIC_URL",
@@ -132,8 +134,12 @@ fn start_all(
         };
         let replica = Replica::new(service, service.name().into(), port);
         let mut env = env.clone();
-        if service == Service::Issuer {
-            env.push(("ADMIN_TOKEN".into(), token.clone()));
+        match service {
+            Service::Issuer => {
+                env.push(("ADMIN_TOKEN".into(), token.clone()));
+                env.push((keys::SIGNING_KEY.into(), keys.signing.clone()));
+            }
+            Service::Validator => env.push((keys::PUBLIC_KEYS.into(), keys.public.clone())),
         }
         let spec = replica.spec(
             paths.binary("release", service.name()),

@@ -112,6 +112,9 @@ impl Topology {
             "ADMIN_TOKEN",
             crate::run::admin_token(&Paths::new().run_dir().join("admin-token"))?,
         );
+        let keys = crate::keys::permit_keys(&Paths::new().run_dir())?;
+        default(crate::keys::SIGNING_KEY, keys.signing);
+        default(crate::keys::PUBLIC_KEYS, keys.public);
         env.retain(|(name, _)| name != "MONGODB_URI");
         env.push(("MONGODB_URI".into(), format!("mongodb://127.0.0.1:{db_port}")));
         Ok(Topology {
@@ -217,6 +220,18 @@ pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
     Ok(())
 }
 
+impl Topology {
+    /// The services' environment as `service` gets it: the private key and the operator
+    /// token stay in the issuer.
+    fn env_for(&self, service: Service) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .filter(|(name, _)| service == Service::Issuer || !crate::keys::ISSUER_ONLY.contains(&name.as_str()))
+            .cloned()
+            .collect()
+    }
+}
+
 fn setting<'a>(topology: &'a Topology, name: &str) -> &'a str {
     topology
         .env
@@ -281,7 +296,7 @@ fn start_part(paths: &Paths, topology: &Topology, part: &str) -> Result<(), Erro
         }
         let spec = replica.spec(
             paths.binary(&topology.profile, replica.service.name()),
-            &topology.env,
+            &topology.env_for(replica.service),
             log,
             topology.cpuset.clone(),
             true,

@@ -41,14 +41,19 @@ async fn make_run_serves_both_sites_and_ctrl_c_stops_everything_it_started() {
         .unwrap();
     assert_eq!(created.status(), 201);
     let permit: serde_json::Value = created.json().await.unwrap();
-    let validation_url = permit["validation_url"].as_str().unwrap().to_owned();
-    assert!(
-        validation_url.starts_with(&format!("{validator}/validar/")),
-        "{validation_url}"
+    // The QR's signed link, verified with the key make run made, and the database link.
+    for (field, path) in [("validation_url", "/v/"), ("lookup_url", "/validar/")] {
+        let url = permit[field].as_str().unwrap().to_owned();
+        assert!(url.starts_with(&format!("{validator}{path}")), "{url}");
+        let check = http.get(&url).send().await.unwrap();
+        assert_eq!(check.status(), 200, "{url}");
+        assert!(check.text().await.unwrap().contains("VIGENTE"), "{url}");
+    }
+    let key = std::fs::metadata(copy.join(".run/permit-signing-key.pem")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
+        0o600
     );
-    let check = http.get(&validation_url).send().await.unwrap();
-    assert_eq!(check.status(), 200);
-    assert!(check.text().await.unwrap().contains("VIGENTE"));
 
     let second = Command::new("make")
         .arg("run")

@@ -28,10 +28,14 @@ async fn system(at: &str) -> System {
     let ctx = testkit::context(&clock, Rules::default()).await;
     let options = Options {
         admin: AdminToken::from_setting(Some(TOKEN.into())).unwrap(),
-        create_limit: None,
+        ..Options::new(testkit::signing_key())
     };
     let issuer = issuer::router(ctx.clone(), options);
-    let validator = validator::router(ctx);
+    let signed = validator::Signed {
+        keys: testkit::key_set(),
+        revocations: validator::Revocations::default(),
+    };
+    let validator = validator::router(ctx, std::sync::Arc::new(signed));
     let front = Router::new().fallback_service(tower::service_fn(move |request: Request| {
         let to_validator = request
             .headers()

@@ -25,6 +25,24 @@ pub(crate) struct PermitDocument {
     pub revoked_at: Option<DateTime>,
 }
 
+/// Just what a validator's revocation list needs of a revoked permit.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RevocationDocument {
+    #[serde(rename = "_id")]
+    id: String,
+    revoked_at: DateTime,
+}
+
+impl RevocationDocument {
+    pub fn parse(self) -> Result<(PermitId, Timestamp), StoreError> {
+        let id = PermitId::parse(&self.id).map_err(|_| StoreError::Corrupt {
+            id: self.id.clone(),
+            field: "id",
+        })?;
+        Ok((id, from_bson(self.revoked_at)))
+    }
+}
+
 pub(crate) fn to_bson(at: Timestamp) -> DateTime {
     DateTime::from_millis(at.as_millisecond())
 }

@@ -20,7 +20,7 @@ use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use permit_domain::{Permit, PermitId, QuotaClaim, QuotaReached, Refusal, Rut};
 
-use crate::documents::{PermitDocument, to_bson};
+use crate::documents::{PermitDocument, RevocationDocument, to_bson};
 pub use crate::error::StoreError;
 use crate::error::is_duplicate_key;
 pub use crate::idempotency::KeyState;
@@ -116,6 +116,16 @@ impl Store {
     pub async fn ensure_indexes(&self) -> Result<(), StoreError> {
         self.permits
             .create_index(IndexModel::builder().keys(page::newest_first()).build())
+            .await?;
+        // Sparse: only revoked permits have the field, so the validators' revocation list
+        // reads a handful of entries, however many permits there are.
+        self.permits
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "revoked_at": 1 })
+                    .options(IndexOptions::builder().sparse(true).build())
+                    .build(),
+            )
             .await?;
         // Quota counters and idempotency keys go when their `expire_at` passes.
         for collection in [&self.quotas, &self.keys] {
@@ -233,6 +243,25 @@ impl Store {
             .await?
             .map(Permit::try_from)
             .transpose()
+    }
+
+    /// The revoked permits that have not expired yet, with when each was (or will be)
+    /// revoked: what a validator must know to refuse a signed permit. Served by the sparse
+    /// `revoked_at` index.
+    pub async fn revocations(&self, now: jiff::Timestamp) -> Result<Vec<(PermitId, jiff::Timestamp)>, StoreError> {
+        let filter = doc! {
+            "revoked_at": { "$exists": true },
+            "expires_at": { "$gt": to_bson(now) },
+        };
+        let documents: Vec<RevocationDocument> = self
+            .permits
+            .clone_with_type()
+            .find(filter)
+            .projection(doc! { "_id": 1, "revoked_at": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        documents.into_iter().map(RevocationDocument::parse).collect()
     }
 
     /// One conditional upsert per attempt: it increments the (RUT, week) counter only while

@@ -191,6 +191,34 @@ async fn revoking_keeps_the_first_revocation_time() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+async fn the_revocation_list_holds_revoked_permits_until_they_expire() {
+    let store = store().await;
+    store.ensure_indexes().await.unwrap();
+    let (kept, revoked, later) = (
+        permit(30, "compras", "2026-11-30T10:00"),
+        permit(31, "compras", "2026-11-30T10:00"),
+        permit(32, "compras", "2026-11-30T10:00"),
+    );
+    for permit in [&kept, &revoked, &later] {
+        issue(&store, permit).await.unwrap();
+    }
+    let revoked_at = santiago("2026-11-30T10:30");
+    store.revoke(&revoked.id, revoked_at).await.unwrap();
+    let revoked_later = santiago("2026-11-30T11:30");
+    store.revoke(&later.id, revoked_later).await.unwrap();
+
+    let mut listed = store.revocations(santiago("2026-11-30T11:00")).await.unwrap();
+    listed.sort_by_key(|(_, at)| *at);
+    assert_eq!(
+        listed,
+        vec![(revoked.id.clone(), revoked_at), (later.id.clone(), revoked_later)]
+    );
+    let after_expiry = revoked.expires_at + SignedDuration::from_secs(1);
+    assert_eq!(store.revocations(after_expiry).await.unwrap(), vec![]);
+}
+
+#[tokio::test]
 async fn a_dead_database_is_reported_unavailable_within_seconds() {
     let store = testkit::dead_store().await;
     let started = Instant::now();

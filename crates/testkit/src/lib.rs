@@ -1,17 +1,18 @@
 //! Shared by the test suites: where the database is, a fresh database name per test, a
 //! clock the test sets, valid citizens, contexts and servers on free ports, a service's
 //! router served as a test app, the service binaries run as processes, bodies of answers
-//! read in one call, and answers checked against an OpenAPI document.
+//! read in one call, answers checked against an OpenAPI document, and a signing key.
 
 mod app;
 mod process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use permit_domain::{Clock, PermitForm, Rules, Rut};
 use permit_store::{CommandObserver, Store};
+use permit_token::{KeySet, SigningKey};
 use permit_web::{Context, Limits, Links, Metrics};
 
 pub use app::TestApp;
@@ -25,6 +26,24 @@ pub fn mongodb_uri() -> String {
              SecantusDB, or point MONGODB_URI at a MongoDB server"
         )
     })
+}
+
+/// One signing key per test process, so an issuer and a validator in one test agree.
+pub fn signing_key() -> Arc<SigningKey> {
+    static KEY: LazyLock<Arc<SigningKey>> =
+        LazyLock::new(|| Arc::new(SigningKey::parse(&signing_key_pem()).expect("a generated key parses")));
+    KEY.clone()
+}
+
+/// `signing_key` as the issuer's `PERMIT_SIGNING_KEY` holds it.
+pub fn signing_key_pem() -> String {
+    static PEM: LazyLock<String> = LazyLock::new(SigningKey::generate_pem);
+    PEM.clone()
+}
+
+/// The public half of `signing_key`, as a validator is configured with it.
+pub fn key_set() -> KeySet {
+    KeySet::new([signing_key().public_key().clone()])
 }
 
 /// A database name no other test uses, so tests run in parallel without cleaning up.

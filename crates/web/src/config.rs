@@ -94,8 +94,14 @@ impl Links {
         format!("{}/permiso/{id}", self.issuer)
     }
 
+    /// The link that asks the database: always the current status.
     pub fn validation_page(&self, id: &permit_domain::PermitId) -> String {
         format!("{}/validar/{id}", self.validator)
+    }
+
+    /// The link that carries the signed permit: checked without the database.
+    pub fn signed_validation_page(&self, token: &str) -> String {
+        format!("{}/v/{token}", self.validator)
     }
 }
 

@@ -6,8 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use permit_domain::{FieldError, FieldErrors, Permit, PermitId};
 use permit_store::Cursor;
+use permit_web::AppError;
 use permit_web::openapi::{ErrorBody, MotiveView};
-use permit_web::{AppError, Context};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -24,8 +24,11 @@ pub struct PermitView {
     /// 22 URL-safe characters; the permit's code.
     #[schema(example = "q6V7pTz0S3mXcW1bN8eYkA")]
     id: String,
-    /// The page a police officer opens (the QR code holds it).
+    /// The page a police officer opens (the QR code holds it): the signed permit, checked
+    /// without the database (`/v/{token}`).
     validation_url: String,
+    /// The same check through the database (`/validar/{id}`): revocations at once.
+    lookup_url: String,
     /// The holder's page, with the QR code.
     permit_url: String,
     /// At the time of the answer.
@@ -50,11 +53,13 @@ pub struct PermitView {
 }
 
 impl PermitView {
-    pub fn of(ctx: &Context, permit: &Permit) -> PermitView {
+    pub fn of(state: &IssuerState, permit: &Permit) -> PermitView {
+        let ctx = &state.ctx;
         let status = permit.status(ctx.now());
         PermitView {
             id: permit.id.to_string(),
-            validation_url: ctx.links.validation_page(&permit.id),
+            validation_url: state.validation_url(permit),
+            lookup_url: ctx.links.validation_page(&permit.id),
             permit_url: ctx.links.permit_page(&permit.id),
             status: status.code(),
             status_label: status.label(),
@@ -102,7 +107,7 @@ pub async fn create(
         Some(key) => issue_once(&state.ctx, &form, &key).await?,
         None => issue(&state.ctx, &form).await?,
     };
-    Ok((StatusCode::CREATED, Json(PermitView::of(&state.ctx, &permit))))
+    Ok((StatusCode::CREATED, Json(PermitView::of(&state, &permit))))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -166,7 +171,7 @@ pub async fn all(
     }
     let page = state.ctx.store.list(limit, cursor.as_ref()).await?;
     Ok(Json(PermitPage {
-        permits: page.permits.iter().map(|p| PermitView::of(&state.ctx, p)).collect(),
+        permits: page.permits.iter().map(|p| PermitView::of(&state, p)).collect(),
         next_cursor: page.next.map(|c| c.encode()),
     }))
 }
@@ -193,5 +198,5 @@ pub async fn revoke(State(state): State<IssuerState>, Path(id): Path<String>) ->
         .await?
         .ok_or(AppError::NotFound)?;
     tracing::info!(permit = %permit.id, "permit revoked");
-    Ok(Json(PermitView::of(&state.ctx, &permit)))
+    Ok(Json(PermitView::of(&state, &permit)))
 }

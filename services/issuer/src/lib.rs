@@ -14,6 +14,7 @@ mod qr;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use permit_token::PermitClaims;
 use permit_web::{Context, assets, harden};
 
 pub use admin::AdminToken;
@@ -24,6 +25,14 @@ pub use options::Options;
 pub struct IssuerState {
     ctx: Context,
     options: Options,
+}
+
+impl IssuerState {
+    /// The link in a permit's QR code: its signed token, checked without the database.
+    fn validation_url(&self, permit: &permit_domain::Permit) -> String {
+        let token = self.options.signer.sign_token(&PermitClaims::of(permit));
+        self.ctx.links.signed_validation_page(&token)
+    }
 }
 
 /// Every route of the issuer, with the shared protections around them. The guards are

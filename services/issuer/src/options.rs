@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use permit_token::SigningKey;
 use permit_web::ConfigError;
 use permit_web::config::Env;
 
@@ -14,8 +15,11 @@ const DEFAULT_CREATE_RATE: Rate = Rate {
     per: std::time::Duration::from_secs(60),
 };
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Options {
+    /// `PERMIT_SIGNING_KEY` (required): the Ed25519 private key that signs every permit's
+    /// token, PKCS#8 as PEM or as its DER in base64.
+    pub signer: Arc<SigningKey>,
     /// `ADMIN_TOKEN`: without it the operator's endpoints do not exist.
     pub admin: Option<AdminToken>,
     /// `CREATE_RATE_LIMIT` (`30/60`, or `off`) with `TRUSTED_PROXIES`: permits a client may
@@ -24,6 +28,15 @@ pub struct Options {
 }
 
 impl Options {
+    /// Signing with `signer`; no operator API, no per-client limit.
+    pub fn new(signer: Arc<SigningKey>) -> Options {
+        Options {
+            signer,
+            admin: None,
+            create_limit: None,
+        }
+    }
+
     pub fn from_env() -> Result<Options, ConfigError> {
         Options::read(&Env(|name| std::env::var(name).ok()))
     }
@@ -36,7 +49,13 @@ impl Options {
             "requests/seconds such as 30/60",
         )?;
         let trusted = TrustedProxies::parse("TRUSTED_PROXIES", &env.optional("TRUSTED_PROXIES").unwrap_or_default())?;
+        let signer = SigningKey::parse(&env.required("PERMIT_SIGNING_KEY")?).map_err(|error| ConfigError {
+            variable: "PERMIT_SIGNING_KEY",
+            problem: error.to_string(),
+        })?;
+        tracing::info!(key_id = %signer.public_key().id(), "signing permits");
         Ok(Options {
+            signer: Arc::new(signer),
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
             create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted))),
         })
@@ -47,10 +66,14 @@ impl Options {
 mod tests {
     use super::*;
 
-    fn read(pairs: &[(&'static str, &'static str)]) -> Result<Options, ConfigError> {
-        let pairs = pairs.to_vec();
+    fn read(pairs: &[(&'static str, &str)]) -> Result<Options, ConfigError> {
+        let key = SigningKey::generate_pem();
+        let mut pairs: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        if !pairs.iter().any(|(k, _)| *k == "PERMIT_SIGNING_KEY") {
+            pairs.push(("PERMIT_SIGNING_KEY", key));
+        }
         Options::read(&Env(move |name: &str| {
-            pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+            pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
         }))
     }
 
@@ -62,11 +85,22 @@ mod tests {
     }
 
     #[test]
+    fn the_signing_key_is_required_and_its_problem_never_shows_the_value() {
+        let missing = Options::read(&Env(|_: &str| None)).err().unwrap();
+        assert_eq!(missing.variable, "PERMIT_SIGNING_KEY");
+        let secret = "c2VjcmV0LWtleS1tYXRlcmlhbA==";
+        let bad = read(&[("PERMIT_SIGNING_KEY", secret)]).err().unwrap();
+        assert_eq!(bad.variable, "PERMIT_SIGNING_KEY");
+        assert!(!bad.to_string().contains(secret), "{bad}");
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         for (variable, value) in [
             ("CREATE_RATE_LIMIT", "many"),
             ("TRUSTED_PROXIES", "10.0.0.0/99"),
             ("ADMIN_TOKEN", "short"),
+            ("PERMIT_SIGNING_KEY", "MC4CAQAwBQYDK2VwBCIE"),
         ] {
             assert_eq!(read(&[(variable, value)]).err().unwrap().variable, variable);
         }

@@ -255,7 +255,7 @@ pub async fn permit(State(state): State<IssuerState>, Path(id): Path<String>) ->
     let permit = state.ctx.store.find(&id).await?.ok_or(AppError::NotFound)?;
     let ctx = &state.ctx;
     let status = permit.status(ctx.now());
-    let validation_url = ctx.links.validation_page(&permit.id);
+    let validation_url = state.validation_url(&permit);
     let page = PermitPage {
         id: permit.id.to_string(),
         status_code: status.code(),

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use issuer::{AdminToken, ClientLimiter, Options, Rate, TrustedProxies};
 use permit_domain::{Motive, PermitForm, Rules};
 use reqwest::{StatusCode, header};
@@ -13,7 +15,7 @@ const TOKEN: &str = "an-operator-token-of-forty-characters-x";
 fn admin_only(token: Option<&str>) -> Options {
     Options {
         admin: AdminToken::from_setting(token.map(String::from)).unwrap(),
-        create_limit: None,
+        ..Options::new(testkit::signing_key())
     }
 }
 
@@ -102,7 +104,12 @@ async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
     let id = location.strip_prefix("/permiso/").unwrap();
     let html = app.get(&location).await.text().await.unwrap();
     assert!(html.contains(r#"<svg class="qr""#));
-    assert!(html.contains(&format!("http://validar.test/validar/{id}")));
+    let link = html
+        .split(r#"href="http://validar.test/v/"#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page links to the signed permit");
+    assert_eq!(testkit::key_set().verify(link).unwrap().claims.id.as_str(), id);
     assert!(html.contains("AÚN NO VIGENTE"));
     assert!(html.contains("lunes 30 de noviembre de 2026, 10:15"));
     assert!(html.contains("lunes 30 de noviembre de 2026, 13:15"));
@@ -157,7 +164,33 @@ async fn the_api_creates_a_permit_with_its_validation_url() {
     let body: Value = response.json().await.unwrap();
     let id = body["id"].as_str().unwrap();
     assert_eq!(id.len(), 22);
-    assert_eq!(body["validation_url"], format!("http://validar.test/validar/{id}"));
+    assert_eq!(body["lookup_url"], format!("http://validar.test/validar/{id}"));
+    let token = body["validation_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("http://validar.test/v/")
+        .unwrap();
+    let signed = testkit::key_set().verify(token).unwrap().claims;
+    assert_eq!(signed.id.as_str(), id);
+    assert_eq!(signed.motive, Motive::parse("paseo-mascotas").unwrap());
+    assert_eq!(signed.rut, testkit::rut(4).masked());
+    assert_eq!(signed.name, "J**** P**** S***");
+    assert_eq!(signed.valid_from, testkit::santiago("2026-11-30T10:15"));
+    assert_eq!(signed.expires_at, testkit::santiago("2026-11-30T10:45"));
+    let bytes = URL_SAFE_NO_PAD.decode(token).unwrap();
+    let citizen = citizen(4, "paseo-mascotas");
+    for private in [
+        &citizen.name[..5],
+        &citizen.address,
+        &citizen.comuna,
+        &testkit::rut(4).canonical(),
+    ] {
+        let private = private.as_bytes();
+        assert!(
+            !bytes.windows(private.len()).any(|w| w == private),
+            "{private:?} is in the token"
+        );
+    }
     assert_eq!(body["status"], "not_yet_valid");
     assert_eq!(body["rut"], testkit::rut(4).to_string());
     assert_eq!(body["valid_from"], "2026-11-30T10:15:00-03:00");
@@ -226,13 +259,13 @@ async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
     let first = TestApp::serve(
         context_on(&database, &clock, Rules::default()).await,
         clock.clone(),
-        |ctx| issuer::router(ctx, Options::default()),
+        |ctx| issuer::router(ctx, Options::new(testkit::signing_key())),
     )
     .await;
     let second = TestApp::serve(
         context_on(&database, &clock, Rules::default()).await,
         clock.clone(),
-        |ctx| issuer::router(ctx, Options::default()),
+        |ctx| issuer::router(ctx, Options::new(testkit::signing_key())),
     )
     .await;
     let body = &citizen(6, "compras");
@@ -447,7 +480,7 @@ async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
     let store = testkit::dead_store().await;
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
     let app = TestApp::serve(testkit::with_store(store, &clock, Rules::default()), clock, |ctx| {
-        issuer::router(ctx, Options::default())
+        issuer::router(ctx, Options::new(testkit::signing_key()))
     })
     .await;
     let response = app.create(&&citizen(9, "compras")).await;
@@ -750,7 +783,7 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
     );
     let options = Options {
         create_limit: Some(Arc::new(limiter)),
-        ..Options::default()
+        ..Options::new(testkit::signing_key())
     };
     let app = TestApp::serve(ctx, clock, |ctx| issuer::router(ctx, options)).await;
     let create_from = |client: &'static str, n: u32| {

@@ -138,7 +138,10 @@ async fn logs_are_json_lines_with_request_ids_and_no_citizen_data() {
     assert!(request_lines.iter().any(|e| e["route"] == "/permiso/{id}"));
 
     let person = testkit::rut(42);
+    let key = testkit::signing_key_pem();
+    let key_body = key.lines().nth(1).expect("a PEM body line");
     let secrets = [
+        key_body,
         "Juana",
         "Pérez",
         "Soto",
@@ -168,10 +171,29 @@ fn a_bad_setting_stops_start_up_naming_the_variable() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("PERMIT_CURFEW"));
 }
 
+#[test]
+fn a_missing_or_malformed_signing_key_stops_start_up_without_showing_it() {
+    let (code, stderr) = failed_start(&[("PERMIT_SIGNING_KEY", "")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("PERMIT_SIGNING_KEY: is required but not set"),
+        "{stderr}"
+    );
+    let not_a_key = "bm90IGFuIEVkMjU1MTkga2V5IGF0IGFsbA==";
+    let (code, stderr) = failed_start(&[("PERMIT_SIGNING_KEY", not_a_key)]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("PERMIT_SIGNING_KEY: not an Ed25519 private key"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(not_a_key), "{stderr}");
+}
+
 /// Runs the binary with a complete environment plus `extra`, to the end of its start-up.
 fn failed_start(extra: &[(&str, &str)]) -> (Option<i32>, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_issuer"))
         .env_clear()
+        .env("PERMIT_SIGNING_KEY", testkit::signing_key_pem())
         .env("MONGODB_URI", "mongodb://127.0.0.1:1")
         .env("ISSUER_PUBLIC_URL", "http://formulario.test")
         .env("VALIDATOR_PUBLIC_URL", "http://validar.test")

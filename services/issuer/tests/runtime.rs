@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 
 async fn app(limits: Limits) -> TestApp {
     TestApp::start(Rules::default(), |ctx| {
-        issuer::router(Context { limits, ..ctx }, issuer::Options::default())
+        issuer::router(Context { limits, ..ctx }, issuer::Options::new(testkit::signing_key()))
     })
     .await
 }

@@ -1,13 +1,19 @@
 //! The JSON API: a permit's status, as the page shows it.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use permit_token::Rejection;
 use permit_web::openapi::{ErrorBody, MotiveView};
-use permit_web::{AppError, Context};
+use permit_web::{AppError, Context, ServiceError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::lookup::check;
+use crate::lookup::{Check, check};
+use crate::signed::{self, Signed};
 
 /// What a check shows: the status now, name and RUT partly masked, no address.
 #[derive(Serialize, ToSchema)]
@@ -42,14 +48,90 @@ pub struct CheckView {
 )]
 pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Json<CheckView>, AppError> {
     let check = check(&ctx, &id).await?;
-    Ok(Json(CheckView {
-        id: check.id.to_string(),
-        status: check.status.code(),
-        status_label: check.status.label(),
-        valid_from: ctx.rfc3339(check.valid_from),
-        expires_at: ctx.rfc3339(check.expires_at),
-        motive: MotiveView::of(check.motive),
-        name: check.name,
-        rut: check.rut,
+    Ok(Json(CheckView::of(&ctx, check)))
+}
+
+impl CheckView {
+    fn of(ctx: &Context, check: Check) -> CheckView {
+        CheckView {
+            id: check.id.to_string(),
+            status: check.status.code(),
+            status_label: check.status.label(),
+            valid_from: ctx.rfc3339(check.valid_from),
+            expires_at: ctx.rfc3339(check.expires_at),
+            motive: MotiveView::of(check.motive),
+            name: check.name,
+            rut: check.rut,
+        }
+    }
+}
+
+/// A signed permit's status, read from the token itself: no database read.
+#[derive(Serialize, ToSchema)]
+pub struct SignedCheckView {
+    #[serde(flatten)]
+    check: CheckView,
+    /// The id of the public key that verified the signature (`kid` in the JWK Set).
+    #[schema(example = "3q2-7wAAAAA")]
+    key_id: String,
+    /// When this validator last read the revocation list: a permit revoked after this
+    /// still reads as valid here. `null` if it has not read it since it started.
+    #[schema(format = DateTime)]
+    revocations_checked_at: Option<String>,
+}
+
+/// The answer to a token that is not a genuine permit: forged, altered, truncated, or
+/// signed with a key this validator does not accept.
+pub fn not_genuine(rejection: Rejection) -> AppError {
+    AppError::Service(ServiceError {
+        status: StatusCode::BAD_REQUEST,
+        code: "invalid_token",
+        message: "Este permiso no es válido: no fue firmado por el emisor o fue alterado.".into(),
+        retry_after_secs: None,
+        challenge: None,
+        detail: format!("signed permit refused: {rejection}"),
+    })
+}
+
+/// A signed permit's status now, from its token (the part of `/v/{token}` after `/v/`).
+#[utoipa::path(
+    get,
+    path = "/api/v/{token}",
+    tag = "checks",
+    params(("token" = String, Path, description = "The signed permit, as in its QR code's link: base64url COSE_Sign1.")),
+    responses(
+        (status = 200, description = "A genuine permit; `status` says whether it is valid now.", body = SignedCheckView),
+        (status = 400, description = "Not a genuine permit (`invalid_token`).", body = ErrorBody),
+    ),
+)]
+pub async fn signed_status(
+    State(ctx): State<Context>,
+    State(signed): State<Arc<Signed>>,
+    Path(token): Path<String>,
+) -> Result<Json<SignedCheckView>, AppError> {
+    let checked = signed::check(&ctx, &signed, &token).map_err(not_genuine)?;
+    Ok(Json(SignedCheckView {
+        key_id: checked.key_id.to_string(),
+        revocations_checked_at: checked.revocations_as_of.map(|at| ctx.rfc3339(at)),
+        check: CheckView::of(&ctx, checked.check),
     }))
+}
+
+/// The public keys that verify signed permits, as a JWK Set (RFC 7517, OKP/Ed25519).
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "checks",
+    responses((status = 200, description = "`{\"keys\": [{\"kty\": \"OKP\", \"crv\": \"Ed25519\", \"kid\", \"x\", ...}]}`", content_type = "application/jwk-set+json")),
+)]
+pub async fn public_keys(State(signed): State<Arc<Signed>>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/jwk-set+json"),
+            // Scanners refresh their copy about this often; a rotation publishes the new key
+            // well before the issuer uses it (README).
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        signed.keys.to_json(),
+    )
 }

@@ -13,7 +13,7 @@ use crate::api;
         description = "Checks a temporary movement permit (validar.<domain>). Errors share one \
                        body: a stable `code` and a Spanish `message`."
     ),
-    paths(api::status),
+    paths(api::status, api::signed_status, api::public_keys),
     components(schemas(ErrorBody)),
     modifiers(&FromTheDomain),
     tags((name = "checks", description = "For police and anyone holding a permit's link."))

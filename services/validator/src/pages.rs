@@ -1,5 +1,7 @@
 //! The pages a police officer or a holder opens.
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -9,7 +11,8 @@ use permit_domain::PermitId;
 use permit_web::{AppError, Context, PageError};
 use serde::Deserialize;
 
-use crate::lookup::check;
+use crate::lookup::{Check, check};
+use crate::signed::{self, Signed};
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -40,12 +43,11 @@ pub async fn by_code(
     query: Result<Query<CodeQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let typed = query.map(|Query(q)| q.codigo).unwrap_or_default();
-    let code = typed
-        .trim()
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or_default();
+    let trimmed = typed.trim().trim_end_matches('/');
+    if let Some((_, token)) = trimmed.rsplit_once("/v/").filter(|(_, token)| !token.contains('/')) {
+        return Ok(Redirect::to(&format!("/v/{token}")).into_response());
+    }
+    let code = trimmed.rsplit('/').next().unwrap_or_default();
     if PermitId::parse(code).is_ok() {
         return Ok(Redirect::to(&format!("/validar/{code}")).into_response());
     }
@@ -68,6 +70,8 @@ struct StatusPage {
     status_code: &'static str,
     status_label: &'static str,
     found: Option<Found>,
+    /// Set when the permit was read from its signature rather than the database.
+    signed: Option<Freshness>,
 }
 
 struct Found {
@@ -78,9 +82,14 @@ struct Found {
     expires_at: String,
 }
 
-pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Response, PageError> {
-    let page = match check(&ctx, &id).await {
-        Ok(check) => StatusPage {
+/// How fresh the revocation list a signed permit was checked against is.
+struct Freshness {
+    revocations_as_of: Option<String>,
+}
+
+impl StatusPage {
+    fn of(ctx: &Context, check: Check, signed: Option<Freshness>) -> StatusPage {
+        StatusPage {
             status_code: check.status.code(),
             status_label: check.status.label(),
             found: Some(Found {
@@ -90,16 +99,49 @@ pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Resul
                 valid_from: ctx.local(check.valid_from),
                 expires_at: ctx.local(check.expires_at),
             }),
-        },
+            signed,
+        }
+    }
+
+    fn without_permit(status_code: &'static str, status_label: &'static str) -> StatusPage {
+        StatusPage {
+            status_code,
+            status_label,
+            found: None,
+            signed: None,
+        }
+    }
+}
+
+pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Response, PageError> {
+    let page = match check(&ctx, &id).await {
+        Ok(check) => StatusPage::of(&ctx, check, None),
         Err(AppError::NotFound) => {
-            let page = StatusPage {
-                status_code: "not_found",
-                status_label: "NO ENCONTRADO",
-                found: None,
-            };
+            let page = StatusPage::without_permit("not_found", "NO ENCONTRADO");
             return Ok((StatusCode::NOT_FOUND, Html(page.render()?)).into_response());
         }
         Err(error) => return Err(PageError(error)),
     };
     Ok(Html(page.render()?).into_response())
+}
+
+/// A signed permit's page: verified here, with no database read.
+pub async fn signed_status(
+    State(ctx): State<Context>,
+    State(signed): State<Arc<Signed>>,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    match signed::check(&ctx, &signed, &token) {
+        Ok(checked) => {
+            let freshness = Freshness {
+                revocations_as_of: checked.revocations_as_of.map(|at| ctx.local(at)),
+            };
+            let page = StatusPage::of(&ctx, checked.check, Some(freshness));
+            Ok(Html(page.render()?).into_response())
+        }
+        Err(_) => {
+            let page = StatusPage::without_permit("invalid", "NO VÁLIDO");
+            Ok((StatusCode::BAD_REQUEST, Html(page.render()?)).into_response())
+        }
+    }
 }

@@ -72,3 +72,26 @@ async fn a_check_logs_its_request_and_status_but_no_citizen_data() {
         }
     }
 }
+
+#[test]
+fn start_up_stops_naming_missing_or_bad_public_keys() {
+    for (value, problem) in [
+        ("", "PERMIT_PUBLIC_KEYS: is required but not set"),
+        (
+            r#"{"keys":[]}"#,
+            "PERMIT_PUBLIC_KEYS: not a JWK Set of Ed25519 public keys: it holds no keys",
+        ),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_validator"))
+            .env_clear()
+            .env("MONGODB_URI", "mongodb://127.0.0.1:1")
+            .env("ISSUER_PUBLIC_URL", "http://formulario.test")
+            .env("VALIDATOR_PUBLIC_URL", "http://validar.test")
+            .env("PERMIT_PUBLIC_KEYS", value)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(problem), "{stderr}");
+    }
+}

@@ -1,13 +1,25 @@
 //! The validator spawned on a free port, driven over HTTP, against a real MongoDB-wire server.
 
+use std::sync::Arc;
+
 use jiff::SignedDuration;
 use permit_domain::{Permit, Rules};
 use reqwest::{StatusCode, header};
 use serde_json::Value;
 use testkit::{TestApp, citizen, santiago};
+use validator::{Revocations, Signed};
 
 async fn app() -> TestApp {
-    TestApp::start(Rules::default(), validator::router).await
+    TestApp::start(Rules::default(), |ctx| {
+        validator::router(
+            ctx,
+            Arc::new(Signed {
+                keys: testkit::key_set(),
+                revocations: Revocations::default(),
+            }),
+        )
+    })
+    .await
 }
 
 /// A permit for `compras` (3 h) issued now, straight into the store.
