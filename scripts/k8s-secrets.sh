@@ -1,14 +1,27 @@
 #!/usr/bin/env bash
-# Writes k8s/overlays/<overlay>/secrets.env with fresh random values unless it exists, so
-# `kubectl apply -k` has its Secret and nothing secret is ever committed (.gitignore).
+# Writes k8s/overlays/<overlay>/secrets.env with fresh random values, and public-keys.json
+# (the JWK Set of the permit signing key in secrets.env), unless they exist, so
+# `kubectl apply -k` has its Secret and ConfigMap and nothing secret is ever committed
+# (.gitignore). The signing key comes from `permisosctl keys` (README, "Signed permits").
 # usage: k8s-secrets.sh OVERLAY...
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
+
+# PERMISOSCTL: a permisosctl binary already built (kind.sh's); else cargo builds one.
+keys() {
+  if [ -n "${PERMISOSCTL:-}" ]; then
+    "$PERMISOSCTL" keys "$@"
+  else
+    cargo run --quiet --locked -p permisosctl -- keys "$@"
+  fi
+}
+
 for overlay in "$@"; do
-  file="$ROOT/k8s/overlays/$overlay/secrets.env"
-  [ -s "$file" ] && continue
-  step "generating $file"
-  (umask 077 && python3 - >"$file" <<'PY'
+  dir="$ROOT/k8s/overlays/$overlay"
+  file="$dir/secrets.env"
+  if [ ! -s "$file" ]; then
+    step "generating $file"
+    (umask 077 && python3 - >"$file" <<'PY'
 import secrets
 print(f"ADMIN_TOKEN={secrets.token_urlsafe(32)}")
 print("MONGO_ROOT_USERNAME=root")
@@ -18,5 +31,16 @@ print(f"MONGO_APP_PASSWORD={secrets.token_hex(24)}")
 # The replica set members' shared key: base64 text, 6 to 1024 characters.
 print(f"MONGO_KEYFILE={secrets.token_urlsafe(512)[:700].replace('-', '+').replace('_', '/')}")
 PY
-  )
+    )
+  fi
+  # Checkouts from before signed permits have a secrets.env without the key.
+  if ! grep -q '^PERMIT_SIGNING_KEY=.' "$file"; then
+    step "adding a permit signing key to $file"
+    key="$(keys new)"
+    (umask 077 && sed -i.bak '/^PERMIT_SIGNING_KEY=/d' "$file" && rm -f "$file.bak" && echo "PERMIT_SIGNING_KEY=$key" >>"$file")
+  fi
+  if [ ! -s "$dir/public-keys.json" ]; then
+    step "publishing its public key in $dir/public-keys.json"
+    sed -n 's/^PERMIT_SIGNING_KEY=//p' "$file" | keys public >"$dir/public-keys.json"
+  fi
 done

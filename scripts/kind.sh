@@ -170,7 +170,8 @@ deploy() {
     step "loading permisos/$service:$(tag_of "$service") into the kind nodes"
     kind load docker-image --name "$CLUSTER" "permisos/$service:$(tag_of "$service")"
   done
-  scripts/k8s-secrets.sh "$OVERLAY"
+  ctl keys --help >/dev/null
+  PERMISOSCTL="$ROOT/target/release/permisosctl" scripts/k8s-secrets.sh "$OVERLAY"
   write_deploy_overlay
   # A Job's pod template cannot change. When ours did (its script or the secrets changed),
   # the old Job is deleted so the apply creates it again; it is safe to run again.

@@ -22,8 +22,8 @@ pub fn root() -> PathBuf {
 pub struct Manifests(Vec<Value>);
 
 impl Manifests {
-    /// `kubectl kustomize` on a copy of `k8s/`, with a stand-in `secrets.env` in each overlay
-    /// (the real ones are generated at deploy time and never committed).
+    /// `kubectl kustomize` on a copy of `k8s/`, with stand-ins for the files generated at
+    /// deploy time and never committed (`secrets.env`, `public-keys.json`).
     pub fn render_overlay(overlay: &str) -> Manifests {
         let copy = Copy::new();
         let manifests = Manifests::render(&copy.0.join("k8s/overlays").join(overlay));
@@ -93,7 +93,8 @@ impl Manifests {
     }
 }
 
-/// A copy of `k8s/` in a temporary folder, with a stand-in `secrets.env` in each overlay;
+/// A copy of `k8s/` in a temporary folder, with a stand-in `secrets.env` and `public-keys.json` in each
+/// overlay;
 /// removed when dropped.
 struct Copy(PathBuf);
 
@@ -105,12 +106,13 @@ impl Copy {
         let _ = std::fs::remove_dir_all(&copy);
         copy_tree(&root().join("k8s"), &copy.join("k8s"));
         let secrets = "ADMIN_TOKEN=t\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD=p\nMONGO_APP_USERNAME=permisos\n\
-                       MONGO_APP_PASSWORD=p\nMONGO_KEYFILE=k\n";
+                       MONGO_APP_PASSWORD=p\nMONGO_KEYFILE=k\nPERMIT_SIGNING_KEY=k\n";
         for overlay in std::fs::read_dir(copy.join("k8s/overlays"))
             .expect("k8s/overlays")
             .flatten()
         {
             std::fs::write(overlay.path().join("secrets.env"), secrets).expect("write secrets.env");
+            std::fs::write(overlay.path().join("public-keys.json"), r#"{"keys":[]}"#).expect("write public-keys.json");
         }
         Copy(copy)
     }

@@ -260,16 +260,30 @@ fn every_required_variable_is_set_for_both_services() {
                     from.key
                 );
             }
+            if let Some(from) = var.value_from.as_ref().and_then(|f| f.config_map_key_ref.as_ref()) {
+                assert!(
+                    config_keys[&from.name].contains(&from.key),
+                    "{name}: config map key {} missing",
+                    from.key
+                );
+            }
             set.insert(var.name.clone());
         }
-        for required in REQUIRED_VARIABLES {
-            assert!(set.contains(required), "{name} does not set {required}");
+        let own = if name == "issuer" {
+            "PERMIT_SIGNING_KEY"
+        } else {
+            "PERMIT_PUBLIC_KEYS"
+        };
+        for required in REQUIRED_VARIABLES.iter().chain([&own]) {
+            assert!(set.contains(*required), "{name} does not set {required}");
         }
-        assert_eq!(
-            set.contains("ADMIN_TOKEN"),
-            name == "issuer",
-            "only the issuer gets the admin token"
-        );
+        for issuer_only in ["ADMIN_TOKEN", "PERMIT_SIGNING_KEY"] {
+            assert_eq!(
+                set.contains(issuer_only),
+                name == "issuer",
+                "only the issuer gets {issuer_only}"
+            );
+        }
     }
 }
 

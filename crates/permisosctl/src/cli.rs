@@ -10,7 +10,7 @@ use crate::chaos::{self, Plan};
 use crate::error::Error;
 use crate::smoke::Entry;
 use crate::wait::Target;
-use crate::{audit, cluster, entrance, hosts, smoke, status, wait};
+use crate::{audit, cluster, entrance, hosts, keys, smoke, status, wait};
 
 const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed or something is unhealthy (each \
 problem on its own line); 2 wrong usage, or the cluster or service could not be reached or \
@@ -59,6 +59,23 @@ pub enum Command {
     /// Compare the permits a load run was acknowledged with those the issuer lists
     /// since it began: lost or duplicated permits fail the audit.
     Audit(AuditArgs),
+    /// Permit signing keys for the manifests (no cluster needed).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new Ed25519 private key (PKCS#8 DER, base64, one line) for the issuer's
+    /// PERMIT_SIGNING_KEY.
+    New,
+    /// Read a private key on stdin; print the JWK Set of its public key, plus the keys of
+    /// each --keep set, for the validators' PERMIT_PUBLIC_KEYS.
+    Public {
+        /// A JWK Set whose keys stay accepted (the old key, during a rotation).
+        #[arg(long, value_name = "JWKS_FILE")]
+        keep: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +305,25 @@ async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
                     "{n} deleted pod(s) not replaced within the settle time"
                 ))),
             })
+        }
+        Command::Keys(KeysCommand::New) => {
+            println!("{}", keys::new_key());
+            Ok(None)
+        }
+        Command::Keys(KeysCommand::Public { keep }) => {
+            let mut private = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut private)
+                .map_err(|e| Error::Usage(format!("reading the private key on stdin: {e}")))?;
+            let kept = keep
+                .iter()
+                .map(|path| {
+                    std::fs::read_to_string(path)
+                        .map(|text| (path.display().to_string(), text))
+                        .map_err(|e| Error::Usage(format!("--keep {}: {e}", path.display())))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            println!("{}", keys::public(&private, &kept)?);
+            Ok(None)
         }
         Command::Audit(args) => {
             let text = std::fs::read_to_string(&args.record)

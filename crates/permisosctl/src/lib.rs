@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod entrance;
 pub mod error;
 pub mod hosts;
+pub mod keys;
 pub mod smoke;
 pub mod snapshot;
 pub mod status;

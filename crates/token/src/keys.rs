@@ -232,6 +232,10 @@ impl KeySet {
     pub fn ids(&self) -> impl Iterator<Item = KeyId> + '_ {
         self.keys.keys().copied()
     }
+
+    pub fn keys(&self) -> impl Iterator<Item = &PublicKey> + '_ {
+        self.keys.values()
+    }
 }
 
 #[cfg(test)]
