@@ -5,7 +5,8 @@
 // Run by scripts/e2e.sh (`make e2e`), which starts the topology and seeds two permits.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
@@ -19,16 +20,19 @@ const SEEDED = JSON.parse(process.env.SEEDED_PERMITS);
 const ARTIFACTS = process.env.ARTIFACTS;
 const SIZES = { mobile: { width: 375, height: 812 }, desktop: { width: 1280, height: 900 } };
 
+// No sandbox as root; no background traffic on a closed network.
+const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+function launch(extraArgs = []) {
+  return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: [...ARGS, ...extraArgs] });
+}
+
 let browser;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    // No sandbox as root; no background traffic on a closed network.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launch();
 });
 
 after(async () => browser?.close());
@@ -89,7 +93,8 @@ test('a citizen gets a permit and its QR code leads to VIGENTE', async () => {
   const decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
   assert.ok(decoded, 'the QR code decodes');
   assert.equal(decoded.data, link);
-  assert.equal(link, `${VALIDATOR}/validar/${page.url().split('/').pop()}`);
+  // The signed link: checked without the database (/v/ + a COSE_Sign1 token).
+  assert.match(link, new RegExp(`^${VALIDATOR}/v/[A-Za-z0-9_-]{150,260}$`));
 
   await page.goto(decoded.data);
   assert.equal((await page.textContent('.status .label')).trim(), 'VIGENTE');
@@ -141,5 +146,84 @@ test('the form and the permit page work with JavaScript off', async () => {
   for (const [label, size] of Object.entries(SIZES)) {
     await page.setViewportSize(size);
     await page.screenshot({ path: `${ARTIFACTS}/11-permit-no-javascript-${label}.png`, fullPage: true });
+  }
+});
+
+/** A Y4M video (what Chromium's fake camera plays) of the image `png`, centred on white. */
+function writeY4m(png, path) {
+  const [width, height] = [640, 480];
+  const luma = Buffer.alloc(width * height, 255);
+  const [left, top] = [(width - png.width) >> 1, (height - png.height) >> 1];
+  for (let y = 0; y < png.height; y++) {
+    for (let x = 0; x < png.width; x++) {
+      const at = (y * png.width + x) * 4;
+      luma[(top + y) * width + left + x] = Math.round(0.299 * png.data[at] + 0.587 * png.data[at + 1] + 0.114 * png.data[at + 2]);
+    }
+  }
+  const frame = Buffer.concat([Buffer.from('FRAME\n'), luma, Buffer.alloc(width * height / 2, 128)]);
+  writeFileSync(path, Buffer.concat([Buffer.from(`YUV4MPEG2 W${width} H${height} F10:1 Ip A1:1 C420jpeg\n`), frame, frame]));
+}
+
+/** The validator behind a port of its own, so the test can take "the network" away. */
+async function relayTo(target) {
+  const upstream = new URL(target);
+  const server = http.createServer((request, response) => {
+    const forwarded = http.request({
+      host: '127.0.0.1', port: upstream.port, path: request.url, method: request.method, headers: request.headers,
+    }, (answer) => {
+      response.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(response);
+    });
+    forwarded.on('error', () => response.destroy());
+    request.pipe(forwarded);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, origin: `http://${upstream.hostname}:${server.address().port}` };
+}
+
+test('the scanner verifies a real permit from the camera offline, and refuses a tampered one', async () => {
+  const issuing = await newPage();
+  await issuing.goto(`${ISSUER}/nuevo`);
+  await fillForm(issuing, citizen('7.654.321-6'));
+  const link = await issuing.getAttribute('a.code', 'href');
+  const video = `${ARTIFACTS}/permit-qr.y4m`;
+  writeY4m(PNG.sync.read(await issuing.locator('svg.qr').screenshot()), video);
+
+  const relay = await relayTo(VALIDATOR);
+  const camera = await launch(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    `--use-file-for-fake-video-capture=${video}`]);
+  try {
+    const context = await camera.newContext({ viewport: SIZES.mobile, locale: 'es-CL', permissions: ['camera'] });
+    const page = await context.newPage();
+    await page.goto(`${relay.origin}/escanear`);
+    await page.waitForSelector('#claves[data-ready="true"]');
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    await audit(page, '12-scanner');
+
+    // Airplane mode: the browser offline, and nothing listening where the validator was.
+    await context.setOffline(true);
+    relay.server.close();
+    relay.server.closeAllConnections();
+    await page.reload();
+    await page.waitForSelector('#claves[data-ready="true"]');
+    assert.match(await page.textContent('#claves'), /Claves del emisor \(1\) actualizadas el/);
+    await page.click('#activar');
+    await page.waitForSelector('#resultado:not([hidden])', { timeout: 20_000 });
+    assert.equal((await page.textContent('#estado')).trim(), 'VIGENTE');
+    assert.match(await page.textContent('#nombre'), /^J\*{4} P\*{4} S\*{3}$/);
+    assert.equal(await page.textContent('#rut'), '7.***.***-6');
+    assert.match(await page.textContent('#revocaciones'), /sin conexión: no se consultaron revocaciones/);
+    await audit(page, '13-scanner-offline-valid');
+
+    const token = link.split('/v/')[1];
+    const at = token.length - 12;
+    const tampered = `${token.slice(0, at)}${token[at] === 'A' ? 'B' : 'A'}${token.slice(at + 1)}`;
+    await page.fill('#enlace', `${VALIDATOR}/v/${tampered}`);
+    await page.click('#pegar button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('estado').textContent === 'NO VÁLIDO');
+    assert.ok(await page.locator('#datos').isHidden(), 'no permit data for a tampered token');
+    await audit(page, '14-scanner-offline-tampered');
+  } finally {
+    await camera.close();
   }
 });

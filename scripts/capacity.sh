@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # `make capacity`: closed-loop maximum throughput of create and of validate through nginx,
-# each beside nginx answering a static response in the same run (BENCHMARKS.md). Starts a
-# fresh local topology (curfew off) and stops it after. wrk shares the machine with it.
+# each beside nginx answering a static response and nginx proxying to a trivial upstream
+# (the ceiling for anything behind the proxy) in the same run (BENCHMARKS.md). The signed
+# validation path is driven over TOKENS distinct signed links, with the database up and
+# with it frozen (SIGSTOP). Starts a fresh local topology (curfew off) and stops it after.
+# wrk shares the machine with it.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
@@ -11,7 +14,13 @@ CONNECTIONS="${CONNECTIONS:-64}"
 scripts/tools.sh wrk secantus nginx
 cargo xtask down >/dev/null
 PERMIT_CURFEW=off cargo xtask up >/dev/null
-trap 'cargo xtask down >/dev/null' EXIT
+db_pid=$(cat .run/local/pids/db.pid)
+# The database is thawed whatever happens to the frozen run.
+trap 'kill -CONT "$db_pid" 2>/dev/null; cargo xtask down >/dev/null' EXIT
+
+step "signing ${TOKENS:-10000} distinct permits' links (cargo xtask signed-links)"
+export SIGNED_LINKS="$ROOT/.run/signed-links.txt"
+cargo xtask signed-links --count "${TOKENS:-10000}" >"$SIGNED_LINKS" 2>.run/ed25519.txt
 
 target="http://127.0.0.1:8080"
 id=$(curl -sf -H 'Host: formulario.localhost' -H 'Content-Type: application/json' \
@@ -33,7 +42,13 @@ run() { # run NAME WRK-ARGS...: prints "NAME req/s p50 p99 non-2xx"
 step "measuring, $SECONDS_EACH s each, $CONNECTIONS connections"
 results=$(
   run static -H 'Host: static.localhost' "$target/"
+  run proxied -H 'Host: proxied.localhost' "$target/"
   run validate -H 'Host: validar.localhost' "$target/validar/$id"
+  run signed -s local/wrk-signed.lua "$target/"
+  # The database frozen, not gone: every read of it would hang. The signed path must not care.
+  kill -STOP "$db_pid"
+  run signed_frozen -s local/wrk-signed.lua "$target/"
+  kill -CONT "$db_pid"
   run create -s local/wrk-create.lua "$target/api/create"
 )
 static=$(awk '$1 == "static" {print $2}' <<<"$results")
@@ -43,8 +58,13 @@ while read -r name rps p50 p99 bad; do
   ratio=$(python3 -c "print(f'{$rps / $static:.3f}')")
   case $name in
     static) label="nginx static response" ;;
-    validate) label="GET /validar/{id}" ;;
+    proxied) label="nginx proxying to a trivial upstream" ;;
+    validate) label="GET /validar/{id} (database read)" ;;
+    signed) label="GET /v/{token} (signature, no database read)" ;;
+    signed_frozen) label="GET /v/{token}, database frozen (SIGSTOP)" ;;
     create) label="POST /api/create" ;;
   esac
   echo "| $label | $rps | $ratio | $p50 | $p99 | $bad |"
 done <<<"$results"
+echo
+cat .run/ed25519.txt

@@ -127,11 +127,14 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
         listen_port,
     )?;
     events.log("load started");
+    // Only the database scenario checks signed validations; the others pass this.
+    let mut signed_answered = true;
     let restarts = match scenario {
         Scenario::Kill => kill(&mut load_run, &events),
         Scenario::Rolling => rolling(paths, &mut load_run, &events).map(|()| Vec::new())?,
         Scenario::Database => {
-            database(paths, &mut load_run, &events, results, tag, listen_port).map(|()| Vec::new())?
+            signed_answered = database(paths, &mut load_run, &events, results, tag, listen_port)?;
+            Vec::new()
         }
     };
     let finished = load_run.wait().map_err(Error::io("waiting for artillery"))?;
@@ -163,8 +166,12 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
     let verdict = audit::audit(&record, &report, &uri, "permisos", &scenario.checks()).await?;
     println!("{}", verdict.json);
     std::fs::write(results.join(format!("{tag}-audit.json")), &verdict.json).map_err(Error::io("saving the audit"))?;
-    println!("scenario {tag}: {}", if verdict.passed { "PASSED" } else { "FAILED" });
-    Ok(verdict.passed)
+    let passed = verdict.passed && signed_answered;
+    if !signed_answered {
+        println!("scenario {tag}: signed validations failed while the database was away (events log)");
+    }
+    println!("scenario {tag}: {}", if passed { "PASSED" } else { "FAILED" });
+    Ok(passed)
 }
 
 /// The run's chart beside its report (scripts/charts.py, matplotlib in .venv), with the
@@ -291,9 +298,10 @@ fn rolling(paths: &Paths, load: &mut Child, events: &Events) -> Result<(), Error
 }
 
 /// After 40 s, the database stopped for 10 s and started again. Meanwhile every replica's
-/// readiness, and the landing and form pages through nginx, are probed every 0.5 s;
-/// afterwards, how long until a permit could be issued through nginx and until every
-/// replica was ready again.
+/// readiness, the landing and form pages and signed validations (distinct genuine tokens)
+/// through nginx are probed every 0.5 s; afterwards, how long until a permit could be
+/// issued through nginx and until every replica was ready again. True when every signed
+/// validation was answered 200.
 fn database(
     paths: &Paths,
     load: &mut Child,
@@ -301,11 +309,12 @@ fn database(
     results: &Path,
     tag: &str,
     listen_port: u16,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
+    let links = crate::signed_links::links(paths, 2000)?;
     if !sleep_while_running(load, Duration::from_secs(40)) {
-        return Ok(());
+        return Ok(true);
     }
-    let prober = Prober::start(listen_port);
+    let prober = Prober::start(listen_port, links);
     let pid = topology::stop(paths, "db", false).or_else(|_| topology::stop(paths, "db", true))?;
     let stopped = now();
     events.log(&format!("database stopped (pid {pid})"));
@@ -353,7 +362,20 @@ fn database(
     for line in readiness_summary(&probes, stopped, back) {
         events.log(&line);
     }
-    Ok(())
+    let signed: Vec<&(f64, String, u16)> = probes.iter().filter(|(_, part, _)| part.starts_with(SIGNED)).collect();
+    let while_down = signed.iter().filter(|(t, _, _)| stopped <= *t && *t < back).count();
+    let failed: Vec<String> = signed
+        .iter()
+        .filter(|(_, _, code)| *code != 200)
+        .map(|(t, _, code)| format!("{code} at {:+.1} s", t - stopped))
+        .collect();
+    events.log(&format!(
+        "signed validations through nginx: {} probes, {while_down} of them while the database was stopped; {} not answered 200{}",
+        signed.len(),
+        failed.len(),
+        if failed.is_empty() { String::new() } else { format!(" ({})", failed.join(", ")) }
+    ));
+    Ok(!signed.is_empty() && failed.is_empty())
 }
 
 /// Seconds since the epoch, to the microsecond.
@@ -367,7 +389,9 @@ fn readiness_summary(probes: &[(f64, String, u16)], stopped: f64, back: f64) -> 
     let while_down = |pages: bool| -> Vec<u16> {
         probes
             .iter()
-            .filter(|(t, part, _)| stopped + 1.0 <= *t && *t < back && part.starts_with(PAGE) == pages)
+            .filter(|(t, part, _)| {
+                stopped + 1.0 <= *t && *t < back && !part.starts_with(SIGNED) && part.starts_with(PAGE) == pages
+            })
             .map(|(_, _, code)| *code)
             .collect()
     };
@@ -385,7 +409,10 @@ fn readiness_summary(probes: &[(f64, String, u16)], stopped: f64, back: f64) -> 
             pages.len()
         ),
     ];
-    let probes: Vec<&(f64, String, u16)> = probes.iter().filter(|(_, part, _)| !part.starts_with(PAGE)).collect();
+    let probes: Vec<&(f64, String, u16)> = probes
+        .iter()
+        .filter(|(_, part, _)| !part.starts_with(PAGE) && !part.starts_with(SIGNED))
+        .collect();
     let mut ordered: Vec<&(f64, String, u16)> = probes.iter().copied().filter(|(t, _, _)| *t >= back).collect();
     ordered.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut ready_at: std::collections::BTreeMap<&str, Option<f64>> =
@@ -412,9 +439,13 @@ fn readiness_summary(probes: &[(f64, String, u16)], stopped: f64, back: f64) -> 
 
 /// The prefix of the probes of pages through nginx, as against a replica's readiness.
 const PAGE: &str = "page ";
+/// The prefix of the probes of signed validation links through nginx.
+const SIGNED: &str = "signed ";
+/// Signed links checked in each round of probes.
+const SIGNED_PER_ROUND: usize = 10;
 
-/// Every replica's /readyz and the issuer's landing and form pages through nginx, all at
-/// once every 0.5 s, as (time, replica or page, status or 0).
+/// Every replica's /readyz, the issuer's landing and form pages and a few signed links
+/// through nginx, all at once every 0.5 s, as (time, replica, page or link, status or 0).
 struct Prober {
     stop: Arc<AtomicBool>,
     probes: Arc<Mutex<Vec<(f64, String, u16)>>>,
@@ -422,24 +453,36 @@ struct Prober {
 }
 
 impl Prober {
-    fn start(listen_port: u16) -> Prober {
+    fn start(listen_port: u16, signed_links: Vec<String>) -> Prober {
         let stop = Arc::new(AtomicBool::new(false));
         let probes = Arc::new(Mutex::new(Vec::new()));
         let (stopping, kept) = (stop.clone(), probes.clone());
         let thread = std::thread::spawn(move || {
+            let mut links = signed_links.into_iter().cycle();
             while !stopping.load(Ordering::Relaxed) {
                 let readiness = topology::replica_admin_ports(REPLICAS)
                     .into_iter()
-                    .map(|(part, port)| (part, port, "/readyz", "127.0.0.1"));
-                let pages = ["/", "/nuevo"]
-                    .into_iter()
-                    .map(|path| (format!("{PAGE}{path}"), listen_port, path, "formulario.localhost"));
+                    .map(|(part, port)| (part, port, "/readyz".to_owned(), "127.0.0.1"));
+                let pages = ["/", "/nuevo"].into_iter().map(|path| {
+                    (
+                        format!("{PAGE}{path}"),
+                        listen_port,
+                        path.to_owned(),
+                        "formulario.localhost",
+                    )
+                });
+                let signed = links
+                    .by_ref()
+                    .take(SIGNED_PER_ROUND)
+                    .enumerate()
+                    .map(|(n, link)| (format!("{SIGNED}{n}"), listen_port, link, "validar.localhost"));
                 let round: Vec<JoinHandle<()>> = readiness
                     .chain(pages)
+                    .chain(signed)
                     .map(|(part, port, path, host)| {
                         let kept = kept.clone();
                         std::thread::spawn(move || {
-                            let answer = net::fetch(port, "GET", path, &[("Host", host)], b"", Duration::from_secs(2));
+                            let answer = net::fetch(port, "GET", &path, &[("Host", host)], b"", Duration::from_secs(2));
                             let code = answer.map_or(0, |(status, _)| status);
                             kept.lock().expect("probe lock").push((now(), part, code));
                         })

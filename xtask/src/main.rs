@@ -15,6 +15,7 @@ mod run;
 mod seed;
 mod services;
 mod settings;
+mod signed_links;
 mod topology;
 mod usage;
 mod with_db;
@@ -51,6 +52,8 @@ const USAGE: &str = "usage: cargo xtask COMMAND
   dashboard-check          run every dashboard query against the local Prometheus
                            (MONITORING=1): which return data
   token                    print a fresh random token (43 URL-safe characters)
+  signed-links [--count N] N distinct signed validation paths (/v/{token}) for the capacity
+                           benchmark, with this checkout's key; the Ed25519 cost on stderr
   with-db COMMAND...       run COMMAND with MONGODB_URI set to a throw-away SecantusDB
                            (unless MONGODB_URI is set already); its exit status is ours
 
@@ -168,14 +171,7 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             true
         }
         "bench-runtime" => {
-            let runs = match args.value("--runs")? {
-                None => 10,
-                Some(n) => n
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| Error::Usage(format!("--runs {n:?} is not a positive number")))?,
-            };
+            let runs = args.positive("--runs", 10)?;
             args.done()?;
             bench::bench_runtime(&paths, runs)?;
             true
@@ -190,6 +186,12 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             args.done()?;
             let port = settings::number("PROMETHEUS_PORT", 9090, 1..=u16::MAX)?;
             monitoring::check_dashboard(&paths, port)?
+        }
+        "signed-links" => {
+            let count = args.positive("--count", 10_000)?;
+            args.done()?;
+            signed_links::signed_links(&paths, count)?;
+            true
         }
         "token" => {
             args.done()?;
@@ -241,6 +243,18 @@ impl Arguments {
         let value = self.rest.remove(at + 1);
         self.rest.remove(at);
         Ok(Some(value))
+    }
+
+    /// `name`'s value, a positive whole number, or `default`.
+    fn positive(&mut self, name: &str, default: usize) -> Result<usize, Error> {
+        match self.value(name)? {
+            None => Ok(default),
+            Some(n) => n
+                .parse()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Error::Usage(format!("{name} {n:?} is not a positive number"))),
+        }
     }
 
     fn done(&self) -> Result<(), Error> {

@@ -19,6 +19,8 @@ use crate::{monitoring, net, settings, step};
 /// Replica N of the issuer listens on 18080 + N, of the validator on 18180 + N; admin ports
 /// are 1000 higher.
 const ISSUER_BASE: u16 = 18080;
+/// nginx's own stand-in upstream, for the capacity benchmark's proxying ceiling.
+const TRIVIAL_UPSTREAM_PORT: u16 = 18079;
 const VALIDATOR_BASE: u16 = 18180;
 /// The database's port when `LOCAL_DB_PORT` is not set.
 pub const DEFAULT_DB_PORT: u16 = 27117;
@@ -345,7 +347,8 @@ fn start_nginx(paths: &Paths, topology: &Topology, nginx: &Path) -> Result<(), E
         .replace("@RUN@", &run.display().to_string())
         .replace("@LISTEN@", &topology.listen)
         .replace("@ISSUERS@", &upstream(Service::Issuer))
-        .replace("@VALIDATORS@", &upstream(Service::Validator));
+        .replace("@VALIDATORS@", &upstream(Service::Validator))
+        .replace("@TRIVIAL@", &format!("127.0.0.1:{TRIVIAL_UPSTREAM_PORT}"));
     let conf = run.join("nginx.conf");
     std::fs::write(&conf, config).map_err(Error::io("writing .run/local/nginx.conf"))?;
     let mut argv: Vec<String> = Vec::new();

@@ -98,7 +98,7 @@ function statusAt(permit, now) {
 }
 
 const local = (date) => date.toLocaleString('es-CL', {
-  timeZone: 'America/Santiago', weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit',
+  timeZone: 'America/Santiago', weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
 });
 
 /** The validator's own answer, when the network is there: it knows of revocations. */
@@ -212,7 +212,12 @@ $('pegar').addEventListener('submit', (event) => {
   event.preventDefault();
   show($('enlace').value);
 });
-if ('serviceWorker' in navigator) navigator.serviceWorker.register('/escanear-sw.js', { scope: '/escanear' });
-loadKeys()
-  .then(() => { $('activar').disabled = false; })
-  .catch(() => { $('claves').textContent = 'Sin claves del emisor: abre esta página una vez con conexión.'; });
+if (!window.isSecureContext || !crypto.subtle) {
+  // Camera, WebCrypto and service workers exist only on HTTPS (or localhost).
+  $('claves').textContent = 'El escáner necesita una conexión segura (https). Valida con el enlace del permiso.';
+} else {
+  if ('serviceWorker' in navigator) navigator.serviceWorker.register('/escanear-sw.js', { scope: '/escanear' });
+  loadKeys()
+    .then(() => { $('activar').disabled = false; })
+    .catch(() => { $('claves').textContent = 'Sin claves del emisor: abre esta página una vez con conexión.'; });
+}

@@ -1,0 +1,64 @@
+//! `signed-links`: COUNT distinct signed validation paths (`/v/{token}`) for the capacity
+//! benchmark, signed with this checkout's key as the issuer would sign them; and what one
+//! Ed25519 signature and one verification cost on one core, which bounds the signed path.
+
+use std::io::Write;
+use std::time::Instant;
+
+use jiff::{SignedDuration, Timestamp};
+use permit_domain::{Motive, PermitId};
+use permit_token::{KeySet, PermitClaims, SigningKey};
+
+use crate::error::Error;
+use crate::keys;
+use crate::paths::Paths;
+
+/// Prints `count` links on stdout and the Ed25519 cost on stderr.
+pub fn signed_links(paths: &Paths, count: usize) -> Result<(), Error> {
+    let links = links(paths, count)?;
+    let mut out = std::io::stdout().lock();
+    for link in links {
+        writeln!(out, "{link}").map_err(Error::io("writing the links"))?;
+    }
+    Ok(())
+}
+
+/// `count` distinct signed links to permits valid now, verified once here as they are
+/// made, which times both halves.
+pub fn links(paths: &Paths, count: usize) -> Result<Vec<String>, Error> {
+    let keys = keys::permit_keys(&paths.run_dir())?;
+    let key = SigningKey::parse(&keys.signing).map_err(|e| Error::Failed(e.to_string()))?;
+    let accepted = KeySet::parse(&keys.public).map_err(|e| Error::Failed(e.to_string()))?;
+    let now = Timestamp::now();
+    let motive = Motive::parse("compras").expect("a catalogue motive");
+    let signing = Instant::now();
+    let tokens: Vec<String> = (0..count)
+        .map(|n| {
+            key.sign_token(&PermitClaims {
+                id: PermitId::generate(),
+                motive,
+                valid_from: now - SignedDuration::from_mins(1),
+                expires_at: now + SignedDuration::from_hours(3),
+                name: "C**** P*****".into(),
+                rut: format!("{}.***.***-{}", 10 + n % 20, n % 10),
+            })
+        })
+        .collect();
+    let signed = signing.elapsed();
+    let verifying = Instant::now();
+    for token in &tokens {
+        accepted
+            .verify(token)
+            .map_err(|e| Error::Failed(format!("a token just signed does not verify: {e}")))?;
+    }
+    let verified = verifying.elapsed();
+    let per = |total: std::time::Duration| total.as_secs_f64() * 1e6 / count.max(1) as f64;
+    eprintln!(
+        "ed25519 on one core: sign {:.1} µs, verify {:.1} µs per token ({:.0} verifications/s); {} characters each",
+        per(signed),
+        per(verified),
+        1e6 / per(verified),
+        tokens.first().map_or(0, String::len)
+    );
+    Ok(tokens.into_iter().map(|token| format!("/v/{token}")).collect())
+}
