@@ -46,12 +46,14 @@ fuzz() {
 status=0
 fuzz issuer "$issuer_port"
 fuzz validator "$validator_port"
-# Random codes only ever find nothing; one real permit lets the checks reach a found one.
-id=$(curl -sf -X POST "http://127.0.0.1:$issuer_port/api/create" -H 'Content-Type: application/json' \
+# Random codes and tokens only ever find nothing; one real permit (its code and its signed
+# link's token) lets the checks reach a found one.
+read -r id token < <(curl -sf -X POST "http://127.0.0.1:$issuer_port/api/create" -H 'Content-Type: application/json' \
   -d '{"name": "Ana Rojas", "rut": "11.111.111-1", "motive": "paseo-mascotas", "address": "Calle 1", "comuna": "Maipú"}' |
-  tee "$RUN/known-permit.json" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("id", ""))' || true)
-if [ -n "$id" ]; then
-  printf '[parameters]\n"path.id" = "%s"\n' "$id" >"$RUN/known-permit.toml"
+  tee "$RUN/known-permit.json" |
+  python3 -c 'import json, sys; p = json.load(sys.stdin); print(p.get("id", ""), p.get("validation_url", "").rpartition("/v/")[2])' || true)
+if [ -n "$id" ] && [ -n "$token" ]; then
+  printf '[parameters]\n"path.id" = "%s"\n"path.token" = "%s"\n' "$id" "$token" >"$RUN/known-permit.toml"
   fuzz validator-known-permit "$validator_port" --config-file "$RUN/known-permit.toml"
 else
   echo "could not issue a permit to check" >&2

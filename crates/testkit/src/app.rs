@@ -2,7 +2,7 @@
 //! port beside it, the clock the test moves and the context both run on.
 
 use axum::Router;
-use permit_domain::Rules;
+use permit_domain::{Permit, Rules};
 use permit_web::{Context, Health};
 use reqwest::{Client, StatusCode};
 
@@ -59,6 +59,20 @@ impl TestApp {
     /// What the admin port's `/metrics` says now.
     pub async fn metrics(&self) -> String {
         crate::body_text(self.http.get(format!("{}/metrics", self.admin))).await
+    }
+
+    /// A permit for citizen `n` and `compras` (3 h), issued at the app's clock straight
+    /// into its store.
+    pub async fn stored_permit(&self, n: u32) -> Permit {
+        let request = crate::citizen(n, "compras").parse().expect("a valid citizen");
+        let window = self
+            .ctx
+            .rules
+            .window(request.motive, self.ctx.now())
+            .expect("no curfew then");
+        let permit = Permit::issue(request, window);
+        self.ctx.store.issue(&permit, None).await.expect("the permit is stored");
+        permit
     }
 
     /// The status and body of `GET path`.

@@ -2,7 +2,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use coset::{CoseSign1, CoseSign1Builder, HeaderBuilder, RegisteredLabelWithPrivate, TaggedCborSerializable, iana};
+use coset::{
+    CoseSign1, CoseSign1Builder, Header, HeaderBuilder, RegisteredLabelWithPrivate, TaggedCborSerializable, iana,
+};
 
 use crate::claims::PermitClaims;
 use crate::error::Rejection;
@@ -25,9 +27,14 @@ impl SigningKey {
             .algorithm(iana::Algorithm::EdDSA)
             .key_id(self.public_key().id().as_bytes().to_vec())
             .build();
+        self.sign_cose(protected, claims.to_cwt())
+    }
+
+    /// `payload` signed under the `protected` header, as a token.
+    fn sign_cose(&self, protected: Header, payload: Vec<u8>) -> String {
         let signed = CoseSign1Builder::new()
             .protected(protected)
-            .payload(claims.to_cwt())
+            .payload(payload)
             .create_signature(b"", |data| self.sign(data))
             .build();
         let bytes = signed.to_tagged_vec().expect("a COSE_Sign1 of bytes encodes");
@@ -92,13 +99,8 @@ mod tests {
     }
 
     /// Signs `claims` as `key` would, but with the protected header `header`.
-    fn signed_with_header(key: &SigningKey, header: coset::Header) -> String {
-        let signed = CoseSign1Builder::new()
-            .protected(header)
-            .payload(claims().to_cwt())
-            .create_signature(b"", |data| key.sign(data))
-            .build();
-        URL_SAFE_NO_PAD.encode(signed.to_tagged_vec().unwrap())
+    fn signed_with_header(key: &SigningKey, header: Header) -> String {
+        key.sign_cose(header, claims().to_cwt())
     }
 
     #[test]
@@ -205,12 +207,7 @@ mod tests {
             .algorithm(iana::Algorithm::EdDSA)
             .key_id(key.public_key().id().as_bytes().to_vec())
             .build();
-        let signed = CoseSign1Builder::new()
-            .protected(header)
-            .payload(b"\xa1\x04\x01".to_vec())
-            .create_signature(b"", |data| key.sign(data))
-            .build();
-        let token = URL_SAFE_NO_PAD.encode(signed.to_tagged_vec().unwrap());
+        let token = key.sign_cose(header, b"\xa1\x04\x01".to_vec());
         assert_eq!(keys_of(&[&key]).verify(&token), Err(Rejection::Claims));
     }
 }

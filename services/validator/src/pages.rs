@@ -44,7 +44,13 @@ pub async fn by_code(
 ) -> Result<Response, PageError> {
     let typed = query.map(|Query(q)| q.codigo).unwrap_or_default();
     let trimmed = typed.trim().trim_end_matches('/');
-    if let Some((_, token)) = trimmed.rsplit_once("/v/").filter(|(_, token)| !token.contains('/')) {
+    // A pasted signed link goes to its page; only base64url is taken into the redirect.
+    if let Some((_, token)) = trimmed.rsplit_once("/v/").filter(|(_, token)| {
+        (1..=512).contains(&token.len())
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
         return Ok(Redirect::to(&format!("/v/{token}")).into_response());
     }
     let code = trimmed.rsplit('/').next().unwrap_or_default();

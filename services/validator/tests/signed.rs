@@ -32,15 +32,6 @@ async fn app() -> (TestApp, Arc<Signed>) {
     app_accepting(testkit::key_set()).await
 }
 
-/// A permit for `compras` (10:15 to 13:15) issued at the app's clock, straight into the store.
-async fn issue(app: &TestApp, n: u32) -> Permit {
-    let request = citizen(n, "compras").parse().unwrap();
-    let window = app.ctx.rules.window(request.motive, app.ctx.now()).unwrap();
-    let permit = Permit::issue(request, window);
-    app.ctx.store.issue(&permit, None).await.unwrap();
-    permit
-}
-
 fn token_for(permit: &Permit) -> String {
     testkit::signing_key().sign_token(&PermitClaims::of(permit))
 }
@@ -61,7 +52,7 @@ async fn json(app: &TestApp, path: &str) -> (StatusCode, Value) {
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_signed_permit_reads_through_its_validity_window_with_masked_fields() {
     let (app, _) = app().await;
-    let permit = issue(&app, 1).await;
+    let permit = app.stored_permit(1).await;
     let token = token_for(&permit);
     let (status, html) = app.page(&format!("/v/{token}")).await;
     assert_eq!(status, StatusCode::OK);
@@ -96,7 +87,7 @@ async fn a_signed_permit_reads_through_its_validity_window_with_masked_fields() 
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn altered_truncated_and_foreign_tokens_read_not_valid_never_not_found() {
     let (app, _) = app().await;
-    let permit = issue(&app, 2).await;
+    let permit = app.stored_permit(2).await;
     let token = token_for(&permit);
     let foreign = new_key().sign_token(&PermitClaims::of(&permit));
     let mut refused = vec![
@@ -127,7 +118,7 @@ async fn altered_truncated_and_foreign_tokens_read_not_valid_never_not_found() {
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_revocation_is_seen_within_the_refresh_interval() {
     let (app, signed) = app().await;
-    let permit = issue(&app, 3).await;
+    let permit = app.stored_permit(3).await;
     let token = token_for(&permit);
     app.clock.advance(SignedDuration::from_mins(20));
     let every = Duration::from_millis(300);

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use jiff::SignedDuration;
-use permit_domain::{Permit, Rules};
+use permit_domain::Rules;
 use reqwest::{StatusCode, header};
 use serde_json::Value;
-use testkit::{TestApp, citizen, santiago};
+use testkit::{TestApp, santiago};
 use validator::{Revocations, Signed};
 
 async fn app() -> TestApp {
@@ -22,20 +22,11 @@ async fn app() -> TestApp {
     .await
 }
 
-/// A permit for `compras` (3 h) issued now, straight into the store.
-async fn issue(app: &TestApp, n: u32) -> Permit {
-    let request = citizen(n, "compras").parse().unwrap();
-    let window = app.ctx.rules.window(request.motive, app.ctx.now()).unwrap();
-    let permit = Permit::issue(request, window);
-    app.ctx.store.issue(&permit, None).await.unwrap();
-    permit
-}
-
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
     let app = app().await;
-    let permit = issue(&app, 1).await;
+    let permit = app.stored_permit(1).await;
     let path = format!("/validar/{}", permit.id);
     let (status, html) = app.page(&path).await;
     assert_eq!(status, StatusCode::OK);
@@ -53,7 +44,7 @@ async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_page_masks_name_and_rut_and_hides_the_address() {
     let app = app().await;
-    let permit = issue(&app, 2).await;
+    let permit = app.stored_permit(2).await;
     let (_, html) = app.page(&format!("/validar/{}", permit.id)).await;
     assert!(html.contains("J**** P**** S***"));
     assert!(html.contains(&permit.rut.masked()));
@@ -67,7 +58,7 @@ async fn the_page_masks_name_and_rut_and_hides_the_address() {
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_revoked_permit_shows_revoked() {
     let app = app().await;
-    let permit = issue(&app, 3).await;
+    let permit = app.stored_permit(3).await;
     app.clock.advance(SignedDuration::from_mins(20));
     app.ctx.store.revoke(&permit.id, app.ctx.now()).await.unwrap();
     assert!(
@@ -82,7 +73,7 @@ async fn a_revoked_permit_shows_revoked() {
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn the_json_api_gives_the_same_status_and_masked_fields() {
     let app = app().await;
-    let permit = issue(&app, 4).await;
+    let permit = app.stored_permit(4).await;
     app.clock.advance(SignedDuration::from_mins(30));
     let response = app.get(&format!("/api/{}", permit.id)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -124,7 +115,7 @@ async fn the_home_form_takes_a_code_or_a_pasted_link() {
     let (status, html) = app.page("/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains(r#"<label for="codigo">"#));
-    let permit = issue(&app, 5).await;
+    let permit = app.stored_permit(5).await;
     for typed in [
         permit.id.to_string(),
         format!("http://validar.test/validar/{}", permit.id),
@@ -143,6 +134,28 @@ async fn the_home_form_takes_a_code_or_a_pasted_link() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(html.contains("Ese no es un código de permiso"));
     assert!(html.contains(r#"value="not-a-code""#));
+
+    // A pasted signed link goes to its page; anything else after /v/ is not taken along.
+    let typed = |text: &str| {
+        app.http
+            .get(format!("{}/validar", app.url))
+            .query(&[("codigo", text)])
+            .send()
+    };
+    let signed = typed("http://validar.test/v/0Ab-_9").await.unwrap();
+    assert_eq!(signed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed.headers()[header::LOCATION], "/v/0Ab-_9");
+    for junk in [
+        "http://validar.test/v/a\nb",
+        "http://validar.test/v/a b",
+        "http://validar.test/v/",
+    ] {
+        assert_eq!(
+            typed(junk).await.unwrap().status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{junk:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -151,7 +164,7 @@ async fn validity_times_are_shown_in_santiago_time_across_dst() {
     let app = app().await;
     // 2026-04-04 is the last Saturday of summer time in Chile (UTC-3); winter is UTC-4.
     app.clock.set(santiago("2026-07-01T10:00"));
-    let permit = issue(&app, 6).await;
+    let permit = app.stored_permit(6).await;
     let body: Value = app.get(&format!("/api/{}", permit.id)).await.json().await.unwrap();
     assert_eq!(body["valid_from"], "2026-07-01T10:15:00-04:00");
 }
@@ -166,7 +179,7 @@ async fn the_openapi_document_describes_what_the_api_answers() {
     for status in ["200", "400", "404", "413", "503"] {
         assert!(responses[status].is_object(), "GET /api/{{id}} documents {status}");
     }
-    let permit = issue(&app, 7).await;
+    let permit = app.stored_permit(7).await;
     let check: Value = app.get(&format!("/api/{}", permit.id)).await.json().await.unwrap();
     testkit::assert_fits_schema(&doc, "CheckView", &check);
     testkit::assert_fits_schema(&doc, "MotiveView", &check["motive"]);
