@@ -148,6 +148,11 @@ impl Metrics {
         self.service
     }
 
+    /// An instrument only one service has, exposed with the rest.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry.register(collector).expect("metric names are unique");
+    }
+
     /// `route` is the matched route template, so its values stay few.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.http_requests

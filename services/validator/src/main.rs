@@ -22,7 +22,7 @@ async fn run() -> Result<(), StartupError> {
     let ctx = startup::context(&config, store, metrics);
     let keys: Vec<String> = options.keys.ids().map(|id| id.to_string()).collect();
     tracing::info!(?keys, refresh = ?options.revocation_refresh, "accepting signed permits");
-    let revocations = Revocations::default();
+    let revocations = Revocations::measured(&ctx.metrics);
     revocations.refresh_in_background(ctx.store.clone(), ctx.clock.clone(), options.revocation_refresh);
     let signed = Arc::new(Signed {
         keys: options.keys,

@@ -10,7 +10,8 @@ use jiff::Timestamp;
 use permit_domain::{Clock, PermitId};
 use permit_store::{Store, StoreError};
 use permit_token::{KeyId, KeySet, Rejection};
-use permit_web::Context;
+use permit_web::{Context, Metrics};
+use prometheus::IntGauge;
 
 use crate::lookup::Check;
 
@@ -55,8 +56,12 @@ pub fn check(ctx: &Context, signed: &Signed, token: &str) -> Result<SignedCheck,
 }
 
 /// Revoked permits that have not expired, by id, as last read from the database.
-#[derive(Clone, Default)]
-pub struct Revocations(Arc<RwLock<RevocationList>>);
+#[derive(Clone)]
+pub struct Revocations {
+    list: Arc<RwLock<RevocationList>>,
+    /// `permit_revocations_refreshed_timestamp_seconds`: when the list was last read.
+    refreshed: IntGauge,
+}
 
 #[derive(Default)]
 struct RevocationList {
@@ -64,10 +69,32 @@ struct RevocationList {
     as_of: Option<Timestamp>,
 }
 
+/// An empty list, its age not exposed (tests).
+impl Default for Revocations {
+    fn default() -> Revocations {
+        let refreshed = IntGauge::new(
+            "permit_revocations_refreshed_timestamp_seconds",
+            "When this validator last read the revocation list (Unix seconds; 0: never)",
+        )
+        .expect("valid metric");
+        Revocations {
+            list: Arc::default(),
+            refreshed,
+        }
+    }
+}
+
 impl Revocations {
+    /// An empty list whose age `metrics` exposes, so an alert can tell when it goes stale.
+    pub fn measured(metrics: &Metrics) -> Revocations {
+        let revocations = Revocations::default();
+        metrics.register(Box::new(revocations.refreshed.clone()));
+        revocations
+    }
+
     /// When `id` was revoked, if it was, and when the list was read.
     pub fn lookup(&self, id: &PermitId) -> (Option<Timestamp>, Option<Timestamp>) {
-        let list = self.0.read().expect("the revocation list's lock is never poisoned");
+        let list = self.list.read().expect("the revocation list's lock is never poisoned");
         (list.revoked.get(id).copied(), list.as_of)
     }
 
@@ -75,10 +102,11 @@ impl Revocations {
     pub async fn refresh(&self, store: &Store, now: Timestamp) -> Result<usize, StoreError> {
         let revoked: HashMap<_, _> = store.revocations(now).await?.into_iter().collect();
         let count = revoked.len();
-        *self.0.write().expect("the revocation list's lock is never poisoned") = RevocationList {
+        *self.list.write().expect("the revocation list's lock is never poisoned") = RevocationList {
             revoked,
             as_of: Some(now),
         };
+        self.refreshed.set(now.as_second());
         Ok(count)
     }
 

@@ -117,7 +117,14 @@ async fn altered_truncated_and_foreign_tokens_read_not_valid_never_not_found() {
 #[tokio::test]
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn a_revocation_is_seen_within_the_refresh_interval() {
-    let (app, signed) = app().await;
+    let clock = ManualClock::at_santiago("2026-11-30T10:00");
+    let ctx = testkit::context(&clock, Rules::default()).await;
+    let signed = Arc::new(Signed {
+        keys: testkit::key_set(),
+        revocations: Revocations::measured(&ctx.metrics),
+    });
+    let router_signed = signed.clone();
+    let app = TestApp::serve(ctx, clock, move |ctx| validator::router(ctx, router_signed)).await;
     let permit = app.stored_permit(3).await;
     let token = token_for(&permit);
     app.clock.advance(SignedDuration::from_mins(20));
@@ -135,6 +142,13 @@ async fn a_revocation_is_seen_within_the_refresh_interval() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(json(&app, &path).await.1["status"], "valid");
+    let read_at = app.ctx.now().as_second();
+    assert!(
+        app.metrics()
+            .await
+            .contains(&format!("permit_revocations_refreshed_timestamp_seconds {read_at}")),
+        "its age is exposed"
+    );
 
     app.ctx.store.revoke(&permit.id, app.ctx.now()).await.unwrap();
     let revoked = Instant::now();
