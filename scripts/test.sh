@@ -2,8 +2,8 @@
 # The test command (`make test`, and CI): formatting, lints, every test against a real
 # MongoDB-wire server (MONGODB_URI when set, otherwise a throw-away SecantusDB), `make run`
 # as a newcomer runs it, the API fuzzer, the offline checks of the Kubernetes manifests, the
-# smoke load test through the local topology (fails on any failed virtual user), and the
-# browser tests. Ends with one line counting every test.
+# smoke load test through the local topology (fails on any failed virtual user), a short
+# replay of the record day (fails on any error), and the browser tests. Ends with one line counting every test.
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
@@ -28,6 +28,9 @@ scripts/verify-manifests.sh 2>&1 | tee .run/verify-output.txt
 
 step "smoke load test: the case study's scenario through nginx and 4 + 4 replicas"
 PROFILE=debug SKIP_BUILD=1 ENV=smoke scripts/load-test.sh
+
+step "the record day, shortened: 1/2000 of its volume, 3,600 times faster (about 20 s)"
+PROFILE=debug SKIP_BUILD=1 SECANTUS=py ERRORS_ONLY=1 SPEED=3600 SCALE=0.0005 scripts/peak-day.sh
 
 step "browser tests"
 PROFILE=debug SKIP_BUILD=1 scripts/e2e.sh 2>&1 | tee .run/e2e-output.txt

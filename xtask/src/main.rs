@@ -10,6 +10,7 @@ mod keys;
 mod monitoring;
 mod net;
 mod paths;
+mod peak_day;
 mod process;
 mod run;
 mod seed;
@@ -52,6 +53,11 @@ const USAGE: &str = "usage: cargo xtask COMMAND
   dashboard-check          run every dashboard query against the local Prometheus
                            (MONITORING=1): which return data
   token                    print a fresh random token (43 URL-safe characters)
+  peak-day [--speed S] [--scale F] [--errors-only]
+                           Chile's record day (1.29 M permit requests) replayed open-loop
+                           against the running local topology, S times faster, F of its
+                           volume (make peak-day); .run/peak-day/result.json. It holds with
+                           no error and p99 under 250 ms (--errors-only: no error)
   signed-links [--count N] N distinct signed validation paths (/v/{token}) for the capacity
                            benchmark, with this checkout's key; the Ed25519 cost on stderr
   with-db COMMAND...       run COMMAND with MONGODB_URI set to a throw-away SecantusDB
@@ -186,6 +192,28 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             args.done()?;
             let port = settings::number("PROMETHEUS_PORT", 9090, 1..=u16::MAX)?;
             monitoring::check_dashboard(&paths, port)?
+        }
+        "peak-day" => {
+            let number = |name: &str, text: Option<String>, default: f64| {
+                text.map_or(Ok(default), |t| {
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|n| *n > 0.0 && n.is_finite())
+                        .ok_or_else(|| Error::Usage(format!("{name} {t:?} is not a positive number")))
+                })
+            };
+            let speed = number("--speed", args.value("--speed")?, 30.0)?;
+            let scale = number("--scale", args.value("--scale")?, 1.0)?;
+            let latency_bound = !args.flag("--errors-only");
+            args.done()?;
+            let port = topology::Topology::from_env()?.listen_port()?;
+            let settings = peak_day::Settings {
+                speed,
+                scale,
+                port,
+                latency_bound,
+            };
+            peak_day::peak_day(&paths, &settings).await?
         }
         "signed-links" => {
             let count = args.positive("--count", 10_000)?;

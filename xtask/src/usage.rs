@@ -11,21 +11,39 @@ use crate::error::Error;
 use crate::paths::Paths;
 use crate::process;
 
-#[derive(Default)]
-struct Kind {
-    processes: usize,
-    cpu_seconds: f64,
-    peak_mib: f64,
-    peaks_added_mib: f64,
+#[derive(Default, serde::Serialize)]
+pub struct Kind {
+    pub processes: usize,
+    pub cpu_seconds: f64,
+    pub peak_mib: f64,
+    pub peaks_added_mib: f64,
 }
 
+/// Prints the table.
 pub fn usage(paths: &Paths) -> Result<(), Error> {
-    let ticks: f64 = Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
-        .unwrap_or(100.0);
+    let kinds = measure(paths)?;
+    println!(
+        "| Process kind | Processes | CPU time, all together (s) | Peak RSS of one (MiB) | Peak RSS, added up (MiB) |"
+    );
+    println!("| -- | -- | -- | -- | -- |");
+    for (name, kind) in &kinds {
+        println!(
+            "| {name} | {} | {:.1} | {:.1} | {:.1} |",
+            kind.processes, kind.cpu_seconds, kind.peak_mib, kind.peaks_added_mib
+        );
+    }
+    println!(
+        "| all | {} | {:.1} | | {:.1} |",
+        kinds.values().map(|k| k.processes).sum::<usize>(),
+        kinds.values().map(|k| k.cpu_seconds).sum::<f64>(),
+        kinds.values().map(|k| k.peaks_added_mib).sum::<f64>()
+    );
+    Ok(())
+}
+
+/// Per kind of process of the running topology: how many, their CPU time since start, their peaks.
+pub fn measure(paths: &Paths) -> Result<BTreeMap<String, Kind>, Error> {
+    let ticks = clock_ticks();
     let pids = paths.run_dir().join("local/pids");
     let entries = std::fs::read_dir(&pids).map_err(|_| Error::Failed("the local topology is not up".into()))?;
     let mut kinds: BTreeMap<String, Kind> = BTreeMap::new();
@@ -53,23 +71,17 @@ pub fn usage(paths: &Paths) -> Result<(), Error> {
             }
         }
     }
-    println!(
-        "| Process kind | Processes | CPU time, all together (s) | Peak RSS of one (MiB) | Peak RSS, added up (MiB) |"
-    );
-    println!("| -- | -- | -- | -- | -- |");
-    for (name, kind) in &kinds {
-        println!(
-            "| {name} | {} | {:.1} | {:.1} | {:.1} |",
-            kind.processes, kind.cpu_seconds, kind.peak_mib, kind.peaks_added_mib
-        );
-    }
-    println!(
-        "| all | {} | {:.1} | | {:.1} |",
-        kinds.values().map(|k| k.processes).sum::<usize>(),
-        kinds.values().map(|k| k.cpu_seconds).sum::<f64>(),
-        kinds.values().map(|k| k.peaks_added_mib).sum::<f64>()
-    );
-    Ok(())
+    Ok(kinds)
+}
+
+/// Clock ticks per second, the unit of /proc's CPU times.
+pub fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 fn children(pid: u32) -> Vec<u32> {
@@ -79,7 +91,7 @@ fn children(pid: u32) -> Vec<u32> {
 }
 
 /// User and system time, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)

@@ -65,6 +65,16 @@ impl QuotaReleases {
     }
 }
 
+/// One collection's size, as the server counts it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CollectionSize {
+    pub name: &'static str,
+    pub documents: i64,
+    pub data_bytes: i64,
+    pub storage_bytes: i64,
+    pub index_bytes: i64,
+}
+
 #[derive(Clone)]
 pub struct Store {
     database: Database,
@@ -262,6 +272,34 @@ impl Store {
             .try_collect()
             .await?;
         documents.into_iter().map(RevocationDocument::parse).collect()
+    }
+
+    /// Documents, data and index bytes of each collection, as the server counts them
+    /// (`collStats`), for the benchmarks.
+    pub async fn sizes(&self) -> Result<Vec<CollectionSize>, StoreError> {
+        let mut sizes = Vec::new();
+        for name in ["permits", "weekly_quotas", "idempotency_keys"] {
+            let stats = self.database.run_command(doc! { "collStats": name }).await?;
+            let number = |field: &str| {
+                stats
+                    .get(field)
+                    .and_then(|value| {
+                        value
+                            .as_i64()
+                            .or_else(|| value.as_i32().map(i64::from))
+                            .or(value.as_f64().map(|f| f as i64))
+                    })
+                    .unwrap_or(0)
+            };
+            sizes.push(CollectionSize {
+                name,
+                documents: number("count"),
+                data_bytes: number("size"),
+                storage_bytes: number("storageSize"),
+                index_bytes: number("totalIndexSize"),
+            });
+        }
+        Ok(sizes)
     }
 
     /// One conditional upsert per attempt: it increments the (RUT, week) counter only while

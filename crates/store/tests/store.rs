@@ -219,6 +219,22 @@ async fn the_revocation_list_holds_revoked_permits_until_they_expire() {
 }
 
 #[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+async fn collection_sizes_count_what_was_stored() {
+    let store = store().await;
+    store.ensure_indexes().await.unwrap();
+    for n in 40..43 {
+        issue(&store, &permit(n, "compras", "2026-11-30T10:00")).await.unwrap();
+    }
+    let sizes = store.sizes().await.unwrap();
+    let names: Vec<&str> = sizes.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["permits", "weekly_quotas", "idempotency_keys"]);
+    assert_eq!((sizes[0].documents, sizes[1].documents, sizes[2].documents), (3, 3, 0));
+    assert!(sizes[0].data_bytes > 3 * 100, "{:?}", sizes[0]);
+    assert!(sizes[0].index_bytes > 0, "{:?}", sizes[0]);
+}
+
+#[tokio::test]
 async fn a_dead_database_is_reported_unavailable_within_seconds() {
     let store = testkit::dead_store().await;
     let started = Instant::now();
