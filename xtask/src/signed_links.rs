@@ -3,7 +3,7 @@
 //! Ed25519 signature and one verification cost on one core, which bounds the signed path.
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
 use permit_domain::{Motive, PermitId};
@@ -15,7 +15,15 @@ use crate::paths::Paths;
 
 /// Prints `count` links on stdout and the Ed25519 cost on stderr.
 pub fn signed_links(paths: &Paths, count: usize) -> Result<(), Error> {
-    let links = links(paths, count)?;
+    let (links, signed, verified) = timed_links(paths, count)?;
+    let per = |total: Duration| total.as_secs_f64() * 1e6 / count as f64;
+    eprintln!(
+        "ed25519 on one core: sign {:.1} µs, verify {:.1} µs per token ({:.0} verifications/s); {} characters each",
+        per(signed),
+        per(verified),
+        1e6 / per(verified),
+        links.first().map_or(0, |link| link.len() - "/v/".len())
+    );
     let mut out = std::io::stdout().lock();
     for link in links {
         writeln!(out, "{link}").map_err(Error::io("writing the links"))?;
@@ -23,9 +31,14 @@ pub fn signed_links(paths: &Paths, count: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// `count` distinct signed links to permits valid now, verified once here as they are
-/// made, which times both halves.
+/// `count` distinct signed links to permits valid now.
 pub fn links(paths: &Paths, count: usize) -> Result<Vec<String>, Error> {
+    timed_links(paths, count).map(|(links, _, _)| links)
+}
+
+/// The links, verified once here as they are made, with the time all the signatures took
+/// and the time all the verifications took.
+fn timed_links(paths: &Paths, count: usize) -> Result<(Vec<String>, Duration, Duration), Error> {
     let keys = keys::permit_keys(&paths.run_dir())?;
     let key = SigningKey::parse(&keys.signing).map_err(|e| Error::Failed(e.to_string()))?;
     let accepted = KeySet::parse(&keys.public).map_err(|e| Error::Failed(e.to_string()))?;
@@ -52,13 +65,6 @@ pub fn links(paths: &Paths, count: usize) -> Result<Vec<String>, Error> {
             .map_err(|e| Error::Failed(format!("a token just signed does not verify: {e}")))?;
     }
     let verified = verifying.elapsed();
-    let per = |total: std::time::Duration| total.as_secs_f64() * 1e6 / count.max(1) as f64;
-    eprintln!(
-        "ed25519 on one core: sign {:.1} µs, verify {:.1} µs per token ({:.0} verifications/s); {} characters each",
-        per(signed),
-        per(verified),
-        1e6 / per(verified),
-        tokens.first().map_or(0, String::len)
-    );
-    Ok(tokens.into_iter().map(|token| format!("/v/{token}")).collect())
+    let links = tokens.into_iter().map(|token| format!("/v/{token}")).collect();
+    Ok((links, signed, verified))
 }

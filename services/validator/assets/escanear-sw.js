@@ -6,7 +6,9 @@ const KEYS = '/.well-known/jwks.json';
 const SHELL = ['/escanear', '/static/app.css', '/static/jsqr.js', '/static/escanear.js', KEYS];
 
 self.addEventListener('install', (event) => {
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+  // `reload`: past the browser's HTTP cache, so a new version never caches an old script.
+  const fresh = SHELL.map((path) => new Request(path, { cache: 'reload' }));
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(fresh)).then(() => self.skipWaiting()));
 });
 
 self.addEventListener('activate', (event) => {

@@ -82,7 +82,7 @@ pub struct SignedCheckView {
 
 /// The answer to a token that is not a genuine permit: forged, altered, truncated, or
 /// signed with a key this validator does not accept.
-pub fn not_genuine(rejection: Rejection) -> AppError {
+fn not_genuine(rejection: Rejection) -> AppError {
     AppError::Service(ServiceError {
         status: StatusCode::BAD_REQUEST,
         code: "invalid_token",
