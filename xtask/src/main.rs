@@ -204,6 +204,12 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             };
             let speed = number("--speed", args.value("--speed")?, 30.0)?;
             let scale = number("--scale", args.value("--scale")?, 1.0)?;
+            if scale > peak_day::MOST_SCALE {
+                return Err(Error::Usage(format!(
+                    "--scale {scale} is over {}",
+                    peak_day::MOST_SCALE
+                )));
+            }
             let latency_bound = !args.flag("--errors-only");
             args.done()?;
             let port = topology::Topology::from_env()?.listen_port()?;
