@@ -56,8 +56,8 @@ pub struct Summary {
     pub whole: Span,
     pub creates: Span,
     pub checks: Span,
-    /// The width of each period below: a minute for a replay of half an hour or more,
-    /// less for a shorter one, so that it still has some 30 points.
+    /// The width of each period below: a minute for a replay of ten minutes or more,
+    /// a thirtieth of a shorter one, so that it still has some 30 points.
     pub period_seconds: u64,
     /// By the period of the replay in which the requests were due, from its start (s).
     pub periods: Vec<(u64, Span)>,
@@ -68,7 +68,11 @@ pub struct Summary {
 impl Summary {
     /// `samples` of a replay lasting `seconds`.
     pub fn of(samples: &[Sample], seconds: f64) -> Summary {
-        let period_seconds = ((seconds / 30.0) as u64).clamp(1, 60);
+        let period_seconds = if seconds >= 600.0 {
+            60
+        } else {
+            ((seconds / 30.0) as u64).max(1)
+        };
         let mut by_period: BTreeMap<u64, Vec<&Sample>> = BTreeMap::new();
         let mut error_kinds = BTreeMap::new();
         for sample in samples {
@@ -154,6 +158,8 @@ mod tests {
         samples.push(sample(Kind::SignedCheck, 63.0, 5.0, Outcome::Expected(200)));
         let summary = Summary::of(&samples, 3600.0);
         assert_eq!(summary.period_seconds, 60, "a minute for an hour's replay");
+        assert_eq!(Summary::of(&samples, 1750.0).period_seconds, 60);
+        assert_eq!(Summary::of(&samples, 599.0).period_seconds, 19);
         assert_eq!(summary.periods.len(), 2);
         let first = &summary.periods[0].1;
         assert_eq!(
