@@ -1,7 +1,7 @@
 # One-line aliases: the work is done by `cargo xtask` (xtask/: starting, watching and
 # stopping processes, test data, audits) and by scripts/ (tool installs, test and load
 # runs). `make help` lists them.
-.PHONY: help run test api-fuzz e2e bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity peak-day kind-up kind-down kind-forward images deploy status smoke cluster-fault-test
+.PHONY: help run test api-fuzz e2e bench-runtime local-up local-down local-status load-test fault-test secantus-rs capacity peak-day data-growth kind-up kind-down kind-forward images deploy status smoke cluster-fault-test
 
 ## help: this list
 help:
@@ -58,6 +58,10 @@ capacity:
 ## peak-day: Chile's record day (1.29 M permit requests) replayed open-loop, SPEED times faster (SPEED=30 SCALE=1; BENCHMARKS.md)
 peak-day:
 	@scripts/peak-day.sh
+
+## data-growth: p50/p99 of create and check and the database's size at 10k..1.29M stored permits, with query plans (STOPS=; BENCHMARKS.md)
+data-growth:
+	@scripts/data-growth.sh
 
 ## kind-up: kind cluster (1+3 nodes), MetalLB, metrics-server, ingress-nginx (GATEWAY=1: Envoy Gateway), images, deploy
 kind-up:

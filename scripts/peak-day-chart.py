@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The chart of a record-day replay, from the run's own result (cargo xtask peak-day):
 requests and permits per second, and p50 / p95 / p99 latency (from when each request was
-due), per period of the replay (a minute, or less for a replay under half an hour), with
+due), per period of the replay (a minute, or less for a replay under ten minutes), with
 the 250 ms bound.
 
 usage: peak-day-chart.py RESULT.json OUT.png

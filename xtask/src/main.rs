@@ -58,6 +58,12 @@ const USAGE: &str = "usage: cargo xtask COMMAND
                            against the running local topology, S times faster, F of its
                            volume (make peak-day); .run/peak-day/result.json. It holds with
                            no error and p99 under 250 ms (--errors-only: no error)
+  data-growth [--stops 10000,100000,1000000,1291970] [--probe-seconds S]
+                           permits stored through the running local topology up to each
+                           stop; at each, creates and checks by code probed open-loop,
+                           collection sizes and every query's plan (make data-growth);
+                           .run/data-growth/result.json. It holds with no probe error and
+                           no service query scanning or sorting the collection
   signed-links [--count N] N distinct signed validation paths (/v/{token}) for the capacity
                            benchmark, with this checkout's key; the Ed25519 cost on stderr
   with-db COMMAND...       run COMMAND with MONGODB_URI set to a throw-away SecantusDB
@@ -221,6 +227,20 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             };
             peak_day::peak_day(&paths, &settings).await?
         }
+        "data-growth" => {
+            let stops = match args.value("--stops")? {
+                Some(text) => stops(&text)?,
+                None => vec![10_000, 100_000, 1_000_000, 1_291_970],
+            };
+            let probe_seconds = args.positive("--probe-seconds", 15)? as f64;
+            args.done()?;
+            let settings = peak_day::growth::Settings {
+                stops,
+                probe_seconds,
+                port: topology::Topology::from_env()?.listen_port()?,
+            };
+            peak_day::growth::data_growth(&paths, &settings).await?
+        }
         "signed-links" => {
             let count = args.positive("--count", 10_000)?;
             args.done()?;
@@ -235,6 +255,22 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
         other => return Err(Error::Usage(format!("unknown command {other:?}"))),
     };
     Ok(outcome)
+}
+
+/// `--stops`: stored-permit counts, each positive and larger than the one before.
+fn stops(text: &str) -> Result<Vec<u64>, Error> {
+    let mut stops: Vec<u64> = Vec::new();
+    for part in text.split(',') {
+        match part.trim().parse::<u64>() {
+            Ok(stop) if stop > stops.last().copied().unwrap_or(0) => stops.push(stop),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--stops {text:?}: counts of permits, each larger than the one before"
+                )));
+            }
+        }
+    }
+    Ok(stops)
 }
 
 fn database(args: &mut Arguments) -> Result<(String, String), Error> {
@@ -334,6 +370,14 @@ mod tests {
         b.positional();
         assert!(b.done().unwrap_err().to_string().contains("\"--soon\""));
         assert!(args("seed --uri").value("--uri").is_err());
+    }
+
+    #[test]
+    fn stops_must_grow() {
+        assert_eq!(stops("10,200, 3000").unwrap(), vec![10, 200, 3000]);
+        for wrong in ["0,10", "10,10", "100,20", "10,", "diez"] {
+            assert!(stops(wrong).is_err(), "{wrong}");
+        }
     }
 
     #[test]

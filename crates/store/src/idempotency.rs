@@ -7,12 +7,12 @@
 //! the key over — issuing under the same id, or finding the permit already stored.
 
 use jiff::{SignedDuration, Timestamp};
-use mongodb::bson::{DateTime, doc};
+use mongodb::bson::{DateTime, Document, doc};
 use permit_domain::{Permit, PermitId};
 
 use crate::documents::to_bson;
 use crate::error::is_duplicate_key;
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, by_id};
 
 /// How long the holder of a key has to issue its permit before a retry may take over.
 const LEASE: SignedDuration = SignedDuration::from_secs(10);
@@ -49,7 +49,7 @@ impl Store {
             Err(error) => return Err(error.into()),
         }
         // The key exists (or existed a moment ago and expired: then the caller retries).
-        let Some(existing) = self.keys.find_one(doc! { "_id": key }).await? else {
+        let Some(existing) = self.keys.find_one(by_id(key)).await? else {
             return Ok(KeyState::InProgress);
         };
         if existing.get_str("fingerprint").ok() != Some(fingerprint) {
@@ -71,13 +71,8 @@ impl Store {
         if existing.get_bool("done").unwrap_or(false) || lease_until > to_bson(now) {
             return Ok(KeyState::InProgress);
         }
-        let take_over = self
-            .keys
-            .update_one(
-                doc! { "_id": key, "lease_until": lease_until },
-                doc! { "$set": { "lease_until": to_bson(now + LEASE) } },
-            )
-            .await?;
+        let (filter, update) = taking_over(key, lease_until, now);
+        let take_over = self.keys.update_one(filter, update).await?;
         Ok(if take_over.modified_count == 1 {
             KeyState::Reserved(id)
         } else {
@@ -87,15 +82,31 @@ impl Store {
 
     /// The permit of this key is stored.
     pub async fn complete_key(&self, key: &str) -> Result<(), StoreError> {
-        self.keys
-            .update_one(doc! { "_id": key }, doc! { "$set": { "done": true } })
-            .await?;
+        self.keys.update_one(by_id(key), done()).await?;
         Ok(())
     }
 
     /// The request failed without issuing; the key may be used again.
     pub async fn release_key(&self, key: &str) -> Result<(), StoreError> {
-        self.keys.delete_one(doc! { "_id": key, "done": false }).await?;
+        self.keys.delete_one(unfinished(key)).await?;
         Ok(())
     }
+}
+
+// As in the crate's root: the filters and updates apart, for `plans`.
+
+/// The key still held by the lease that ran out at `lease_until`, given a new one.
+pub(crate) fn taking_over(key: &str, lease_until: DateTime, now: Timestamp) -> (Document, Document) {
+    (
+        doc! { "_id": key, "lease_until": lease_until },
+        doc! { "$set": { "lease_until": to_bson(now + LEASE) } },
+    )
+}
+
+pub(crate) fn done() -> Document {
+    doc! { "$set": { "done": true } }
+}
+
+pub(crate) fn unfinished(key: &str) -> Document {
+    doc! { "_id": key, "done": false }
 }

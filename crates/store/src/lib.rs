@@ -7,6 +7,7 @@ mod documents;
 mod error;
 mod idempotency;
 mod page;
+mod plans;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +26,7 @@ pub use crate::error::StoreError;
 use crate::error::is_duplicate_key;
 pub use crate::idempotency::KeyState;
 pub use crate::page::{BadCursor, Cursor, Page};
+pub use crate::plans::QueryPlan;
 
 /// How long the driver looks for a server before an operation fails as unavailable, so a
 /// dead database is answered with 503 in about this long instead of a hang (under 2 s,
@@ -203,7 +205,7 @@ impl Store {
 
     pub async fn find(&self, id: &PermitId) -> Result<Option<Permit>, StoreError> {
         self.permits
-            .find_one(doc! { "_id": id.as_str() })
+            .find_one(by_id(id.as_str()))
             .await?
             .map(Permit::try_from)
             .transpose()
@@ -211,13 +213,7 @@ impl Store {
 
     /// Every permit held by one of `ruts`, for audits. No index serves it: a collection scan.
     pub async fn permits_of(&self, ruts: &[Rut]) -> Result<Vec<Permit>, StoreError> {
-        let ruts: Vec<String> = ruts.iter().map(Rut::canonical).collect();
-        let documents: Vec<PermitDocument> = self
-            .permits
-            .find(doc! { "rut": { "$in": ruts } })
-            .await?
-            .try_collect()
-            .await?;
+        let documents: Vec<PermitDocument> = self.permits.find(held_by(ruts)).await?.try_collect().await?;
         documents.into_iter().map(Permit::try_from).collect()
     }
 
@@ -245,10 +241,7 @@ impl Store {
     /// Marks a permit revoked from `at`; revoking again keeps the first time. `None` if unknown.
     pub async fn revoke(&self, id: &PermitId, at: jiff::Timestamp) -> Result<Option<Permit>, StoreError> {
         self.permits
-            .find_one_and_update(
-                doc! { "_id": id.as_str() },
-                doc! { "$min": { "revoked_at": to_bson(at) } },
-            )
+            .find_one_and_update(by_id(id.as_str()), revoked_from(at))
             .return_document(ReturnDocument::After)
             .await?
             .map(Permit::try_from)
@@ -259,15 +252,11 @@ impl Store {
     /// revoked: what a validator must know to refuse a signed permit. Served by the sparse
     /// `revoked_at` index.
     pub async fn revocations(&self, now: jiff::Timestamp) -> Result<Vec<(PermitId, jiff::Timestamp)>, StoreError> {
-        let filter = doc! {
-            "revoked_at": { "$exists": true },
-            "expires_at": { "$gt": to_bson(now) },
-        };
         let documents: Vec<RevocationDocument> = self
             .permits
             .clone_with_type()
-            .find(filter)
-            .projection(doc! { "_id": 1, "revoked_at": 1 })
+            .find(unexpired_revocations(now))
+            .projection(revocation_fields())
             .await?
             .try_collect()
             .await?;
@@ -307,18 +296,7 @@ impl Store {
     /// on an existing counter the upsert collides with it (E11000); the counter then tells
     /// whether it is full or whether another replica just created it, in which case we retry.
     async fn claim(&self, claim: &QuotaClaim) -> Result<(), StoreError> {
-        let motive_count = format!("motives.{}", claim.motive.code());
-        let mut filter = doc! { "_id": &claim.key, "total": { "$lt": i64::from(claim.limit) } };
-        if let Some(cap) = claim.motive.weekly_cap() {
-            // `$not $gte` also matches a counter that has no entry for this motive yet.
-            filter.insert(&motive_count, doc! { "$not": { "$gte": i64::from(cap) } });
-        }
-        // Kept a day past the week so a clock skew between replicas cannot reset it early.
-        let expire_at = to_bson(claim.week.ends.timestamp() + jiff::SignedDuration::from_hours(24));
-        let update = doc! {
-            "$inc": { "total": 1_i64, &motive_count: 1_i64 },
-            "$setOnInsert": { "expire_at": expire_at },
-        };
+        let (filter, update) = counting(claim);
         for _ in 0..QUOTA_ATTEMPTS {
             match self
                 .quotas
@@ -342,11 +320,7 @@ impl Store {
 
     /// The refusal to give if the counter has no room left for this claim.
     async fn full(&self, claim: &QuotaClaim) -> Result<Option<Refusal>, StoreError> {
-        let counter = self
-            .quotas
-            .find_one(doc! { "_id": &claim.key })
-            .await?
-            .unwrap_or_default();
+        let counter = self.quotas.find_one(by_id(&claim.key)).await?.unwrap_or_default();
         let total = whole_number(counter.get("total"));
         let for_motive = counter
             .get_document("motives")
@@ -365,15 +339,58 @@ impl Store {
     }
 
     async fn release(&self, claim: &QuotaClaim) -> Result<(), StoreError> {
-        let motive_count = format!("motives.{}", claim.motive.code());
-        self.quotas
-            .update_one(
-                doc! { "_id": &claim.key },
-                doc! { "$inc": { "total": -1_i64, motive_count: -1_i64 } },
-            )
-            .await?;
+        self.quotas.update_one(by_id(&claim.key), uncounting(claim)).await?;
         Ok(())
     }
+}
+
+// The filters and updates of the queries above, apart so that `plans` explains the very
+// ones that run.
+
+fn by_id(id: &str) -> Document {
+    doc! { "_id": id }
+}
+
+fn held_by(ruts: &[Rut]) -> Document {
+    let ruts: Vec<String> = ruts.iter().map(Rut::canonical).collect();
+    doc! { "rut": { "$in": ruts } }
+}
+
+fn revoked_from(at: jiff::Timestamp) -> Document {
+    doc! { "$min": { "revoked_at": to_bson(at) } }
+}
+
+fn unexpired_revocations(now: jiff::Timestamp) -> Document {
+    doc! {
+        "revoked_at": { "$exists": true },
+        "expires_at": { "$gt": to_bson(now) },
+    }
+}
+
+fn revocation_fields() -> Document {
+    doc! { "_id": 1, "revoked_at": 1 }
+}
+
+/// The conditional upsert that counts `claim` against its week (see `Store::claim`).
+fn counting(claim: &QuotaClaim) -> (Document, Document) {
+    let motive_count = format!("motives.{}", claim.motive.code());
+    let mut filter = doc! { "_id": &claim.key, "total": { "$lt": i64::from(claim.limit) } };
+    if let Some(cap) = claim.motive.weekly_cap() {
+        // `$not $gte` also matches a counter that has no entry for this motive yet.
+        filter.insert(&motive_count, doc! { "$not": { "$gte": i64::from(cap) } });
+    }
+    // Kept a day past the week so a clock skew between replicas cannot reset it early.
+    let expire_at = to_bson(claim.week.ends.timestamp() + jiff::SignedDuration::from_hours(24));
+    let update = doc! {
+        "$inc": { "total": 1_i64, &motive_count: 1_i64 },
+        "$setOnInsert": { "expire_at": expire_at },
+    };
+    (filter, update)
+}
+
+fn uncounting(claim: &QuotaClaim) -> Document {
+    let motive_count = format!("motives.{}", claim.motive.code());
+    doc! { "$inc": { "total": -1_i64, motive_count: -1_i64 } }
 }
 
 /// Counters are written as 64-bit integers, but a server may hand back any numeric type.

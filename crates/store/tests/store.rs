@@ -155,22 +155,53 @@ async fn racing_claims_for_one_rut_never_exceed_the_limit() {
 async fn listing_pages_newest_first_with_a_cursor() {
     let store = store().await;
     let mut issued = Vec::new();
-    for n in 0..5 {
+    for n in 0..7 {
         let mut p = permit(10 + n, "compras", "2026-11-30T10:00");
-        p.requested_at += SignedDuration::from_mins(i64::from(n));
+        // Three pairs asked for in the same millisecond: a page may end between the two.
+        p.requested_at += SignedDuration::from_mins(i64::from(n / 2));
         store.issue(&p, None).await.unwrap();
-        issued.push(p.id);
+        issued.push((p.requested_at, p.id.to_string(), p.id));
     }
-    issued.reverse();
-    let first = store.list(2, None).await.unwrap();
-    let second = store.list(2, first.next.as_ref()).await.unwrap();
-    let third = store.list(2, second.next.as_ref()).await.unwrap();
-    let ids: Vec<_> = [&first, &second, &third]
+    issued.sort_by(|a, b| (b.0, &b.1).cmp(&(a.0, &a.1)));
+    let issued: Vec<PermitId> = issued.into_iter().map(|(_, _, id)| id).collect();
+    let mut pages = vec![store.list(2, None).await.unwrap()];
+    while let Some(next) = pages.last().and_then(|page| page.next.clone()) {
+        pages.push(store.list(2, Some(&next)).await.unwrap());
+    }
+    let ids: Vec<_> = pages
         .iter()
         .flat_map(|p| p.permits.iter().map(|p| p.id.clone()))
         .collect();
     assert_eq!(ids, issued);
-    assert!(third.next.is_none());
+    assert_eq!(pages.len(), 4);
+}
+
+#[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
+    let store = store().await;
+    let mut issued = Vec::new();
+    for n in 0..20 {
+        let p = permit(30 + n, "compras", "2026-11-30T10:00");
+        issue(&store, &p).await.unwrap();
+        issued.push(p);
+    }
+    let known = &issued[7];
+    let claim = Rules::default()
+        .quota_claim(&known.rut, known.motive, known.requested_at)
+        .unwrap();
+    let plans = store
+        .query_plans(known, &claim, "una-llave", known.requested_at)
+        .await
+        .unwrap();
+    assert_eq!(plans.len(), 13);
+    assert!(plans.iter().all(|plan| !plan.stages.is_empty()), "{plans:#?}");
+    let by_code = &plans[0];
+    assert_eq!(by_code.documents_examined, 1, "{by_code:#?}");
+    assert!(!by_code.grows_with_the_collection(), "{by_code:#?}");
+    let audit = plans.last().unwrap();
+    assert!(audit.grows_with_the_collection(), "{audit:#?}");
+    assert_eq!(audit.documents_examined, 20, "the audit reads every permit");
 }
 
 #[tokio::test]

@@ -1,37 +1,32 @@
 //! `peak-day`: Chile's record day, 21 April 2021 (1,291,970 permit requests in 24 hours),
 //! replayed against the running local topology through nginx, compressed by SPEED.
 //!
-//! Open loop: every request is due at a time fixed in advance by the arrival curve
-//! (`schedule`), sent then whatever the system is doing, and its latency is counted from
-//! when it was due, so a system that falls behind cannot hide it by slowing the generator
-//! down (no coordinated omission); at most 1,024 requests are in flight at once, and one
-//! waiting for a free slot is late by that wait. Each citizen loads the landing page, then
+//! Open loop (`open_loop`): every request is due at a time fixed in advance by the arrival
+//! curve (`schedule`) and its latency counts from then. Each citizen loads the landing page, then
 //! the form 3 s later and sends it 10 s after that (the case study's think times, compressed
 //! too); 2 % had used up their week and get a 429; half of the permits issued are checked
 //! by the police 30 minutes (compressed) later, four in five by the QR code's signed link,
 //! one in five by the code through the database.
 
+pub mod growth;
+mod open_loop;
 mod report;
 mod schedule;
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use futures_util::StreamExt;
 use permit_domain::Rut;
 use serde::Serialize;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio::time::Instant;
 
-use self::report::{Kind, Outcome, Sample, Summary};
+use self::open_loop::OpenLoop;
+use self::report::{Kind, Summary};
 use self::schedule::Random;
 use crate::error::Error;
 use crate::paths::Paths;
 use crate::{step, usage};
 
-/// Whatever the system does, no request waits longer than this (then it is an error).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The headline's bound.
 const P99_BOUND_MS: f64 = 250.0;
 const SEED: u64 = 20_210_421;
@@ -44,10 +39,6 @@ const CHECK_AFTER: f64 = 1800.0;
 const SIGNED_SHARE: f64 = 0.8;
 /// Citizens who used up their week, each given their two permits before the replay.
 const MOST_REPEAT_CITIZENS: u64 = 500;
-/// Requests in flight at once, at most: past it a request waits for a connection inside
-/// the generator, and that wait counts in its latency (it is measured from when it was due).
-/// Without a bound, a system falling behind would be buried under new connections.
-const MOST_IN_FLIGHT: usize = 1024;
 
 pub struct Settings {
     pub speed: f64,
@@ -93,11 +84,7 @@ pub async fn peak_day(paths: &Paths, settings: &Settings) -> Result<bool, Error>
     let arrivals = schedule::arrivals(volume, settings.speed, SEED);
     let repeat_citizens = arrivals.iter().filter(|a| a.repeat).count() as u64;
     let pool = repeat_citizens.clamp(1, MOST_REPEAT_CITIZENS);
-    let client = reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::Failed(format!("an HTTP client: {e}")))?;
+    let client = open_loop::client()?;
     let base = format!("http://127.0.0.1:{}", settings.port);
     step(&format!("giving {pool} citizens their two permits of the week"));
     use_up_weeks(&client, &base, pool).await?;
@@ -108,25 +95,21 @@ pub async fn peak_day(paths: &Paths, settings: &Settings) -> Result<bool, Error>
         settings.speed
     ));
     let shared = Arc::new(Shared {
-        client,
-        base,
+        open_loop: OpenLoop::new(client, &base, volume as usize * 4),
         speed: settings.speed,
-        start: Instant::now() + Duration::from_secs(1),
-        samples: Mutex::new(Vec::with_capacity(volume as usize * 4)),
         pool,
-        in_flight: Semaphore::new(MOST_IN_FLIGHT),
     });
     let mut citizens = JoinSet::new();
     for (index, arrival) in arrivals.into_iter().enumerate() {
-        tokio::time::sleep_until(shared.at(arrival.at)).await;
+        tokio::time::sleep_until(shared.open_loop.at(arrival.at)).await;
         citizens.spawn(shared.clone().citizen(index as u64, arrival));
         while citizens.try_join_next().is_some() {}
     }
     while citizens.join_next().await.is_some() {}
-    let replay_seconds = shared.start.elapsed().as_secs_f64();
+    let replay_seconds = shared.open_loop.elapsed_seconds();
     let generator_cpu_seconds = usage::cpu_ticks(std::process::id()).map(|t| t as f64 / usage::clock_ticks());
 
-    let samples = std::mem::take(&mut *shared.samples.lock().expect("samples lock"));
+    let samples = shared.open_loop.take_samples();
     let summary = Summary::of(&samples, schedule::duration(settings.speed));
     let permits = summary.whole.permits.max(1) as f64;
     let processes = usage::measure(paths)?
@@ -168,13 +151,9 @@ pub async fn peak_day(paths: &Paths, settings: &Settings) -> Result<bool, Error>
 
 /// What every citizen's task shares.
 struct Shared {
-    client: reqwest::Client,
-    base: String,
+    open_loop: OpenLoop,
     speed: f64,
-    start: Instant,
-    samples: Mutex<Vec<Sample>>,
     pool: u64,
-    in_flight: Semaphore,
 }
 
 /// New citizens count up from here; those who used up their week from `USED_UP_BODIES`.
@@ -225,16 +204,13 @@ async fn use_up_weeks(client: &reqwest::Client, base: &str, pool: u64) -> Result
 }
 
 impl Shared {
-    fn at(&self, seconds: f64) -> Instant {
-        self.start + Duration::from_secs_f64(seconds)
-    }
-
     async fn citizen(self: Arc<Self>, index: u64, arrival: schedule::Arrival) {
         let mut random = Random::new(SEED ^ index.wrapping_mul(0x2545_f491_4f6c_dd1d));
         let due = arrival.at;
         let issuer = "formulario.localhost";
-        self.request(Kind::Landing, issuer, "/", None, due, 200).await;
-        self.request(Kind::Form, issuer, "/nuevo", None, due + TO_FORM / self.speed, 200)
+        self.open_loop.request(Kind::Landing, issuer, "/", None, due, 200).await;
+        self.open_loop
+            .request(Kind::Form, issuer, "/nuevo", None, due + TO_FORM / self.speed, 200)
             .await;
         let (body, expected) = if arrival.repeat {
             (form(USED_UP_BODIES + index % self.pool, "compras"), 429)
@@ -243,6 +219,7 @@ impl Shared {
         };
         let send_at = due + TO_SEND / self.speed;
         let created = self
+            .open_loop
             .request(Kind::Create, issuer, "/api/create", Some(body), send_at, expected)
             .await;
         let Some(permit) = created.filter(|_| expected == 201 && random.unit() < CHECK_SHARE) else {
@@ -259,81 +236,23 @@ impl Shared {
                 format!("/validar/{}", permit["id"].as_str().unwrap_or("")),
             ),
         };
-        self.request(kind, "validar.localhost", &path, None, check_at, 200)
+        self.open_loop
+            .request(kind, "validar.localhost", &path, None, check_at, 200)
             .await;
-    }
-
-    /// Sends one request when it is due (at once if that has passed), records how it went
-    /// and how long after it was due the answer came; the answer's JSON when expected.
-    async fn request(
-        &self,
-        kind: Kind,
-        host: &str,
-        path: &str,
-        body: Option<serde_json::Value>,
-        due: f64,
-        expected: u16,
-    ) -> Option<serde_json::Value> {
-        let due_at = self.at(due);
-        tokio::time::sleep_until(due_at).await;
-        let _slot = self.in_flight.acquire().await.expect("the semaphore is never closed");
-        let url = format!("{}{path}", self.base);
-        let request = match &body {
-            Some(json) => self.client.post(url).json(json),
-            None => self.client.get(url),
-        };
-        let answer = request.header("host", host).send().await;
-        let (outcome, json) = match answer {
-            Ok(response) if response.status().as_u16() == expected => {
-                let json = match kind {
-                    Kind::Create => response.json().await.ok(),
-                    _ => response.bytes().await.ok().map(|_| serde_json::Value::Null),
-                };
-                (Outcome::Expected(expected), json)
-            }
-            Ok(response) => (Outcome::Error(format!("status {}", response.status().as_u16())), None),
-            Err(error) => (Outcome::Error(failure(&error)), None),
-        };
-        let latency_ms = due_at.elapsed().as_secs_f64() * 1000.0;
-        self.samples.lock().expect("samples lock").push(Sample {
-            kind,
-            due,
-            latency_ms,
-            outcome,
-        });
-        json
     }
 }
 
-/// What went wrong, without the URL, so that errors of one kind count together.
-fn failure(error: &reqwest::Error) -> String {
-    let kind = if error.is_timeout() {
-        "timeout"
-    } else if error.is_connect() {
-        "connection refused"
-    } else if error.is_body() || error.is_decode() {
-        "answer cut short"
-    } else {
-        "connection reset or closed"
-    };
-    let mut cause = std::error::Error::source(error);
-    let mut innermost = None;
-    while let Some(inner) = cause {
-        innermost = Some(inner.to_string());
-        cause = inner.source();
-    }
-    match innermost {
-        Some(why) => format!("{kind}: {why}"),
-        None => kind.to_owned(),
-    }
+/// The local topology's database.
+async fn local_store() -> Result<permit_store::Store, Error> {
+    let port = crate::settings::number("LOCAL_DB_PORT", crate::topology::DEFAULT_DB_PORT, 1..=u16::MAX)?;
+    permit_store::Store::connect(&format!("mongodb://127.0.0.1:{port}"), "permisos", "peak-day")
+        .await
+        .map_err(|e| Error::Failed(format!("the database: {e}")))
 }
 
 async fn database_sizes() -> Result<Vec<permit_store::CollectionSize>, Error> {
-    let port = crate::settings::number("LOCAL_DB_PORT", crate::topology::DEFAULT_DB_PORT, 1..=u16::MAX)?;
-    let store = permit_store::Store::connect(&format!("mongodb://127.0.0.1:{port}"), "permisos", "peak-day")
-        .await
-        .map_err(|e| Error::Failed(format!("the database: {e}")))?;
-    store
+    local_store()
+        .await?
         .sizes()
         .await
         .map_err(|e| Error::Failed(format!("the database's sizes: {e}")))

@@ -112,7 +112,7 @@ impl Summary {
     }
 }
 
-fn span(samples: &[&Sample]) -> Span {
+pub(super) fn span(samples: &[&Sample]) -> Span {
     let mut latencies: Vec<f64> = samples.iter().map(|s| s.latency_ms).collect();
     latencies.sort_by(f64::total_cmp);
     let rank = |q: f64| {
