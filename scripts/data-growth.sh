@@ -18,6 +18,6 @@ trap 'cargo xtask down >/dev/null' EXIT
 
 status=0
 cargo xtask data-growth --stops "$STOPS" --probe-seconds "${PROBE_SECONDS:-15}" || status=$?
-"$VENV/bin/python" scripts/data-growth-chart.py .run/data-growth/result.json .run/data-growth/data-growth.png
+"$VENV/bin/python" scripts/peak-day-chart.py .run/data-growth/result.json .run/data-growth/data-growth.png
 echo "result: .run/data-growth/result.json  chart: .run/data-growth/data-growth.png"
 exit $status
