@@ -55,7 +55,7 @@ secantus-rs:
 capacity:
 	@scripts/capacity.sh
 
-## peak-day: Chile's record day (1.29 M permit requests) replayed open-loop, SPEED times faster (SPEED=30 SCALE=1; BENCHMARKS.md)
+## peak-day: Chile's record day (1.29 M permit requests) replayed open-loop, SPEED times faster (SPEED=18 SCALE=1; BENCHMARKS.md)
 peak-day:
 	@scripts/peak-day.sh
 

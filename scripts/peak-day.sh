@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make peak-day SPEED=30 SCALE=1`: Chile's record day (21 April 2021, 1,291,970 permit
+# `make peak-day SPEED=18 SCALE=1`: Chile's record day (21 April 2021, 1,291,970 permit
 # requests) replayed open-loop against a fresh local topology, SPEED times faster than real
 # time, SCALE of its volume (cargo xtask peak-day: the curve, the mix and the measures are
 # described there and in BENCHMARKS.md). The Rust build of SecantusDB keeps the data on
@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
-SPEED="${SPEED:-30}"
+SPEED="${SPEED:-18}"
 SCALE="${SCALE:-1}"
 if [ "${SECANTUS:-rs}" = rs ]; then
   scripts/install-secantus-rs.sh

@@ -208,7 +208,7 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
                         .ok_or_else(|| Error::Usage(format!("{name} {t:?} is not a positive number")))
                 })
             };
-            let speed = number("--speed", args.value("--speed")?, 30.0)?;
+            let speed = number("--speed", args.value("--speed")?, 18.0)?;
             let scale = number("--scale", args.value("--scale")?, 1.0)?;
             if scale > peak_day::MOST_SCALE {
                 return Err(Error::Usage(format!(
