@@ -232,11 +232,17 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
                 Some(text) => stops(&text)?,
                 None => vec![10_000, 100_000, 1_000_000, 1_291_970],
             };
-            let probe_seconds = args.positive("--probe-seconds", 15)? as f64;
+            let probe_seconds = args.positive("--probe-seconds", 15)?;
+            if probe_seconds > peak_day::growth::MOST_PROBE_SECONDS {
+                return Err(Error::Usage(format!(
+                    "--probe-seconds {probe_seconds} is over {}",
+                    peak_day::growth::MOST_PROBE_SECONDS
+                )));
+            }
             args.done()?;
             let settings = peak_day::growth::Settings {
                 stops,
-                probe_seconds,
+                probe_seconds: probe_seconds as f64,
                 port: topology::Topology::from_env()?.listen_port()?,
             };
             peak_day::growth::data_growth(&paths, &settings).await?
@@ -257,15 +263,19 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
     Ok(outcome)
 }
 
-/// `--stops`: stored-permit counts, each positive and larger than the one before.
+/// `--stops`: stored-permit counts, each positive, larger than the one before and at most
+/// `MOST_STORED`.
 fn stops(text: &str) -> Result<Vec<u64>, Error> {
     let mut stops: Vec<u64> = Vec::new();
     for part in text.split(',') {
         match part.trim().parse::<u64>() {
-            Ok(stop) if stop > stops.last().copied().unwrap_or(0) => stops.push(stop),
+            Ok(stop) if stop > stops.last().copied().unwrap_or(0) && stop <= peak_day::growth::MOST_STORED => {
+                stops.push(stop)
+            }
             _ => {
                 return Err(Error::Usage(format!(
-                    "--stops {text:?}: counts of permits, each larger than the one before"
+                    "--stops {text:?}: counts of permits, each larger than the one before, at most {}",
+                    peak_day::growth::MOST_STORED
                 )));
             }
         }
@@ -375,7 +385,7 @@ mod tests {
     #[test]
     fn stops_must_grow() {
         assert_eq!(stops("10,200, 3000").unwrap(), vec![10, 200, 3000]);
-        for wrong in ["0,10", "10,10", "100,20", "10,", "diez"] {
+        for wrong in ["0,10", "10,10", "100,20", "10,", "diez", "10,80000001"] {
             assert!(stops(wrong).is_err(), "{wrong}");
         }
     }

@@ -33,6 +33,10 @@ const CHECKS_PER_SECOND: f64 = 500.0;
 const FILLING: usize = 64;
 /// The RUT bodies of the permits stored here, one citizen each.
 const BODIES: u64 = 10_000_000;
+/// The largest stop and the longest probe: every body, the create probes' included,
+/// stays a RUT.
+pub const MOST_STORED: u64 = 80_000_000;
+pub const MOST_PROBE_SECONDS: usize = 600;
 const SEED: u64 = 10_000;
 const ISSUER: &str = "formulario.localhost";
 
@@ -257,5 +261,24 @@ fn print_plans(stops: &[Stop]) {
             plan.stages.join(" ← "),
             examined.join(", ")
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_body_the_largest_run_uses_is_a_rut() {
+        let probes = CREATES_PER_SECOND as u64 * MOST_PROBE_SECONDS as u64;
+        for body in [BODIES, BODIES + MOST_STORED + probes] {
+            assert!(
+                u32::try_from(body)
+                    .ok()
+                    .and_then(permit_domain::Rut::from_body)
+                    .is_some(),
+                "{body}"
+            );
+        }
     }
 }

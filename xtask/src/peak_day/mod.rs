@@ -2,11 +2,12 @@
 //! replayed against the running local topology through nginx, compressed by SPEED.
 //!
 //! Open loop (`open_loop`): every request is due at a time fixed in advance by the arrival
-//! curve (`schedule`) and its latency counts from then. Each citizen loads the landing page, then
-//! the form 3 s later and sends it 10 s after that (the case study's think times, compressed
-//! too); 2 % had used up their week and get a 429; half of the permits issued are checked
-//! by the police 30 minutes (compressed) later, four in five by the QR code's signed link,
-//! one in five by the code through the database.
+//! curve (`schedule`) and its latency counts from then. Each citizen loads the landing
+//! page, then the form 3 s later and sends it 10 s after that (the case study's think
+//! times, compressed too); 2 % had used up their week and get a 429; half of the permits
+//! issued are checked by the police 30 minutes (compressed) later, four in five by the QR
+//! code's signed link, one in five by the code through the database. `growth` measures
+//! what the day's data costs as it piles up.
 
 pub mod growth;
 mod open_loop;
