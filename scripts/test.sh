@@ -20,6 +20,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "every test, those that need a database included"
 cargo xtask with-db cargo test --workspace --locked -- --include-ignored 2>&1 | tee .run/test-output.txt
 
+step "the offline scanner's script against malformed and tampered tokens (node --test)"
+scripts/tools.sh node
+SCANNER_FIXTURE="$(cargo xtask scanner-fixture)" node --test services/validator/tests/ 2>&1 | tee .run/scanner-output.txt
+
 step "fuzzing both JSON APIs from their OpenAPI documents (schemathesis)"
 PROFILE=debug SKIP_BUILD=1 scripts/api-fuzz.sh
 
@@ -40,4 +44,4 @@ PROFILE=debug SKIP_BUILD=1 scripts/e2e.sh 2>&1 | tee .run/e2e-output.txt
 awk '/^test result:/ { passed += $4; failed += $6 }
      /^# pass / { passed += $3 } /^# fail / { failed += $3 }
      END { printf "tests: %d passed, %d failed\n", passed, failed }' \
-  .run/test-output.txt .run/verify-output.txt .run/e2e-output.txt
+  .run/test-output.txt .run/scanner-output.txt .run/verify-output.txt .run/e2e-output.txt

@@ -66,6 +66,8 @@ const USAGE: &str = "usage: cargo xtask COMMAND
                            no service query scanning or sorting the collection
   signed-links [--count N] N distinct signed validation paths (/v/{token}) for the capacity
                            benchmark, with this checkout's key; the Ed25519 cost on stderr
+  scanner-fixture          a JWK Set and tokens signed with a fresh key, for the scanner's
+                           script test
   with-db COMMAND...       run COMMAND with MONGODB_URI set to a throw-away SecantusDB
                            (unless MONGODB_URI is set already); its exit status is ours
 
@@ -251,6 +253,11 @@ async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
             let count = args.positive("--count", 10_000)?;
             args.done()?;
             signed_links::signed_links(&paths, count)?;
+            true
+        }
+        "scanner-fixture" => {
+            args.done()?;
+            signed_links::scanner_fixture();
             true
         }
         "token" => {

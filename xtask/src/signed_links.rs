@@ -36,27 +36,50 @@ pub fn links(paths: &Paths, count: usize) -> Result<Vec<String>, Error> {
     timed_links(paths, count).map(|(links, _, _)| links)
 }
 
+/// The `n`th of distinct permits valid now, for three hours, as the issuer masks them.
+fn valid_now(n: usize) -> PermitClaims {
+    let now = Timestamp::now();
+    PermitClaims {
+        id: PermitId::generate(),
+        motive: Motive::parse("compras").expect("a catalogue motive"),
+        valid_from: now - SignedDuration::from_mins(1),
+        expires_at: now + SignedDuration::from_hours(3),
+        name: "C**** P*****".into(),
+        rut: format!("{}.***.***-{}", 10 + n % 20, n % 10),
+    }
+}
+
+/// `scanner-fixture`: what the scanner's script test verifies, signed by a key made for
+/// it: `{"keys": JWK Set, "valid": token, "long_window": token, "longest_window_seconds"}`.
+/// The second token is genuinely signed but valid from year -9999 to 9999, which no motive
+/// gives; the last is what the scanner's page tells its script.
+pub fn scanner_fixture() {
+    let key = SigningKey::parse(&SigningKey::generate_pem()).expect("a key just made parses");
+    let long_window = PermitClaims {
+        valid_from: Timestamp::MIN,
+        expires_at: Timestamp::MAX,
+        ..valid_now(0)
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "keys": serde_json::from_str::<serde_json::Value>(&KeySet::new([key.public_key().clone()]).to_json())
+                .expect("a JWK Set is JSON"),
+            "valid": key.sign_token(&valid_now(0)),
+            "long_window": key.sign_token(&long_window),
+            "longest_window_seconds": PermitClaims::longest_window().as_secs(),
+        })
+    );
+}
+
 /// The links, verified once here as they are made, with the time all the signatures took
 /// and the time all the verifications took.
 fn timed_links(paths: &Paths, count: usize) -> Result<(Vec<String>, Duration, Duration), Error> {
     let keys = keys::permit_keys(&paths.run_dir())?;
     let key = SigningKey::parse(&keys.signing).map_err(|e| Error::Failed(e.to_string()))?;
     let accepted = KeySet::parse(&keys.public).map_err(|e| Error::Failed(e.to_string()))?;
-    let now = Timestamp::now();
-    let motive = Motive::parse("compras").expect("a catalogue motive");
     let signing = Instant::now();
-    let tokens: Vec<String> = (0..count)
-        .map(|n| {
-            key.sign_token(&PermitClaims {
-                id: PermitId::generate(),
-                motive,
-                valid_from: now - SignedDuration::from_mins(1),
-                expires_at: now + SignedDuration::from_hours(3),
-                name: "C**** P*****".into(),
-                rut: format!("{}.***.***-{}", 10 + n % 20, n % 10),
-            })
-        })
-        .collect();
+    let tokens: Vec<String> = (0..count).map(|n| key.sign_token(&valid_now(n))).collect();
     let signed = signing.elapsed();
     let verifying = Instant::now();
     for token in &tokens {

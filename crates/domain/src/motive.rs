@@ -113,6 +113,14 @@ impl Motive {
         SignedDuration::from_mins(self.0.minutes)
     }
 
+    /// The longest validity any motive gives: no genuine permit lasts longer.
+    pub fn longest_duration() -> SignedDuration {
+        Motive::all()
+            .map(Motive::duration)
+            .max()
+            .expect("a catalogue with motives")
+    }
+
     /// How many permits for this motive one RUT may have per week, beyond the general limit.
     pub fn weekly_cap(self) -> Option<u32> {
         self.0.weekly_cap
@@ -164,6 +172,7 @@ mod tests {
         assert_eq!(minutes("atencion-medica"), 720);
         assert_eq!(minutes("paseo-mascotas"), 30);
         assert_eq!(minutes("funeral"), 300);
+        assert_eq!(Motive::longest_duration().as_mins(), 720, "medical care's 12 hours");
     }
 
     #[test]

@@ -4,10 +4,14 @@
 use coset::CborSerializable;
 use coset::cbor::value::Value;
 use coset::cwt::{ClaimName, ClaimsSet, ClaimsSetBuilder, Timestamp as CwtTime};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use permit_domain::{Motive, Permit, PermitId, Status};
 
 use crate::error::Rejection;
+
+/// Beyond the longest motive: a permit's times are rounded to the second, and the rules may
+/// be read a little differently by the issuer that signed it.
+const WINDOW_MARGIN: SignedDuration = SignedDuration::from_mins(10);
 
 /// Our own claims, text-labelled (RFC 8392 §3: any text or integer label): one byte each.
 const MOTIVE: &str = "m";
@@ -57,7 +61,14 @@ impl PermitClaims {
             .expect("a claims set of texts, bytes and integers encodes")
     }
 
-    /// Every claim present and well-typed, or `Rejection::Claims`.
+    /// The longest validity a genuine token can carry; a longer one (say from year -9999 to
+    /// 9999) was never issued by the rules, whoever signed it.
+    pub fn longest_window() -> SignedDuration {
+        permit_domain::Motive::longest_duration() + WINDOW_MARGIN
+    }
+
+    /// Every claim present and well-typed, and a validity window the rules could give, or
+    /// `Rejection::Claims`.
     pub(crate) fn from_cwt(bytes: &[u8]) -> Result<PermitClaims, Rejection> {
         let set = ClaimsSet::from_slice(bytes).map_err(|_| Rejection::Claims)?;
         let text = |label: &str| {
@@ -76,14 +87,19 @@ impl PermitClaims {
             text(NAME),
             text(RUT),
         ) {
-            (Some(id), Some(motive), Some(valid_from), Some(expires_at), Some(name), Some(rut)) => Ok(PermitClaims {
-                id,
-                motive,
-                valid_from,
-                expires_at,
-                name,
-                rut,
-            }),
+            (Some(id), Some(motive), Some(valid_from), Some(expires_at), Some(name), Some(rut))
+                if valid_from < expires_at
+                    && expires_at.duration_since(valid_from) <= PermitClaims::longest_window() =>
+            {
+                Ok(PermitClaims {
+                    id,
+                    motive,
+                    valid_from,
+                    expires_at,
+                    name,
+                    rut,
+                })
+            }
             _ => Err(Rejection::Claims),
         }
     }

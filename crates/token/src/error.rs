@@ -14,7 +14,7 @@ pub enum KeyError {
 /// logged and counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
-    #[error("not base64url-encoded COSE_Sign1")]
+    #[error("not base64url-encoded COSE_Sign1 as the issuer encodes it")]
     Malformed,
     #[error("signed with an algorithm other than EdDSA")]
     Algorithm,

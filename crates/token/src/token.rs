@@ -23,11 +23,7 @@ pub struct Verified {
 impl SigningKey {
     /// The token for `claims`: tagged COSE_Sign1, unpadded base64url.
     pub fn sign_token(&self, claims: &PermitClaims) -> String {
-        let protected = HeaderBuilder::new()
-            .algorithm(iana::Algorithm::EdDSA)
-            .key_id(self.public_key().id().as_bytes().to_vec())
-            .build();
-        self.sign_cose(protected, claims.to_cwt())
+        self.sign_cose(protected_header(self.public_key().id()), claims.to_cwt())
     }
 
     /// `payload` signed under the `protected` header, as a token.
@@ -42,10 +38,32 @@ impl SigningKey {
     }
 }
 
+/// The only protected header the issuer writes: the algorithm and the key's id.
+fn protected_header(key_id: KeyId) -> Header {
+    HeaderBuilder::new()
+        .algorithm(iana::Algorithm::EdDSA)
+        .key_id(key_id.as_bytes().to_vec())
+        .build()
+}
+
+/// The bytes the issuer writes for `claims` under `key_id` with `signature`: its one
+/// encoding (shortest CBOR lengths, its order of claims, nothing in the unprotected header).
+fn issued_bytes(key_id: KeyId, claims: &PermitClaims, signature: Vec<u8>) -> Option<Vec<u8>> {
+    CoseSign1Builder::new()
+        .protected(protected_header(key_id))
+        .payload(claims.to_cwt())
+        .signature(signature)
+        .build()
+        .to_tagged_vec()
+        .ok()
+}
+
 impl KeySet {
     /// Checks the encoding, the algorithm (EdDSA only, from the protected header), the key
     /// (by id, among this set) and the signature, then reads the claims. The validity window
     /// and revocation are the caller's: they depend on the clock and on the revocation list.
+    /// Only the issuer's own encoding is accepted: a token that decodes to the same claims
+    /// from other bytes (an unprotected header, non-shortest CBOR) was never issued.
     pub fn verify(&self, token: &str) -> Result<Verified, Rejection> {
         if token.len() > MAX_TOKEN_CHARS {
             return Err(Rejection::Malformed);
@@ -65,9 +83,13 @@ impl KeySet {
             key.verifies(data, signature).then_some(()).ok_or(Rejection::Signature)
         })?;
         let payload = signed.payload.as_deref().ok_or(Rejection::Claims)?;
+        let claims = PermitClaims::from_cwt(payload)?;
+        if issued_bytes(key.id(), &claims, signed.signature).as_deref() != Some(bytes.as_slice()) {
+            return Err(Rejection::Malformed);
+        }
         Ok(Verified {
             key_id: key.id(),
-            claims: PermitClaims::from_cwt(payload)?,
+            claims,
         })
     }
 }
@@ -209,5 +231,68 @@ mod tests {
             .build();
         let token = key.sign_cose(header, b"\xa1\x04\x01".to_vec());
         assert_eq!(keys_of(&[&key]).verify(&token), Err(Rejection::Claims));
+    }
+
+    #[test]
+    fn a_genuine_signature_over_a_window_no_motive_gives_is_refused() {
+        let key = key();
+        let keys = keys_of(&[&key]);
+        let from = Timestamp::from_second(1_800_000_000).unwrap();
+        let window = |valid_from: Timestamp, expires_at: Timestamp| {
+            keys.verify(&key.sign_token(&PermitClaims {
+                valid_from,
+                expires_at,
+                ..claims()
+            }))
+        };
+        let longest = PermitClaims::longest_window();
+        assert!(window(from, from + longest).is_ok(), "the longest genuine window");
+        assert_eq!(
+            window(from, from + longest + jiff::SignedDuration::from_secs(1)),
+            Err(Rejection::Claims)
+        );
+        assert_eq!(
+            window(Timestamp::MIN, Timestamp::MAX),
+            Err(Rejection::Claims),
+            "year -9999 to 9999"
+        );
+        assert_eq!(window(from, from), Err(Rejection::Claims), "an empty window");
+        assert_eq!(
+            window(from, from - jiff::SignedDuration::from_secs(60)),
+            Err(Rejection::Claims),
+            "ends before it starts"
+        );
+    }
+
+    #[test]
+    fn only_the_issuers_own_encoding_is_accepted() {
+        let key = key();
+        let keys = keys_of(&[&key]);
+        let genuine = URL_SAFE_NO_PAD.decode(key.sign_token(&claims())).unwrap();
+        assert_eq!(&genuine[..2], [0xd2, 0x84], "tag 18, an array of 4");
+
+        // The outer array is not signed: re-encoding its length leaves the signature valid.
+        let mut longer_length = vec![0xd2, 0x98, 0x04];
+        longer_length.extend_from_slice(&genuine[2..]);
+        // A header outside the signature, which a reader could be fooled by.
+        let mut unprotected = CoseSign1::from_tagged_slice(&genuine).unwrap();
+        unprotected.unprotected = HeaderBuilder::new().content_type("text/plain".into()).build();
+        // Signed claims whose map length is written in two bytes instead of one.
+        let cwt = claims().to_cwt();
+        assert_eq!(cwt[0], 0xa6, "a map of six claims");
+        let mut padded = vec![0xb8, 0x06];
+        padded.extend_from_slice(&cwt[1..]);
+        let padded = key.sign_cose(protected_header(key.public_key().id()), padded);
+
+        for (case, token) in [
+            ("outer array length", URL_SAFE_NO_PAD.encode(longer_length)),
+            (
+                "unprotected header",
+                URL_SAFE_NO_PAD.encode(unprotected.to_tagged_vec().unwrap()),
+            ),
+            ("claims map length", padded),
+        ] {
+            assert_eq!(keys.verify(&token), Err(Rejection::Malformed), "{case}");
+        }
     }
 }

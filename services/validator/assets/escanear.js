@@ -9,13 +9,22 @@ const LABELS = {
 };
 const COSE_SIGN1 = 18;
 const EDDSA = -8;
+/** As the validator: ours are about 215 characters. */
+const MAX_TOKEN_CHARS = 512;
 const $ = (id) => document.getElementById(id);
 const motives = new Map([...document.querySelectorAll('#motivos li')].map((li) => [li.dataset.code, li.textContent]));
+/** The longest validity a genuine permit can have (the validator's limit, from the page). */
+const LONGEST_WINDOW_SECONDS = Number($('motivos').dataset.longestWindowSeconds);
+/** 9999-12-31T23:59:59Z, the last time the validator reads. */
+const LAST_SECOND = 253402300799;
 let keys = new Map();
+/** Counts scans, so that a slow verification cannot overwrite a later scan's result. */
+let scans = 0;
 
 class NotGenuine extends Error {}
 
-// CBOR (RFC 8949): definite lengths, the types a COSE_Sign1 CWT holds. Throws on anything else.
+// CBOR (RFC 8949): definite lengths in their shortest form (the one encoding the issuer
+// writes), the types a COSE_Sign1 CWT holds. Throws on anything else.
 function decodeCbor(bytes) {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
@@ -28,6 +37,8 @@ function decodeCbor(bytes) {
     const value = size === 1 ? view.getUint8(at) : size === 2 ? view.getUint16(at)
       : size === 4 ? view.getUint32(at) : Number(view.getBigUint64(at));
     at += size;
+    const shortest = size === 1 ? value >= 24 : size === 2 ? value >= 256 : size === 4 ? value >= 65536 : value >= 2 ** 32;
+    if (!shortest) throw new NotGenuine('not the shortest encoding');
     return value;
   };
   const item = () => {
@@ -54,7 +65,7 @@ const toBase64url = (bytes) => btoa(String.fromCharCode(...bytes)).replace(/\+/g
 
 // Strict, as the validator is: one text per byte string.
 function fromBase64url(text) {
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw new NotGenuine('not base64url');
+  if (text.length > MAX_TOKEN_CHARS || text.length % 4 === 1 || !/^[A-Za-z0-9_-]+$/.test(text)) throw new NotGenuine('not base64url');
   const bytes = Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4)), (c) => c.charCodeAt(0));
   if (toBase64url(bytes) !== text) throw new NotGenuine('not canonical base64url');
   return bytes;
@@ -73,8 +84,10 @@ const isBytes = (v) => v instanceof Uint8Array;
 async function verify(token) {
   const top = decodeCbor(fromBase64url(token));
   if (top?.tag !== COSE_SIGN1 || !Array.isArray(top.value) || top.value.length !== 4) throw new NotGenuine('not COSE_Sign1');
-  const [protectedBytes, , payload, signature] = top.value;
+  const [protectedBytes, unprotected, payload, signature] = top.value;
   if (![protectedBytes, payload, signature].every(isBytes)) throw new NotGenuine('not COSE_Sign1');
+  // The issuer puts everything under the signature; an unsigned header is never genuine.
+  if (!(unprotected instanceof Map) || unprotected.size !== 0) throw new NotGenuine('unprotected header');
   const header = decodeCbor(protectedBytes);
   if (!(header instanceof Map) || header.get(1) !== EDDSA || header.has(2)) throw new NotGenuine('algorithm');
   const kid = header.get(4);
@@ -86,8 +99,10 @@ async function verify(token) {
     id: isBytes(claims.get(7)) && claims.get(7).length === 16 ? toBase64url(claims.get(7)) : null,
     validFrom: claims.get(5), expiresAt: claims.get(4), motive: claims.get('m'), name: claims.get('n'), rut: claims.get('r'),
   };
-  if (!permit.id || !Number.isInteger(permit.validFrom) || !Number.isInteger(permit.expiresAt)
+  if (!permit.id || !Number.isSafeInteger(permit.validFrom) || !Number.isSafeInteger(permit.expiresAt)
     || ![permit.motive, permit.name, permit.rut].every((t) => typeof t === 'string')) throw new NotGenuine('claims');
+  const window = permit.expiresAt - permit.validFrom;
+  if (!(window > 0 && window <= LONGEST_WINDOW_SECONDS) || permit.validFrom < 0 || permit.expiresAt > LAST_SECOND) throw new NotGenuine('validity window');
   return permit;
 }
 
@@ -119,33 +134,51 @@ function showStatus(code, label, line) {
   box.hidden = false;
 }
 
-async function show(text) {
-  const match = /\/v\/([A-Za-z0-9_-]+)\/?$/.exec(text.trim());
+/** Empties the whole result, so nothing of an earlier scan can stay on screen. */
+function clearResult() {
+  $('resultado').hidden = true;
+  $('resultado').className = 'status';
   $('datos').hidden = true;
+  for (const id of ['estado', 'vigencia', 'nombre', 'rut', 'motivo', 'revocaciones']) $(id).textContent = '';
+}
+
+/** Verifies the scanned or pasted `text` and shows the outcome. Anything that goes wrong
+ * while reading it, expected or not, reads NO VÁLIDO: a damaged or forged code must never
+ * leave an earlier permit's result on screen. */
+async function show(text) {
+  const scan = ++scans;
+  clearResult();
+  try {
+    await showVerified(String(text).trim(), () => scan === scans);
+  } catch {
+    if (scan !== scans) return;
+    clearResult();
+    showStatus('invalid', LABELS.invalid, 'Este permiso no fue firmado por el emisor o fue alterado. No lo aceptes.');
+  }
+}
+
+async function showVerified(text, current) {
+  const match = /\/v\/([A-Za-z0-9_-]+)\/?$/.exec(text);
   if (!match) {
-    const old = /\/validar\/[A-Za-z0-9_-]{22}\/?$/.test(text.trim());
+    const old = /\/validar\/[A-Za-z0-9_-]{22}\/?$/.test(text);
     showStatus('not_found', old ? 'SIN FIRMA' : LABELS.invalid,
       old ? 'Este código no trae firma: ábrelo con conexión para validarlo.' : 'Este código no es un permiso.');
     return;
   }
-  let permit;
-  try {
-    permit = await verify(match[1]);
-  } catch (error) {
-    if (!(error instanceof NotGenuine)) throw error;
-    showStatus('invalid', LABELS.invalid, 'Este permiso no fue firmado por el emisor o fue alterado. No lo aceptes.');
-    return;
-  }
+  const permit = await verify(match[1]);
   let code = statusAt(permit, Date.now() / 1000);
   const online = await askOnline(match[1]);
+  if (!current()) return;
   if (online?.status === 'revoked') code = 'revoked';
-  showStatus(code, LABELS[code], `Desde el ${local(new Date(permit.validFrom * 1000))} hasta el ${local(new Date(permit.expiresAt * 1000))}`);
+  const vigencia = `Desde el ${local(new Date(permit.validFrom * 1000))} hasta el ${local(new Date(permit.expiresAt * 1000))}`;
+  const checked = online?.revocations_checked_at
+    ? `Firma verificada en este teléfono. Revocaciones consultadas el ${local(new Date(online.revocations_checked_at))}.`
+    : 'Firma verificada en este teléfono, sin conexión: no se consultaron revocaciones.';
+  showStatus(code, LABELS[code], vigencia);
   $('nombre').textContent = permit.name;
   $('rut').textContent = permit.rut;
   $('motivo').textContent = motives.get(permit.motive) ?? permit.motive;
-  $('revocaciones').textContent = online?.revocations_checked_at
-    ? `Firma verificada en este teléfono. Revocaciones consultadas el ${local(new Date(online.revocations_checked_at))}.`
-    : 'Firma verificada en este teléfono, sin conexión: no se consultaron revocaciones.';
+  $('revocaciones').textContent = checked;
   $('datos').hidden = false;
 }
 

@@ -8,6 +8,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use permit_domain::Motive;
+use permit_token::PermitClaims;
 use permit_web::PageError;
 
 const SCRIPT: &str = include_str!("../assets/escanear.js");
@@ -35,11 +36,14 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 #[template(path = "scanner.html")]
 struct ScannerPage {
     motives: Vec<(&'static str, &'static str)>,
+    /// The scanner refuses a longer validity, as the validator does.
+    longest_window_seconds: i64,
 }
 
 async fn page() -> Result<Response, PageError> {
     let page = ScannerPage {
         motives: Motive::all().map(|m| (m.code(), m.label())).collect(),
+        longest_window_seconds: PermitClaims::longest_window().as_secs(),
     };
     Ok((
         [
