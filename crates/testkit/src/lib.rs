@@ -148,18 +148,17 @@ pub fn with_store(store: Store, clock: &ManualClock, rules: Rules) -> Context {
     }
 }
 
-/// Serves `router` on a free loopback port, as the binary would; returns its base URL.
+/// Serves `router` on a free loopback port, as the binary serves it (the same connection
+/// limits, the peer's address on each request); returns its base URL.
 pub async fn spawn(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let addr = listener.local_addr().expect("a bound address");
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await
-        .expect("the test server")
-    });
+    tokio::spawn(permit_web::serve::serve_connections(
+        listener,
+        router,
+        permit_web::Connections::default(),
+        std::future::pending(),
+    ));
     format!("http://{addr}")
 }
 

@@ -23,10 +23,33 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// A setting that may hold a password: `{:?}` prints its name only, so no log line or
+/// panic message can carry it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The value itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
 /// What both services read.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub mongodb_uri: String,
+    /// May carry the database user's password.
+    pub mongodb_uri: Secret,
     pub mongodb_db: String,
     pub listen_addr: SocketAddr,
     pub links: Links,
@@ -44,6 +67,31 @@ pub struct Runtime {
     /// Then, how long requests in flight may take to finish.
     pub shutdown_timeout: Duration,
     pub limits: Limits,
+    pub connections: Connections,
+}
+
+/// What holds a connection before it is a request: slow or endless headers from a client
+/// cannot hold memory or connections without bound.
+#[derive(Debug, Clone, Copy)]
+pub struct Connections {
+    /// A connection whose request head has not all arrived by then is closed. Longer than
+    /// the ingress keeps an idle connection to a pod (20 s), so it is always the ingress
+    /// that closes an idle one and never races a request sent on it.
+    pub header_read_timeout: Duration,
+    /// Connections open at once, the ingress's own included; more wait to be accepted.
+    pub max_connections: usize,
+    /// A request head (request line and headers) larger than this is answered 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for Connections {
+    fn default() -> Self {
+        Connections {
+            header_read_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            max_header_bytes: 16 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -167,7 +215,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     pub fn config(&self) -> Result<Config, ConfigError> {
         Ok(Config {
-            mongodb_uri: self.required(REQUIRED_VARIABLES[0])?,
+            mongodb_uri: Secret::new(self.required(REQUIRED_VARIABLES[0])?),
             mongodb_db: self.optional("MONGODB_DB").unwrap_or_else(|| "permisos".into()),
             listen_addr: self.parsed(
                 "LISTEN_ADDR",
@@ -185,6 +233,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     fn runtime(&self) -> Result<Runtime, ConfigError> {
         let defaults = Limits::default();
+        let connections = Connections::default();
         let seconds = |variable, default: Duration| {
             self.parsed(variable, default.as_secs(), "a whole number of seconds")
                 .map(Duration::from_secs)
@@ -213,6 +262,22 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                     .map(|_| positive("HSTS_MAX_AGE_SECS", 1))
                     .transpose()?
                     .map(|n| n as u64),
+            },
+            connections: Connections {
+                header_read_timeout: Duration::from_secs(positive(
+                    "HEADER_READ_TIMEOUT_SECS",
+                    connections.header_read_timeout.as_secs() as usize,
+                )? as u64),
+                max_connections: positive("MAX_CONNECTIONS", connections.max_connections)?,
+                max_header_bytes: match positive("MAX_HEADER_BYTES", connections.max_header_bytes)? {
+                    ..1024 => {
+                        return Err(ConfigError {
+                            variable: "MAX_HEADER_BYTES",
+                            problem: "must be at least 1024".into(),
+                        });
+                    }
+                    n => n,
+                },
             },
         })
     }
@@ -291,6 +356,19 @@ mod tests {
         assert_eq!(config.runtime.shutdown_drain, Duration::from_secs(5));
         assert_eq!(config.runtime.limits.max_body_bytes, 16 * 1024);
         assert_eq!(config.runtime.limits.hsts_max_age, None);
+        assert_eq!(config.runtime.connections.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(config.runtime.connections.max_connections, 1024);
+    }
+
+    #[test]
+    fn the_configuration_never_prints_the_database_password() {
+        let mut pairs = MINIMAL.to_vec();
+        pairs[0] = ("MONGODB_URI", "mongodb://permisos:s3cr3t-pw@db:27017/?replicaSet=rs0");
+        let config = env(&pairs).config().unwrap();
+        let printed = format!("{config:?} {config:#?}");
+        assert!(!printed.contains("s3cr3t-pw"), "{printed}");
+        assert!(printed.contains("validar.example.cl"), "the rest still prints");
+        assert_eq!(config.mongodb_uri.expose(), pairs[0].1);
     }
 
     #[test]
@@ -323,6 +401,9 @@ mod tests {
             ("MAX_CONCURRENT_REQUESTS", "0"),
             ("SHUTDOWN_DRAIN_SECS", "soon"),
             ("HSTS_MAX_AGE_SECS", "0"),
+            ("HEADER_READ_TIMEOUT_SECS", "0"),
+            ("MAX_CONNECTIONS", "many"),
+            ("MAX_HEADER_BYTES", "100"),
         ] {
             let mut pairs = MINIMAL.to_vec();
             pairs.push((variable, value));

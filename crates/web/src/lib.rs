@@ -12,7 +12,7 @@ pub mod serve;
 pub mod startup;
 pub mod telemetry;
 
-pub use config::{Config, ConfigError, Limits, Links, Runtime};
+pub use config::{Config, ConfigError, Connections, Limits, Links, Runtime};
 pub use context::Context;
 pub use error::{AppError, PageError, ServiceError};
 pub use health::Health;

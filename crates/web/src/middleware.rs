@@ -111,7 +111,7 @@ async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
         .to_owned();
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    metrics.observe_request(method.as_str(), &route, status, elapsed);
+    metrics.observe_request(&method, &route, status, elapsed);
     if let Some(ErrorReport {
         code: code @ ("overloaded" | "timeout"),
         ..
@@ -128,7 +128,13 @@ async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
             Some(ErrorReport { code, cause: None }) => tracing::debug!(code, "request refused"),
             None => {}
         }
-        tracing::info!(method = %method, route, status, latency_ms = elapsed.as_secs_f64() * 1000.0, "request")
+        tracing::info!(
+            method = crate::metrics::method_label(&method),
+            route,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
     });
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);

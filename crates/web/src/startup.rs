@@ -62,7 +62,7 @@ pub async fn store(config: &Config, metrics: &Arc<Metrics>) -> Result<Store, Sta
     let timings = metrics.clone();
     let observer: CommandObserver = Arc::new(move |operation, elapsed| timings.mongodb_operation(operation, elapsed));
     Store::connect_observed(
-        &config.mongodb_uri,
+        config.mongodb_uri.expose(),
         &config.mongodb_db,
         metrics.service(),
         Some(observer),

@@ -137,6 +137,53 @@ impl TrustedProxies {
     }
 }
 
+/// The IPv6 prefix one client is counted by unless `CLIENT_IPV6_PREFIX` says otherwise: a
+/// home or mobile connection is given a whole /64 and may use any address in it.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
+
+/// Who counts as one client: an IPv4 address, or an IPv6 address's first `prefix` bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientKey {
+    ipv6_prefix: u8,
+}
+
+impl ClientKey {
+    /// `CLIENT_IPV6_PREFIX`: 32 to 128 bits (128 counts each address alone).
+    pub fn parse(variable: &'static str, text: Option<&str>) -> Result<ClientKey, ConfigError> {
+        let Some(text) = text else {
+            return Ok(ClientKey {
+                ipv6_prefix: DEFAULT_IPV6_PREFIX,
+            });
+        };
+        match text.trim().trim_start_matches('/').parse::<u8>() {
+            Ok(prefix) if (32..=128).contains(&prefix) => Ok(ClientKey { ipv6_prefix: prefix }),
+            _ => Err(ConfigError {
+                variable,
+                problem: format!("{text:?} is not a prefix length from 32 to 128, such as 64"),
+            }),
+        }
+    }
+
+    /// The address `ip` is counted under: itself for IPv4, its network for IPv6.
+    fn of(self, ip: IpAddr) -> IpAddr {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.ipv6_prefix)).unwrap_or(0);
+                IpAddr::V6((u128::from(v6) & mask).into())
+            }
+            v4 => v4,
+        }
+    }
+}
+
+impl Default for ClientKey {
+    fn default() -> Self {
+        ClientKey {
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
+        }
+    }
+}
+
 /// How many clients are remembered before the ones whose window has passed are forgotten.
 const SWEEP_AT: usize = 10_000;
 
@@ -147,21 +194,23 @@ const SWEEP_AT: usize = 10_000;
 pub struct ClientLimiter {
     rate: Rate,
     trusted: TrustedProxies,
+    key: ClientKey,
     clients: Mutex<Clients>,
 }
 
 #[derive(Debug, Default)]
 struct Clients {
-    /// When each client's booked time runs out.
+    /// When each client's booked time runs out, by `ClientKey::of` its address.
     booked_until: HashMap<IpAddr, Instant>,
     sweep_at: usize,
 }
 
 impl ClientLimiter {
-    pub fn new(rate: Rate, trusted: TrustedProxies) -> ClientLimiter {
+    pub fn new(rate: Rate, trusted: TrustedProxies, key: ClientKey) -> ClientLimiter {
         ClientLimiter {
             rate,
             trusted,
+            key,
             clients: Mutex::new(Clients {
                 booked_until: HashMap::new(),
                 sweep_at: SWEEP_AT,
@@ -174,13 +223,14 @@ impl ClientLimiter {
         tracing::info!(
             create_rate_limit = %self.rate,
             trusted_proxy_blocks = self.trusted.0.len(),
-            "per-client limit on permit requests (CREATE_RATE_LIMIT=off to switch off, TRUSTED_PROXIES)"
+            ipv6_prefix = self.key.ipv6_prefix,
+            "per-client limit on permit requests (CREATE_RATE_LIMIT=off to switch off, TRUSTED_PROXIES, CLIENT_IPV6_PREFIX)"
         );
     }
 
     /// Counts one request of the client behind `peer`, or refuses it with 429 and how long to wait.
     pub fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), RateLimited> {
-        let client = self.trusted.client(peer, headers);
+        let client = self.key.of(self.trusted.client(peer, headers));
         self.admit_at(client, Instant::now()).map_err(|wait| RateLimited {
             retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         })
@@ -294,7 +344,11 @@ mod tests {
 
     #[test]
     fn a_client_gets_its_burst_then_waits_its_interval() {
-        let limiter = ClientLimiter::new(Rate::parse("3/60").unwrap(), TrustedProxies::default());
+        let limiter = ClientLimiter::new(
+            Rate::parse("3/60").unwrap(),
+            TrustedProxies::default(),
+            ClientKey::default(),
+        );
         let (client, other, start) = (ip("203.0.113.1"), ip("203.0.113.2"), Instant::now());
         for _ in 0..3 {
             assert_eq!(limiter.admit_at(client, start), Ok(()));
@@ -313,7 +367,11 @@ mod tests {
 
     #[test]
     fn refusals_are_429_with_whole_seconds_to_wait() {
-        let limiter = ClientLimiter::new(Rate::parse("1/7").unwrap(), TrustedProxies::default());
+        let limiter = ClientLimiter::new(
+            Rate::parse("1/7").unwrap(),
+            TrustedProxies::default(),
+            ClientKey::default(),
+        );
         assert!(limiter.admit(ip("203.0.113.1"), &HeaderMap::new()).is_ok());
         let Err(RateLimited { retry_after_secs }) = limiter.admit(ip("203.0.113.1"), &HeaderMap::new()) else {
             panic!("the second request in the window must be refused")
@@ -322,8 +380,63 @@ mod tests {
     }
 
     #[test]
+    fn addresses_rotated_inside_one_ipv6_64_are_one_client() {
+        let limiter = ClientLimiter::new(
+            Rate::parse("3/60").unwrap(),
+            TrustedProxies::default(),
+            ClientKey::default(),
+        );
+        let admitted = (0..100u16)
+            .filter(|n| {
+                let address = format!("2001:db8:a:b:{n:x}:{:x}:1:2", n.wrapping_mul(7919));
+                limiter.admit(ip(&address), &HeaderMap::new()).is_ok()
+            })
+            .count();
+        assert_eq!(admitted, 3, "100 addresses of one /64 get one client's burst");
+        assert!(
+            limiter.admit(ip("2001:db8:a:c::1"), &HeaderMap::new()).is_ok(),
+            "the next /64 is another client"
+        );
+        let per_address = ClientLimiter::new(
+            Rate::parse("1/60").unwrap(),
+            TrustedProxies::default(),
+            ClientKey::parse("CLIENT_IPV6_PREFIX", Some("128")).unwrap(),
+        );
+        assert!(per_address.admit(ip("2001:db8::1"), &HeaderMap::new()).is_ok());
+        assert!(per_address.admit(ip("2001:db8::2"), &HeaderMap::new()).is_ok());
+        // An IPv4 client written as IPv6 (a dual-stack socket) is still its IPv4 address.
+        let v4 = ClientKey::default();
+        assert_eq!(v4.of(ip("::ffff:203.0.113.9")), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn the_ipv6_prefix_is_a_length_from_32_to_128() {
+        assert_eq!(
+            ClientKey::parse("CLIENT_IPV6_PREFIX", None).unwrap(),
+            ClientKey::default()
+        );
+        assert_eq!(
+            ClientKey::parse("CLIENT_IPV6_PREFIX", Some("/56"))
+                .unwrap()
+                .of(ip("2001:db8:1:2ff::1")),
+            ip("2001:db8:1:200::")
+        );
+        for bad in ["0", "16", "129", "sixty-four", ""] {
+            assert_eq!(
+                ClientKey::parse("CLIENT_IPV6_PREFIX", Some(bad)).unwrap_err().variable,
+                "CLIENT_IPV6_PREFIX",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn forgotten_clients_do_not_accumulate() {
-        let limiter = ClientLimiter::new(Rate::parse("1/1").unwrap(), TrustedProxies::default());
+        let limiter = ClientLimiter::new(
+            Rate::parse("1/1").unwrap(),
+            TrustedProxies::default(),
+            ClientKey::default(),
+        );
         let start = Instant::now();
         for n in 0..(SWEEP_AT as u32 + 10) {
             let client = IpAddr::from(std::net::Ipv4Addr::from(n));

@@ -18,7 +18,7 @@ use permit_token::PermitClaims;
 use permit_web::{Context, assets, harden};
 
 pub use admin::AdminToken;
-pub use client_limit::{ClientLimiter, Rate, TrustedProxies};
+pub use client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
 pub use options::Options;
 
 #[derive(Clone)]

@@ -7,7 +7,7 @@ use permit_web::ConfigError;
 use permit_web::config::Env;
 
 use crate::admin::AdminToken;
-use crate::client_limit::{ClientLimiter, Rate, TrustedProxies};
+use crate::client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
 
 /// Per client and replica; generous enough for a household or a shared mobile address.
 const DEFAULT_CREATE_RATE: Rate = Rate {
@@ -22,8 +22,9 @@ pub struct Options {
     pub signer: Arc<SigningKey>,
     /// `ADMIN_TOKEN`: without it the operator's endpoints do not exist.
     pub admin: Option<AdminToken>,
-    /// `CREATE_RATE_LIMIT` (`30/60`, or `off`) with `TRUSTED_PROXIES`: permits a client may
-    /// request per window, over the form and the API together.
+    /// `CREATE_RATE_LIMIT` (`30/60`, or `off`) with `TRUSTED_PROXIES` and
+    /// `CLIENT_IPV6_PREFIX` (64): permits a client may request per window, over the form and
+    /// the API together.
     pub create_limit: Option<Arc<ClientLimiter>>,
 }
 
@@ -49,6 +50,7 @@ impl Options {
             "requests/seconds such as 30/60",
         )?;
         let trusted = TrustedProxies::parse("TRUSTED_PROXIES", &env.optional("TRUSTED_PROXIES").unwrap_or_default())?;
+        let key = ClientKey::parse("CLIENT_IPV6_PREFIX", env.optional("CLIENT_IPV6_PREFIX").as_deref())?;
         let signer = SigningKey::parse(&env.required("PERMIT_SIGNING_KEY")?).map_err(|error| ConfigError {
             variable: "PERMIT_SIGNING_KEY",
             problem: error.to_string(),
@@ -57,7 +59,7 @@ impl Options {
         Ok(Options {
             signer: Arc::new(signer),
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
-            create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted))),
+            create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted, key))),
         })
     }
 }
@@ -99,6 +101,7 @@ mod tests {
         for (variable, value) in [
             ("CREATE_RATE_LIMIT", "many"),
             ("TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("CLIENT_IPV6_PREFIX", "8"),
             ("ADMIN_TOKEN", "short"),
             ("PERMIT_SIGNING_KEY", "MC4CAQAwBQYDK2VwBCIE"),
         ] {

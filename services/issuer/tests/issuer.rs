@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use issuer::{AdminToken, ClientLimiter, Options, Rate, TrustedProxies};
+use issuer::{AdminToken, ClientKey, ClientLimiter, Options, Rate, TrustedProxies};
 use permit_domain::{Motive, PermitForm, Rules};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
@@ -780,6 +780,7 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
     let limiter = ClientLimiter::new(
         Rate::parse("2/60").unwrap(),
         TrustedProxies::parse("TRUSTED_PROXIES", "127.0.0.1").unwrap(),
+        ClientKey::default(),
     );
     let options = Options {
         create_limit: Some(Arc::new(limiter)),
@@ -840,6 +841,18 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
     assert_eq!(
         create_from("203.0.113.2", 34).await.unwrap().status(),
         StatusCode::CREATED
+    );
+    // Rotating addresses inside one IPv6 /64 is one client.
+    let mut statuses = Vec::new();
+    for (n, address) in ["2001:db8:1:2::a", "2001:db8:1:2:ffff::1", "2001:db8:1:2::3:4"]
+        .into_iter()
+        .enumerate()
+    {
+        statuses.push(create_from(address, 35 + n as u32).await.unwrap().status());
+    }
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CREATED, StatusCode::TOO_MANY_REQUESTS]
     );
 }
 
