@@ -1,4 +1,4 @@
-//! The permit signing key of this checkout: made once in `.run/permit-signing-key.pem`
+//! The secrets of this checkout, and how they are written (0600). The permit signing key: made once in `.run/permit-signing-key.pem`
 //! (mode 0600, never committed), its public half handed to the validators as a JWK Set.
 //! `PERMIT_SIGNING_KEY` and `PERMIT_PUBLIC_KEYS`, when set, are used instead.
 
@@ -41,6 +41,13 @@ fn local_key(path: &Path) -> Result<String, Error> {
         return Ok(pem);
     }
     let pem = SigningKey::generate_pem();
+    write_private(path, pem.as_bytes())?;
+    Ok(pem)
+}
+
+/// Writes `contents` to a new file at `path` that only its owner can read (0600), making
+/// its folder first: for anything that holds a secret.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io(format!("creating {}", dir.display())))?;
     }
@@ -50,7 +57,27 @@ fn local_key(path: &Path) -> Result<String, Error> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .and_then(|mut file| file.write_all(pem.as_bytes()))
-        .map_err(Error::io(format!("writing {}", path.display())))?;
-    Ok(pem)
+        .and_then(|mut file| file.write_all(contents))
+        .map_err(Error::io(format!("writing {}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn private_files_are_made_with_their_folder_and_readable_by_their_owner_only() {
+        let dir = std::env::temp_dir().join(format!("xtask-private-{}", std::process::id()));
+        let path = dir.join("fresh/.run/secret");
+        std::fs::create_dir_all(&dir).unwrap();
+        for contents in ["first", "second"] {
+            write_private(&path, contents.as_bytes()).unwrap();
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), contents);
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{mode:o}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -9,11 +9,27 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// The checkout this run acts on, found at run time: one build can serve several
+    /// checkouts that share a target folder, so the path it was compiled in means nothing.
+    /// `cargo xtask` (cargo run) says where xtask's manifest is; run otherwise, the nearest
+    /// folder above the current one that holds `xtask/Cargo.toml`.
     pub fn new() -> Paths {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        Paths {
-            root: manifest.parent().expect("xtask sits in the repository").to_path_buf(),
-        }
+        let from_cargo = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .filter(|manifest| manifest.ends_with("xtask"))
+            .and_then(|manifest| manifest.parent().map(Path::to_path_buf));
+        let root = from_cargo
+            .or_else(|| {
+                let here = std::env::current_dir().ok()?;
+                here.ancestors()
+                    .find(|dir| dir.join("xtask/Cargo.toml").is_file())
+                    .map(Path::to_path_buf)
+            })
+            .unwrap_or_else(|| {
+                eprintln!("error: run cargo xtask inside the repository (no xtask/Cargo.toml above this folder)");
+                std::process::exit(2)
+            });
+        Paths { root }
     }
 
     /// Everything the local runs write: data, logs, pids, tokens. Never committed.

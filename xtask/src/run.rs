@@ -185,7 +185,7 @@ pub fn admin_token(path: &std::path::Path) -> Result<String, Error> {
         return Ok(token.trim().to_owned());
     }
     let token = crate::random_token();
-    std::fs::write(path, format!("{token}\n")).map_err(Error::io("writing .run/admin-token"))?;
+    crate::keys::write_private(path, format!("{token}\n").as_bytes())?;
     Ok(token)
 }
 

@@ -196,8 +196,9 @@ pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
     for sub in ["pids", "db", "nginx-tmp"] {
         std::fs::create_dir_all(run.join(sub)).map_err(Error::io(format!("creating .run/local/{sub}")))?;
     }
+    // It holds every part's environment, the signing key and the operator token included.
     let saved = serde_json::to_string_pretty(&topology).expect("settings serialise");
-    std::fs::write(run.join("topology.json"), saved).map_err(Error::io("saving .run/local/topology.json"))?;
+    crate::keys::write_private(&run.join("topology.json"), saved.as_bytes())?;
     let started = start_everything(paths, &topology, &nginx, secantus.label());
     if let Err(error) = started {
         down(paths);

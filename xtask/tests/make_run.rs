@@ -1,13 +1,15 @@
-//! The README's run command as a newcomer meets it: `make run` in a fresh copy of the
-//! repository (no .run/, no .venv), its printed URLs used as a browser would, a second
-//! `make run` refused while the first is up, then Ctrl-C to the terminal's process group
-//! and nothing left behind.
+//! The README's commands that start something, as a newcomer meets them in a fresh copy of
+//! the repository (no .run/, no .venv): `make run`, its printed URLs used as a browser
+//! would, a second `make run` refused while the first is up, then Ctrl-C to the terminal's
+//! process group and nothing left behind; `make local-up`, used through nginx, then
+//! `make local-down` and nothing left behind; and the xtask binary acting on the checkout
+//! it runs in, not the one it was built in.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +25,7 @@ async fn make_run_serves_both_sites_and_ctrl_c_stops_everything_it_started() {
             "port {port} is taken: stop what uses it (a `make run`?) before this test"
         );
     }
-    let copy = fresh_copy();
+    let copy = fresh_copy("make-run");
     let mut first = MakeRun::start(&copy);
     let (issuer, validator) = first.printed_urls();
 
@@ -76,11 +78,140 @@ async fn make_run_serves_both_sites_and_ctrl_c_stops_everything_it_started() {
     std::fs::remove_dir_all(&copy).unwrap();
 }
 
+/// The local topology's entrance and the ports of its parts with `REPLICAS=2`: nginx, two
+/// issuers, two validators, SecantusDB.
+const LOCAL_PORTS: [u16; 6] = [8080, 18081, 18082, 18181, 18182, 27117];
+
+#[tokio::test]
+#[ignore = "builds in release and installs SecantusDB and nginx for a fresh copy: `make test` runs it"]
+async fn make_local_up_in_a_fresh_copy_serves_through_nginx_and_local_down_stops_it() {
+    for port in LOCAL_PORTS {
+        assert!(!listening(port), "port {port} is taken: make local-down first");
+    }
+    let copy = fresh_copy("local-up");
+    let topology = LocalTopology { copy: copy.clone() };
+    let up = make(&copy, "local-up");
+    assert!(up.status.success(), "make local-up failed:\n{}", up.said());
+    for port in LOCAL_PORTS {
+        assert!(listening(port), "nothing listens on {port} after make local-up");
+    }
+    let (issuer, validator) = ("http://formulario.localhost:8080", "http://validar.localhost:8080");
+    let http = browser(&[issuer, validator]);
+    let created = http
+        .post(format!("{issuer}/api/create"))
+        .json(&serde_json::json!({
+            "name": "Carla Núñez Vidal", "rut": "12.345.678-5", "motive": "compras",
+            "address": "Av. Matta 1020", "comuna": "Santiago"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let permit: serde_json::Value = created.json().await.unwrap();
+    let signed = permit["validation_url"].as_str().unwrap().to_owned();
+    assert!(signed.starts_with(&format!("{validator}/v/")), "{signed}");
+    let check = http.get(&signed).send().await.unwrap();
+    assert_eq!(check.status(), 200);
+    // Files holding the signing key or the operator token: the owner's only.
+    for secret in [
+        ".run/permit-signing-key.pem",
+        ".run/admin-token",
+        ".run/local/topology.json",
+    ] {
+        let mode =
+            std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(copy.join(secret)).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600, "{secret} is {:o}", mode & 0o777);
+    }
+    let status = make(&copy, "local-status");
+    assert!(status.status.success(), "{}", status.said());
+
+    let down = make(&copy, "local-down");
+    assert!(down.status.success(), "make local-down failed:\n{}", down.said());
+    for port in LOCAL_PORTS {
+        assert!(!listening(port), "port {port} is still in use after make local-down");
+    }
+    drop(topology);
+    std::fs::remove_dir_all(&copy).unwrap();
+}
+
+#[test]
+fn xtask_acts_on_the_checkout_it_runs_in_not_the_one_it_was_built_in() {
+    // A checkout elsewhere: xtask finds it by its xtask/Cargo.toml.
+    let other = std::env::temp_dir().join(format!("permisos-other-checkout-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&other);
+    std::fs::create_dir_all(other.join("xtask/src")).unwrap();
+    std::fs::write(other.join("xtask/Cargo.toml"), "[package]\nname = \"xtask\"\n").unwrap();
+    for (how, manifest_dir) in [
+        ("run from its folder", None),
+        ("run by cargo", Some(other.join("xtask"))),
+    ] {
+        let _ = std::fs::remove_dir_all(other.join(".run"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        command
+            .args(["signed-links", "--count", "1"])
+            .current_dir(other.join("xtask/src"))
+            .env_remove("CARGO_MANIFEST_DIR")
+            .env_remove("PERMIT_SIGNING_KEY")
+            .env_remove("PERMIT_PUBLIC_KEYS");
+        if let Some(dir) = &manifest_dir {
+            command.env("CARGO_MANIFEST_DIR", dir).current_dir(std::env::temp_dir());
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{how}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            other.join(".run/permit-signing-key.pem").is_file(),
+            "{how}: the key was not made in the checkout xtask ran in"
+        );
+    }
+    std::fs::remove_dir_all(&other).unwrap();
+}
+
+/// `make TARGET` in `copy`, as a newcomer runs it, to its end.
+fn make(copy: &Path, target: &str) -> Output {
+    Command::new("make")
+        .arg(target)
+        .current_dir(copy)
+        .envs(MakeRun::env())
+        .env("REPLICAS", "2")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+trait Said {
+    fn said(&self) -> String;
+}
+
+impl Said for Output {
+    fn said(&self) -> String {
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&self.stdout),
+            String::from_utf8_lossy(&self.stderr)
+        )
+    }
+}
+
+/// Brings a local topology down however the test ends.
+struct LocalTopology {
+    copy: PathBuf,
+}
+
+impl Drop for LocalTopology {
+    fn drop(&mut self) {
+        let _ = make(&self.copy, "local-down");
+    }
+}
+
 /// Every file git knows of (committed or not, ignored ones left out), copied as a clone
 /// would hold it, plus the working tree's changes.
-fn fresh_copy() -> PathBuf {
+fn fresh_copy(name: &str) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let copy = std::env::temp_dir().join(format!("permisos-make-run-{}", std::process::id()));
+    let copy = std::env::temp_dir().join(format!("permisos-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&copy);
     let listed = Command::new("git")
         .args(["ls-files", "-z", "--cached", "--others", "--exclude-standard"])

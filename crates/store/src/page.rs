@@ -12,6 +12,9 @@ pub struct Cursor {
     id: String,
 }
 
+/// 0001-01-01T00:00:00Z.
+const FIRST_SECOND: i64 = -62_135_596_800;
+
 /// A cursor text that this service did not hand out.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the page cursor is not valid")]
@@ -30,8 +33,16 @@ impl Cursor {
         let text = String::from_utf8(bytes).map_err(|_| BadCursor)?;
         let (millis, id) = text.split_once(':').ok_or(BadCursor)?;
         let id = permit_domain::PermitId::parse(id).map_err(|_| BadCursor)?;
+        // Only a time a permit can have been requested at (years 1 to 9999): the database
+        // answers an error, not an empty page, for dates far outside that.
+        let at = millis
+            .parse::<i64>()
+            .ok()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .filter(|at| at.as_second() >= FIRST_SECOND)
+            .ok_or(BadCursor)?;
         Ok(Cursor {
-            requested_at_ms: millis.parse().map_err(|_| BadCursor)?,
+            requested_at_ms: at.as_millisecond(),
             id: id.to_string(),
         })
     }
@@ -82,5 +93,18 @@ mod tests {
         assert_eq!(Cursor::parse(&cursor.encode()), Ok(cursor));
         assert_eq!(Cursor::parse("not a cursor"), Err(BadCursor));
         assert_eq!(Cursor::parse(&URL_SAFE_NO_PAD.encode("1:{\"$gt\":1}")), Err(BadCursor));
+        let id = permit_domain::PermitId::generate();
+        for millis in [
+            "9223372036854775807",
+            "-9223372036854775808",
+            "253402300800000",
+            "-62135596800001",
+            "1e3",
+        ] {
+            let text = URL_SAFE_NO_PAD.encode(format!("{millis}:{id}"));
+            assert_eq!(Cursor::parse(&text), Err(BadCursor), "{millis}");
+        }
+        let last = URL_SAFE_NO_PAD.encode(format!("253402300799999:{id}"));
+        assert!(Cursor::parse(&last).is_ok());
     }
 }

@@ -207,12 +207,21 @@ async fn security_headers(State(limits): State<Limits>, request: Request, next: 
         .is_some_and(|ct| ct.starts_with("text/html"));
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // Pages and answers can carry a citizen's data (a permit, a form's values), so none is
+    // kept by a browser or a shared cache unless its handler says it may be: only static
+    // files and the public keys do.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     if is_html {
         // A page that needs more (the scanner: its scripts and the camera) sets its own.
         headers
             .entry(header::CONTENT_SECURITY_POLICY)
             .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
-        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        // Nothing to other sites; our own pages get it, and with it a real `Origin` on our
+        // own forms' posts (under `no-referrer` a browser sends `Origin: null`, which a
+        // cross-site request can send too).
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
         headers
             .entry(HeaderName::from_static("permissions-policy"))
             .or_insert(HeaderValue::from_static(PERMISSIONS_POLICY));

@@ -41,10 +41,31 @@ pub async fn issue(ctx: &Context, form: &PermitForm) -> Result<Permit, IssueErro
     issue_as(ctx, PermitId::generate(), request).await
 }
 
+/// Where an idempotency key came from. Each source has its own namespace, and a client's
+/// key is scoped to the citizen it asks for, so one client's key can never meet another's:
+/// not to replay their permit, nor to learn that they used it.
+pub enum IdempotencyKey {
+    /// The form page's one-time token, made by us.
+    Form(PermitId),
+    /// An API client's `Idempotency-Key` header.
+    Client(String),
+}
+
+impl IdempotencyKey {
+    /// The key as stored, for `request`.
+    fn scoped(&self, request: &PermitRequest) -> String {
+        match self {
+            IdempotencyKey::Form(token) => format!("form:{token}"),
+            IdempotencyKey::Client(key) => format!("api:{}:{key}", request.rut.canonical()),
+        }
+    }
+}
+
 /// As `issue`, at most once per idempotency key: a retry with the same key and request
 /// gets the same permit and uses no second quota.
-pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &str) -> Result<Permit, IssueError> {
+pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &IdempotencyKey) -> Result<Permit, IssueError> {
     let request = form.parse().map_err(IssueError::Invalid)?;
+    let key = &key.scoped(&request);
     match ctx.store.reserve_key(key, &fingerprint(&request), ctx.now()).await? {
         KeyState::Replay(permit) => Ok(permit),
         KeyState::InProgress => Err(IssueError::InProgress),
@@ -66,13 +87,13 @@ pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &str) -> Result<P
 }
 
 /// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, AppError> {
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, AppError> {
     let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
     match value.to_str() {
         Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(Some(key.to_owned()))
+            Ok(Some(IdempotencyKey::Client(key.to_owned())))
         }
         _ => Err(AppError::Invalid(FieldErrors::from([(
             "Idempotency-Key",

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::IssuerState;
 use crate::errors::CrossSite;
-use crate::issue::{IssueError, issue_once};
+use crate::issue::{IdempotencyKey, IssueError, issue_once};
 use crate::qr;
 
 struct MotiveRow {
@@ -183,7 +183,7 @@ pub async fn submit(
         _ => AppError::Malformed(rejection.body_text()),
     })?;
     let token = PermitId::parse(&token).unwrap_or_else(|_| PermitId::generate());
-    let key = format!("form:{token}");
+    let key = IdempotencyKey::Form(token.clone());
     let deadline = Instant::now() + DOUBLE_SUBMIT_WAIT;
     let error = loop {
         match issue_once(&state.ctx, &form, &key).await {
@@ -220,14 +220,15 @@ pub async fn submit(
 }
 
 /// Refuses a form posted from another site (CSRF). Browsers say where a request comes
-/// from in `Sec-Fetch-Site`; older ones at least in `Origin` (which our `no-referrer`
-/// policy turns into `null` for our own pages, so `null` proves nothing either way).
-/// Clients that send neither are not browsers, and gain nothing from forging a request.
+/// from in `Sec-Fetch-Site`; older ones at least in `Origin`, which for our own pages is
+/// our address (their `Referrer-Policy: same-origin`). `Origin: null` is what a sandboxed
+/// frame or a cross-site redirect sends, so it is refused. Clients that send neither are
+/// not browsers, and gain nothing from forging a request.
 fn same_origin(headers: &HeaderMap, issuer_home: &str) -> Result<(), CrossSite> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let allowed = match (header("sec-fetch-site"), header("origin")) {
         (Some(site), _) => matches!(site, "same-origin" | "none"),
-        (None, Some(origin)) => origin == "null" || origin == issuer_home,
+        (None, Some(origin)) => origin == issuer_home,
         (None, None) => true,
     };
     if allowed { Ok(()) } else { Err(CrossSite) }

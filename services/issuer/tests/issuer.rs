@@ -446,6 +446,52 @@ async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
         app.admin_get("/api/all?cursor=forged").await.status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
+    // Well-formed, but at a time no permit has: refused naming the parameter, never a 500.
+    for millis in [i64::MAX, i64::MIN, 253_402_300_800_000] {
+        let extreme = URL_SAFE_NO_PAD.encode(format!("{millis}:{}", ids[0]));
+        let answer = app.admin_get(&format!("/api/all?cursor={extreme}")).await;
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{millis}");
+        let body: Value = answer.json().await.unwrap();
+        assert!(body["errors"]["cursor"].is_string(), "{body}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+async fn no_answer_carrying_a_citizens_data_may_be_stored_by_a_cache() {
+    let app = app().await;
+    let created = app.create(&citizen(60, "compras")).await;
+    let cache_control = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let mut answers = vec![("POST /api/create", cache_control(&created))];
+    let id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let permit_page = app.get(&format!("/permiso/{id}")).await;
+    answers.push(("GET /permiso/{id}", cache_control(&permit_page)));
+    answers.push(("GET /nuevo", cache_control(&app.get("/nuevo").await)));
+    let submitted = app.submit(&citizen(61, "compras")).await;
+    answers.push(("POST /nuevo", cache_control(&submitted)));
+    let invalid = app
+        .submit(&PermitForm {
+            rut: "1-1".into(),
+            ..citizen(62, "compras")
+        })
+        .await;
+    answers.push(("POST /nuevo, invalid", cache_control(&invalid)));
+    answers.push(("GET /api/all", cache_control(&app.admin_get("/api/all").await)));
+    for (answer, value) in answers {
+        assert_eq!(value.as_deref(), Some("no-store"), "{answer}");
+    }
+    // Static files are still cached.
+    let css = app.get("/static/app.css").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(cache_control(&css).unwrap().starts_with("public"));
 }
 
 #[tokio::test]
@@ -539,6 +585,49 @@ async fn an_idempotency_key_reused_for_another_request_is_refused() {
         bad.json::<Value>().await.unwrap()["errors"]["Idempotency-Key"],
         "debe tener de 1 a 255 caracteres ASCII visibles"
     );
+}
+
+#[tokio::test]
+#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+async fn one_clients_idempotency_key_never_meets_another_clients() {
+    let app = app().await;
+    // Two citizens' clients that happen to pick the same key each get their own permit.
+    let first: Value = create_with_key(&app, "shared-key", &citizen(40, "compras"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let second = create_with_key(&app, "shared-key", &citizen(41, "compras")).await;
+    assert_eq!(second.status(), StatusCode::CREATED, "not a key reused by someone else");
+    let second: Value = second.json().await.unwrap();
+    assert_ne!(second["id"], first["id"]);
+    assert_ne!(second["rut"], first["rut"]);
+
+    // The form's keys are a namespace of their own: a client that sends a form page's
+    // token as its key, with the same data, gets a new permit, not the form's.
+    let html = app.get("/nuevo").await.text().await.unwrap();
+    let token = html
+        .split(r#"name="token" value=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let form = citizen(42, "compras");
+    let submitted = app
+        .http
+        .post(format!("{}/nuevo", app.url))
+        .form(&with_token(&form, token))
+        .send()
+        .await
+        .unwrap();
+    let location = submitted.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let replayed: Value = create_with_key(&app, &format!("form:{token}"), &form)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(format!("/permiso/{}", replayed["id"].as_str().unwrap()), location);
 }
 
 #[tokio::test]
@@ -694,12 +783,20 @@ async fn a_form_posted_from_another_site_is_refused() {
         .await
         .unwrap();
     assert_eq!(ours.status(), StatusCode::SEE_OTHER);
-    // What Chromium sends for our own form under Referrer-Policy: no-referrer.
+    // A browser's own word that the request is ours outweighs an opaque origin.
     let from_chromium = post()
         .header("sec-fetch-site", "same-origin")
         .header(header::ORIGIN, "null")
         .form(&fields);
     assert_eq!(from_chromium.send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    // Without it, `Origin: null` (a sandboxed frame, a cross-site redirect) proves nothing.
+    let opaque = post()
+        .header(header::ORIGIN, "null")
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opaque.status(), StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

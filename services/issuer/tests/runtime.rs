@@ -257,7 +257,7 @@ async fn pages_carry_strict_security_headers() {
     );
     assert!(!csp.contains("unsafe-inline"));
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+    assert_eq!(headers[header::REFERRER_POLICY], "same-origin");
     assert!(headers["permissions-policy"].to_str().unwrap().contains("camera=()"));
     assert_eq!(headers[header::STRICT_TRANSPORT_SECURITY], "max-age=31536000");
 
