@@ -32,17 +32,7 @@ async fn make_run_serves_both_sites_and_ctrl_c_stops_everything_it_started() {
     let http = browser(&[&issuer, &validator]);
     let landing = http.get(format!("{issuer}/")).send().await.unwrap();
     assert_eq!(landing.status(), 200);
-    let created = http
-        .post(format!("{issuer}/api/create"))
-        .json(&serde_json::json!({
-            "name": "Carla Núñez Vidal", "rut": "12.345.678-5", "motive": "compras",
-            "address": "Av. Matta 1020", "comuna": "Santiago"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let permit: serde_json::Value = created.json().await.unwrap();
+    let permit = create_permit(&http, &issuer).await;
     // The QR's signed link, verified with the key make run made, and the database link.
     for (field, path) in [("validation_url", "/v/"), ("lookup_url", "/validar/")] {
         let url = permit[field].as_str().unwrap().to_owned();
@@ -97,17 +87,7 @@ async fn make_local_up_in_a_fresh_copy_serves_through_nginx_and_local_down_stops
     }
     let (issuer, validator) = ("http://formulario.localhost:8080", "http://validar.localhost:8080");
     let http = browser(&[issuer, validator]);
-    let created = http
-        .post(format!("{issuer}/api/create"))
-        .json(&serde_json::json!({
-            "name": "Carla Núñez Vidal", "rut": "12.345.678-5", "motive": "compras",
-            "address": "Av. Matta 1020", "comuna": "Santiago"
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let permit: serde_json::Value = created.json().await.unwrap();
+    let permit = create_permit(&http, issuer).await;
     let signed = permit["validation_url"].as_str().unwrap().to_owned();
     assert!(signed.starts_with(&format!("{validator}/v/")), "{signed}");
     let check = http.get(&signed).send().await.unwrap();
@@ -168,6 +148,21 @@ fn xtask_acts_on_the_checkout_it_runs_in_not_the_one_it_was_built_in() {
         );
     }
     std::fs::remove_dir_all(&other).unwrap();
+}
+
+/// A permit requested through the issuer at `issuer`, as the API answers it (201).
+async fn create_permit(http: &reqwest::Client, issuer: &str) -> serde_json::Value {
+    let created = http
+        .post(format!("{issuer}/api/create"))
+        .json(&serde_json::json!({
+            "name": "Carla Núñez Vidal", "rut": "12.345.678-5", "motive": "compras",
+            "address": "Av. Matta 1020", "comuna": "Santiago"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    created.json().await.unwrap()
 }
 
 /// `make TARGET` in `copy`, as a newcomer runs it, to its end.

@@ -605,14 +605,7 @@ async fn one_clients_idempotency_key_never_meets_another_clients() {
 
     // The form's keys are a namespace of their own: a client that sends a form page's
     // token as its key, with the same data, gets a new permit, not the form's.
-    let html = app.get("/nuevo").await.text().await.unwrap();
-    let token = html
-        .split(r#"name="token" value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap();
+    let token = &form_token(&app).await;
     let form = citizen(42, "compras");
     let submitted = app
         .http
@@ -691,6 +684,13 @@ async fn a_refused_request_frees_its_idempotency_key() {
     );
 }
 
+/// The one-time token of a form page just fetched.
+async fn form_token(app: &TestApp) -> String {
+    let html = app.get("/nuevo").await.text().await.unwrap();
+    let after = html.split(r#"name="token" value=""#).nth(1).expect("a token field");
+    after.split('"').next().unwrap().to_owned()
+}
+
 /// The form's fields as a browser posts them, with the page's one-time token.
 fn with_token<'a>(form: &'a PermitForm, token: &'a str) -> [(&'a str, &'a str); 6] {
     [
@@ -707,15 +707,7 @@ fn with_token<'a>(form: &'a PermitForm, token: &'a str) -> [(&'a str, &'a str); 
 #[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
 async fn submitting_the_same_form_page_twice_issues_one_permit() {
     let app = app().await;
-    let html = app.get("/nuevo").await.text().await.unwrap();
-    let token = html
-        .split(r#"name="token" value=""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = form_token(&app).await;
     assert_eq!(token.len(), 22);
     let form = citizen(24, "compras");
     let mut locations = Vec::new();
