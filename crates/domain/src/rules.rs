@@ -256,14 +256,14 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every value `code` can take.
-    pub const CODES: [&'static str; 3] = ["curfew", "never_outside_curfew", "weekly_limit"];
+    pub const CODES: [&'static str; 3] = ["curfew", "longer_than_curfew_allows", "weekly_limit_reached"];
 
-    /// A stable name for the rule that refused, for metrics and logs.
+    /// The refusal's one stable name: the API's `code`, the metrics' `reason`, the logs'.
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::Curfew { .. } => "curfew",
-            Refusal::NeverOutsideCurfew { .. } => "never_outside_curfew",
-            Refusal::WeeklyLimit { .. } => "weekly_limit",
+            Refusal::NeverOutsideCurfew { .. } => "longer_than_curfew_allows",
+            Refusal::WeeklyLimit { .. } => "weekly_limit_reached",
         }
     }
 

@@ -29,7 +29,7 @@ pub enum KeyState {
     /// Another request with this key is being answered now.
     InProgress,
     /// The key was used with a different request.
-    Mismatch,
+    KeyReused,
 }
 
 impl Store {
@@ -53,7 +53,7 @@ impl Store {
             return Ok(KeyState::InProgress);
         };
         if existing.get_str("fingerprint").ok() != Some(fingerprint) {
-            return Ok(KeyState::Mismatch);
+            return Ok(KeyState::KeyReused);
         }
         let id = existing
             .get_str("permit_id")

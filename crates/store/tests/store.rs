@@ -320,6 +320,6 @@ async fn an_abandoned_idempotency_key_is_taken_over_after_its_lease() {
     );
     assert!(matches!(
         store.reserve_key("k", "other", now).await.unwrap(),
-        KeyState::Mismatch
+        KeyState::KeyReused
     ));
 }

@@ -9,8 +9,11 @@ use jiff::SignedDuration;
 use jiff::tz::TimeZone;
 use permit_domain::{Curfew, Rules};
 
+const MONGODB_URI: &str = "MONGODB_URI";
+const ISSUER_PUBLIC_URL: &str = "ISSUER_PUBLIC_URL";
+const VALIDATOR_PUBLIC_URL: &str = "VALIDATOR_PUBLIC_URL";
 /// Variables without a default: start-up stops when one is missing.
-pub const REQUIRED_VARIABLES: [&str; 3] = ["MONGODB_URI", "ISSUER_PUBLIC_URL", "VALIDATOR_PUBLIC_URL"];
+pub const REQUIRED_VARIABLES: [&str; 3] = [MONGODB_URI, ISSUER_PUBLIC_URL, VALIDATOR_PUBLIC_URL];
 /// The public port when `LISTEN_ADDR` is not set.
 pub const DEFAULT_PUBLIC_PORT: u16 = 8080;
 /// The probes and metrics port when `ADMIN_ADDR` is not set.
@@ -125,8 +128,8 @@ pub struct Links {
 impl Links {
     pub fn new(issuer: &str, validator: &str) -> Result<Links, ConfigError> {
         Ok(Links {
-            issuer: base_url("ISSUER_PUBLIC_URL", issuer)?,
-            validator: base_url("VALIDATOR_PUBLIC_URL", validator)?,
+            issuer: base_url(ISSUER_PUBLIC_URL, issuer)?,
+            validator: base_url(VALIDATOR_PUBLIC_URL, validator)?,
         })
     }
 
@@ -215,7 +218,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     pub fn config(&self) -> Result<Config, ConfigError> {
         Ok(Config {
-            mongodb_uri: Secret::new(self.required(REQUIRED_VARIABLES[0])?),
+            mongodb_uri: Secret::new(self.required(MONGODB_URI)?),
             mongodb_db: self.optional("MONGODB_DB").unwrap_or_else(|| "permisos".into()),
             listen_addr: self.parsed(
                 "LISTEN_ADDR",
@@ -223,8 +226,8 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 "an address such as 0.0.0.0:8080",
             )?,
             links: Links::new(
-                &self.required(REQUIRED_VARIABLES[1])?,
-                &self.required(REQUIRED_VARIABLES[2])?,
+                &self.required(ISSUER_PUBLIC_URL)?,
+                &self.required(VALIDATOR_PUBLIC_URL)?,
             )?,
             rules: self.rules()?,
             runtime: self.runtime()?,

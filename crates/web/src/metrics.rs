@@ -175,7 +175,7 @@ impl Metrics {
         self.validations.with_label_values(&[result]).inc();
     }
 
-    /// `reason` is the refusal's code (`weekly_limit`, `curfew`...), so its values stay few.
+    /// `reason` is the refusal's code (`weekly_limit_reached`, `curfew`...), so its values stay few.
     pub fn permit_refused(&self, reason: &str) {
         self.refusals.with_label_values(&[reason]).inc();
     }

@@ -44,13 +44,11 @@ impl From<IssueError> for AppError {
             IssueError::Invalid(fields) => AppError::Invalid(fields),
             IssueError::Store(error) => AppError::Store(error),
             IssueError::Refused(refusal) => {
-                let (status, code) = match refusal {
-                    Refusal::Curfew { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "curfew"),
-                    Refusal::NeverOutsideCurfew { .. } => {
-                        (StatusCode::UNPROCESSABLE_ENTITY, "longer_than_curfew_allows")
-                    }
-                    Refusal::WeeklyLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "weekly_limit_reached"),
+                let status = match refusal {
+                    Refusal::Curfew { .. } | Refusal::NeverOutsideCurfew { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                    Refusal::WeeklyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
                 };
+                let code = refusal.code();
                 let retry = refusal.retry_after().map(|d| d.as_secs().max(1).unsigned_abs());
                 described(status, code, refusal.to_string(), retry, code)
             }

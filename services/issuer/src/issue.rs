@@ -69,7 +69,7 @@ pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &IdempotencyKey) 
     match ctx.store.reserve_key(key, &fingerprint(&request), ctx.now()).await? {
         KeyState::Replay(permit) => Ok(permit),
         KeyState::InProgress => Err(IssueError::InProgress),
-        KeyState::Mismatch => Err(IssueError::KeyReused),
+        KeyState::KeyReused => Err(IssueError::KeyReused),
         KeyState::Reserved(id) => {
             let issued = issue_as(ctx, id, request).await;
             match &issued {

@@ -246,7 +246,7 @@ async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
     assert!(
         app.metrics()
             .await
-            .contains("permits_refused_total{reason=\"weekly_limit\"} 2"),
+            .contains("permits_refused_total{reason=\"weekly_limit_reached\"} 2"),
         "both refusals counted by their rule"
     );
 }
