@@ -10,7 +10,7 @@ use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use testkit::{ManualClock, TestApp, citizen, context, context_on, fresh_database};
 
-const TOKEN: &str = "an-operator-token-of-forty-characters-x";
+use crate::TOKEN;
 
 fn admin_only(token: Option<&str>) -> Options {
     Options {

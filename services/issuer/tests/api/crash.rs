@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 
-const TOKEN: &str = "an-operator-token-of-forty-characters-x";
+use crate::TOKEN;
 
 /// A TCP relay to the database that, once the insert of a permit has gone through it,
 /// passes no more answers back: the database stores the permit, the issuer never hears so.
