@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{0}\n\n{usage}", usage = crate::USAGE)]
+    #[error("{0} (cargo xtask --help lists the commands)")]
     Usage(String),
     #[error("{what}: {source}")]
     Io {

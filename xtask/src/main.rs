@@ -21,65 +21,162 @@ mod topology;
 mod usage;
 mod with_db;
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use base64::Engine;
+use clap::{Parser, Subcommand};
 
 use crate::error::Error;
 use crate::paths::Paths;
 
-const USAGE: &str = "usage: cargo xtask COMMAND
+/// The project's local supervisor and test-data tool (behind the Makefile's targets).
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    after_help = "--uri defaults to the local topology's database, --db to permisos."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-  run                      SecantusDB, the issuer and the validator (release) in the
-                           foreground until Ctrl-C (make run); ISSUER_PORT, VALIDATOR_PORT
-                           and DB_PORT move them, admin ports are 1000 above
-  up [--no-build]          the local topology: SecantusDB, REPLICAS issuers and validators,
-                           nginx on LISTEN (make local-up; also LOCAL_DB_PORT, PROFILE, CPUSET)
-  down                     stop exactly what `up` started (make local-down)
-  status                   each part, its pid, whether it lives and is ready (make local-status)
-  start PART               start one part again: db, prometheus, issuer-N or validator-N
-  stop PART [--kill]       stop one part, with SIGTERM (waiting for it) or SIGKILL
-  fault [--scenarios kill,rolling,database] [--load medium|stress]
-                           the fault suite: faults injected under artillery load into a
-                           fresh local topology each, every answer audited (make fault-test)
-  seed [--uri U] [--db D]  store an expired and a not-yet-valid permit; print their ids
-  audit RECORD REPORT [--uri U] [--db D] [--no-errors] [--outage] [--max-ms N]
-                           check a fault-suite run against the database
-  usage                    CPU time and peak memory of each kind of process of the topology
-  bench-runtime [--runs N] start-up time and memory of the release binaries (make bench-runtime)
-  monitoring-rules         write .run/monitoring/rules.yaml (the PrometheusRule's rules) and
-                           dashboard-queries.yaml (every dashboard panel's query), for promtool
-  dashboard-check          run every dashboard query against the local Prometheus
-                           (MONITORING=1): which return data
-  token                    print a fresh random token (43 URL-safe characters)
-  peak-day [--speed S] [--scale F] [--errors-only]
-                           Chile's record day (1.29 M permit requests) replayed open-loop
-                           against the running local topology, S times faster, F of its
-                           volume (make peak-day); .run/peak-day/result.json. It holds with
-                           no error and p99 under 250 ms (--errors-only: no error)
-  data-growth [--stops 10000,100000,1000000,1291970] [--probe-seconds S]
-                           permits stored through the running local topology up to each
-                           stop; at each, creates and checks by code probed open-loop,
-                           collection sizes and every query's plan (make data-growth);
-                           .run/data-growth/result.json. It holds with no probe error and
-                           no service query scanning or sorting the collection
-  signed-links [--count N] N distinct signed validation paths (/v/{token}) for the capacity
-                           benchmark, with this checkout's key; the Ed25519 cost on stderr
-  scanner-fixture          a JWK Set and tokens signed with a fresh key, for the scanner's
-                           script test
-  with-db COMMAND...       run COMMAND with MONGODB_URI set to a throw-away SecantusDB
-                           (unless MONGODB_URI is set already); its exit status is ours
+#[derive(Subcommand)]
+enum Command {
+    /// SecantusDB, the issuer and the validator (release) in the foreground until Ctrl-C
+    /// (make run); ISSUER_PORT, VALIDATOR_PORT and DB_PORT move them, admin ports are 1000 above
+    Run,
+    /// The local topology: SecantusDB, REPLICAS issuers and validators, nginx on LISTEN
+    /// (make local-up; also LOCAL_DB_PORT, PROFILE, CPUSET)
+    Up {
+        /// Use the binaries already built
+        #[arg(long)]
+        no_build: bool,
+    },
+    /// Stop exactly what `up` started (make local-down)
+    Down,
+    /// Each part, its pid, whether it lives and is ready (make local-status)
+    Status,
+    /// Start one part again: db, prometheus, issuer-N or validator-N
+    Start { part: String },
+    /// Stop one part, with SIGTERM (waiting for it) or SIGKILL
+    Stop {
+        part: String,
+        #[arg(long)]
+        kill: bool,
+    },
+    /// The fault suite: faults injected under artillery load into a fresh local topology
+    /// each, every answer audited (make fault-test)
+    Fault {
+        /// Comma-separated: kill, rolling, database
+        #[arg(long, default_value = "kill,rolling,database", value_parser = scenarios)]
+        scenarios: Scenarios,
+        /// medium or stress
+        #[arg(long, default_value = "medium")]
+        load: String,
+    },
+    /// Store an expired and a not-yet-valid permit; print their ids
+    Seed {
+        #[command(flatten)]
+        database: Database,
+    },
+    /// Check a fault-suite run against the database
+    Audit {
+        record: PathBuf,
+        report: PathBuf,
+        #[command(flatten)]
+        database: Database,
+        #[arg(long)]
+        no_errors: bool,
+        #[arg(long)]
+        outage: bool,
+        #[arg(long)]
+        max_ms: Option<f64>,
+    },
+    /// CPU time and peak memory of each kind of process of the topology
+    Usage,
+    /// Start-up time and memory of the release binaries (make bench-runtime)
+    BenchRuntime {
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+    },
+    /// Write .run/monitoring/rules.yaml (the PrometheusRule's rules) and
+    /// dashboard-queries.yaml (every dashboard panel's query), for promtool
+    MonitoringRules,
+    /// Run every dashboard query against the local Prometheus (MONITORING=1): which return data
+    DashboardCheck,
+    /// Print a fresh random token (43 URL-safe characters)
+    Token,
+    /// Chile's record day (1.29 M permit requests) replayed open-loop against the running
+    /// local topology (make peak-day); .run/peak-day/result.json. It holds with no error
+    /// and p99 under 250 ms
+    PeakDay {
+        /// Times faster than the day itself
+        #[arg(long, default_value_t = 18.0, value_parser = positive)]
+        speed: f64,
+        /// The share of the day's volume
+        #[arg(long, default_value_t = 1.0, value_parser = scale)]
+        scale: f64,
+        /// Hold with no error, whatever the latency
+        #[arg(long)]
+        errors_only: bool,
+    },
+    /// Permits stored through the running local topology up to each stop; at each, creates
+    /// and checks by code probed open-loop, collection sizes and every query's plan (make
+    /// data-growth); .run/data-growth/result.json. It holds with no probe error and no
+    /// service query scanning or sorting the collection
+    DataGrowth {
+        #[arg(long, default_value = "10000,100000,1000000,1291970", value_parser = stops)]
+        stops: Stops,
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=peak_day::growth::MOST_PROBE_SECONDS as u64))]
+        probe_seconds: u64,
+    },
+    /// N distinct signed validation paths (/v/{token}) for the capacity benchmark, with this
+    /// checkout's key; the Ed25519 cost on stderr
+    SignedLinks {
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+        count: u32,
+    },
+    /// A JWK Set and tokens signed with a fresh key, for the scanner's script test
+    ScannerFixture,
+    /// Run COMMAND with MONGODB_URI set to a throw-away SecantusDB (unless MONGODB_URI is set
+    /// already); its exit status is ours
+    WithDb {
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+}
 
---uri defaults to the local topology's database, --db to permisos.";
+/// `--uri` and `--db`, for the commands that read or write permits.
+#[derive(clap::Args)]
+struct Database {
+    #[arg(long)]
+    uri: Option<String>,
+    #[arg(long, default_value = "permisos")]
+    db: String,
+}
+
+impl Database {
+    fn uri(&self) -> Result<String, Error> {
+        let port = settings::number("LOCAL_DB_PORT", topology::DEFAULT_DB_PORT, 1..=u16::MAX)?;
+        Ok(self.uri.clone().unwrap_or(format!("mongodb://127.0.0.1:{port}")))
+    }
+}
+
+#[derive(Clone)]
+struct Scenarios(Vec<fault::Scenario>);
+
+#[derive(Clone)]
+struct Stops(Vec<u64>);
 
 fn main() -> ExitCode {
-    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a Tokio runtime");
-    match runtime.block_on(dispatch(&arguments)) {
+    match runtime.block_on(dispatch(cli.command)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
@@ -90,189 +187,109 @@ fn main() -> ExitCode {
 }
 
 /// Runs one command; `Ok(false)` when it ran and found a failure (an audit).
-async fn dispatch(arguments: &[String]) -> Result<bool, Error> {
+async fn dispatch(command: Command) -> Result<bool, Error> {
     let paths = Paths::new();
-    if arguments.first().is_some_and(|a| a == "with-db") {
-        return with_db::with_db(&paths, &arguments[1..]);
-    }
-    let mut args = Arguments::new(arguments);
-    let command = args
-        .positional()
-        .ok_or_else(|| Error::Usage("no command given".into()))?;
-    let outcome = match command.as_str() {
-        "run" => {
-            args.done()?;
-            run::run(&paths).await?;
-            true
+    match command {
+        Command::Run => run::run(&paths).await?,
+        Command::Up { no_build } => topology::up(&paths, topology::Topology::from_env()?, !no_build)?,
+        Command::Down => topology::down(&paths),
+        Command::Status => topology::status(&paths),
+        Command::Start { part } => {
+            let pid = topology::start(&paths, &part)?;
+            println!("{part} started (pid {pid})");
         }
-        "up" => {
-            let build = !args.flag("--no-build");
-            args.done()?;
-            topology::up(&paths, topology::Topology::from_env()?, build)?;
-            true
+        Command::Stop { part, kill } => {
+            let pid = topology::stop(&paths, &part, kill)?;
+            println!("{part} stopped (pid {pid}{})", if kill { ", SIGKILL" } else { "" });
         }
-        "down" => {
-            args.done()?;
-            topology::down(&paths);
-            true
-        }
-        "status" => {
-            args.done()?;
-            topology::status(&paths);
-            true
-        }
-        "start" | "stop" => {
-            let part = args
-                .positional()
-                .ok_or_else(|| Error::Usage(format!("{command} needs a PART")))?;
-            let kill = command == "stop" && args.flag("--kill");
-            args.done()?;
-            if command == "start" {
-                let pid = topology::start(&paths, &part)?;
-                println!("{part} started (pid {pid})");
-            } else {
-                let pid = topology::stop(&paths, &part, kill)?;
-                println!("{part} stopped (pid {pid}{})", if kill { ", SIGKILL" } else { "" });
-            }
-            true
-        }
-        "fault" => {
-            let names = args
-                .value("--scenarios")?
-                .unwrap_or_else(|| "kill,rolling,database".into());
-            let scenarios = names
-                .split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|name| !name.is_empty())
-                .map(|name| {
-                    fault::Scenario::parse(name.trim())
-                        .ok_or_else(|| Error::Usage(format!("unknown scenario {name:?}: kill, rolling, database")))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let load = args.value("--load")?.unwrap_or_else(|| "medium".into());
-            args.done()?;
-            fault::fault(&paths, &scenarios, &load).await?
-        }
-        "seed" => {
-            let (uri, database) = database(&mut args)?;
-            args.done()?;
-            seed::seed(&uri, &database).await?;
-            true
-        }
-        "audit" => {
-            let usage = || Error::Usage("audit needs RECORD and REPORT".into());
-            let record = args.positional().ok_or_else(usage)?;
-            let report = args.positional().ok_or_else(usage)?;
-            let (uri, database) = database(&mut args)?;
+        Command::Fault { scenarios, load } => return fault::fault(&paths, &scenarios.0, &load).await,
+        Command::Seed { database } => seed::seed(&database.uri()?, &database.db).await?,
+        Command::Audit {
+            record,
+            report,
+            database,
+            no_errors,
+            outage,
+            max_ms,
+        } => {
             let checks = audit::Checks {
-                no_errors: args.flag("--no-errors"),
-                outage: args.flag("--outage"),
-                max_ms: args
-                    .value("--max-ms")?
-                    .map(|ms| {
-                        ms.parse()
-                            .map_err(|_| Error::Usage(format!("--max-ms {ms:?} is not a number")))
-                    })
-                    .transpose()?,
+                no_errors,
+                outage,
+                max_ms,
             };
-            args.done()?;
-            let verdict = audit::audit(Path::new(&record), Path::new(&report), &uri, &database, &checks).await?;
+            let verdict = audit::audit(&record, &report, &database.uri()?, &database.db, &checks).await?;
             println!("{}", verdict.json);
-            verdict.passed
+            return Ok(verdict.passed);
         }
-        "usage" => {
-            args.done()?;
-            usage::usage(&paths)?;
-            true
-        }
-        "bench-runtime" => {
-            let runs = args.positive("--runs", 10)?;
-            args.done()?;
-            bench::bench_runtime(&paths, runs)?;
-            true
-        }
-        "monitoring-rules" => {
-            args.done()?;
+        Command::Usage => usage::usage(&paths)?,
+        Command::BenchRuntime { runs } => bench::bench_runtime(&paths, runs as usize)?,
+        Command::MonitoringRules => {
             let (rules, queries) = monitoring::write_rule_files(&paths)?;
             println!("{}\n{}", rules.display(), queries.display());
-            true
         }
-        "dashboard-check" => {
-            args.done()?;
+        Command::DashboardCheck => {
             let port = settings::number("PROMETHEUS_PORT", 9090, 1..=u16::MAX)?;
-            monitoring::check_dashboard(&paths, port)?
+            return monitoring::check_dashboard(&paths, port);
         }
-        "peak-day" => {
-            let number = |name: &str, text: Option<String>, default: f64| {
-                text.map_or(Ok(default), |t| {
-                    t.parse::<f64>()
-                        .ok()
-                        .filter(|n| *n > 0.0 && n.is_finite())
-                        .ok_or_else(|| Error::Usage(format!("{name} {t:?} is not a positive number")))
-                })
-            };
-            let speed = number("--speed", args.value("--speed")?, 18.0)?;
-            let scale = number("--scale", args.value("--scale")?, 1.0)?;
-            if scale > peak_day::MOST_SCALE {
-                return Err(Error::Usage(format!(
-                    "--scale {scale} is over {}",
-                    peak_day::MOST_SCALE
-                )));
-            }
-            let latency_bound = !args.flag("--errors-only");
-            args.done()?;
-            let port = topology::Topology::from_env()?.listen_port()?;
+        Command::Token => println!("{}", random_token()),
+        Command::PeakDay {
+            speed,
+            scale,
+            errors_only,
+        } => {
             let settings = peak_day::Settings {
                 speed,
                 scale,
-                port,
-                latency_bound,
+                port: topology::Topology::from_env()?.listen_port()?,
+                latency_bound: !errors_only,
             };
-            peak_day::peak_day(&paths, &settings).await?
+            return peak_day::peak_day(&paths, &settings).await;
         }
-        "data-growth" => {
-            let stops = match args.value("--stops")? {
-                Some(text) => stops(&text)?,
-                None => vec![10_000, 100_000, 1_000_000, 1_291_970],
-            };
-            let probe_seconds = args.positive("--probe-seconds", 15)?;
-            if probe_seconds > peak_day::growth::MOST_PROBE_SECONDS {
-                return Err(Error::Usage(format!(
-                    "--probe-seconds {probe_seconds} is over {}",
-                    peak_day::growth::MOST_PROBE_SECONDS
-                )));
-            }
-            args.done()?;
+        Command::DataGrowth { stops, probe_seconds } => {
             let settings = peak_day::growth::Settings {
-                stops,
+                stops: stops.0,
                 probe_seconds: probe_seconds as f64,
                 port: topology::Topology::from_env()?.listen_port()?,
             };
-            peak_day::growth::data_growth(&paths, &settings).await?
+            return peak_day::growth::data_growth(&paths, &settings).await;
         }
-        "signed-links" => {
-            let count = args.positive("--count", 10_000)?;
-            args.done()?;
-            signed_links::signed_links(&paths, count)?;
-            true
-        }
-        "scanner-fixture" => {
-            args.done()?;
-            signed_links::scanner_fixture();
-            true
-        }
-        "token" => {
-            args.done()?;
-            println!("{}", random_token());
-            true
-        }
-        other => return Err(Error::Usage(format!("unknown command {other:?}"))),
-    };
-    Ok(outcome)
+        Command::SignedLinks { count } => signed_links::signed_links(&paths, count as usize)?,
+        Command::ScannerFixture => signed_links::scanner_fixture(),
+        Command::WithDb { command } => return with_db::with_db(&paths, &command),
+    }
+    Ok(true)
+}
+
+/// `--scenarios`: names separated by commas or spaces.
+fn scenarios(text: &str) -> Result<Scenarios, String> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|name| !name.is_empty())
+        .map(|name| {
+            fault::Scenario::parse(name).ok_or_else(|| format!("unknown scenario {name:?}: kill, rolling, database"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Scenarios)
+}
+
+fn positive(text: &str) -> Result<f64, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|n| *n > 0.0 && n.is_finite())
+        .ok_or_else(|| format!("{text:?} is not a positive number"))
+}
+
+/// `--scale`: positive, and at most `MOST_SCALE` so every generated body stays a RUT.
+fn scale(text: &str) -> Result<f64, String> {
+    let scale = positive(text)?;
+    if scale > peak_day::MOST_SCALE {
+        return Err(format!("{scale} is over {}", peak_day::MOST_SCALE));
+    }
+    Ok(scale)
 }
 
 /// `--stops`: stored-permit counts, each positive, larger than the one before and at most
 /// `MOST_STORED`.
-fn stops(text: &str) -> Result<Vec<u64>, Error> {
+fn stops(text: &str) -> Result<Stops, String> {
     let mut stops: Vec<u64> = Vec::new();
     for part in text.split(',') {
         match part.trim().parse::<u64>() {
@@ -280,76 +297,14 @@ fn stops(text: &str) -> Result<Vec<u64>, Error> {
                 stops.push(stop)
             }
             _ => {
-                return Err(Error::Usage(format!(
-                    "--stops {text:?}: counts of permits, each larger than the one before, at most {}",
+                return Err(format!(
+                    "{text:?}: counts of permits, each larger than the one before, at most {}",
                     peak_day::growth::MOST_STORED
-                )));
+                ));
             }
         }
     }
-    Ok(stops)
-}
-
-fn database(args: &mut Arguments) -> Result<(String, String), Error> {
-    let port = settings::number("LOCAL_DB_PORT", topology::DEFAULT_DB_PORT, 1..=u16::MAX)?;
-    let uri = args.value("--uri")?.unwrap_or(format!("mongodb://127.0.0.1:{port}"));
-    let database = args.value("--db")?.unwrap_or_else(|| "permisos".into());
-    Ok((uri, database))
-}
-
-/// The command line, taken apart as commands ask for their pieces; `done` refuses leftovers.
-struct Arguments {
-    rest: Vec<String>,
-}
-
-impl Arguments {
-    fn new(arguments: &[String]) -> Arguments {
-        Arguments {
-            rest: arguments.to_vec(),
-        }
-    }
-
-    fn positional(&mut self) -> Option<String> {
-        let at = self.rest.iter().position(|a| !a.starts_with("--"))?;
-        Some(self.rest.remove(at))
-    }
-
-    fn flag(&mut self, name: &str) -> bool {
-        let before = self.rest.len();
-        self.rest.retain(|a| a != name);
-        self.rest.len() != before
-    }
-
-    fn value(&mut self, name: &str) -> Result<Option<String>, Error> {
-        let Some(at) = self.rest.iter().position(|a| a == name) else {
-            return Ok(None);
-        };
-        if at + 1 >= self.rest.len() {
-            return Err(Error::Usage(format!("{name} needs a value")));
-        }
-        let value = self.rest.remove(at + 1);
-        self.rest.remove(at);
-        Ok(Some(value))
-    }
-
-    /// `name`'s value, a positive whole number, or `default`.
-    fn positive(&mut self, name: &str, default: usize) -> Result<usize, Error> {
-        match self.value(name)? {
-            None => Ok(default),
-            Some(n) => n
-                .parse()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Error::Usage(format!("{name} {n:?} is not a positive number"))),
-        }
-    }
-
-    fn done(&self) -> Result<(), Error> {
-        match self.rest.first() {
-            None => Ok(()),
-            Some(extra) => Err(Error::Usage(format!("unexpected argument {extra:?}"))),
-        }
-    }
+    Ok(Stops(stops))
 }
 
 /// A step of a long task, as the scripts print them.
@@ -366,32 +321,57 @@ pub fn random_token() -> String {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
-    fn args(line: &str) -> Arguments {
-        Arguments::new(&line.split_whitespace().map(String::from).collect::<Vec<_>>())
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("xtask").chain(line.split_whitespace()))
     }
 
     #[test]
-    fn arguments_are_taken_in_any_order_and_leftovers_refused() {
-        let mut a = args("audit rec.jsonl --max-ms 2000 report.json --outage");
-        assert_eq!(a.positional().as_deref(), Some("audit"));
-        assert_eq!(a.value("--max-ms").unwrap().as_deref(), Some("2000"));
-        assert!(a.flag("--outage"));
-        assert!(!a.flag("--no-errors"));
-        assert_eq!(a.positional().as_deref(), Some("rec.jsonl"));
-        assert_eq!(a.positional().as_deref(), Some("report.json"));
-        assert!(a.done().is_ok());
-        let mut b = args("stop issuer-1 --soon");
-        b.positional();
-        b.positional();
-        assert!(b.done().unwrap_err().to_string().contains("\"--soon\""));
-        assert!(args("seed --uri").value("--uri").is_err());
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_are_taken_in_any_order_and_leftovers_refused() {
+        let audit = parse("audit rec.jsonl --max-ms 2000 report.json --outage").unwrap();
+        let Command::Audit {
+            record,
+            max_ms,
+            outage,
+            no_errors,
+            ..
+        } = audit.command
+        else {
+            panic!("an audit")
+        };
+        assert_eq!(
+            (record.to_str(), max_ms, outage, no_errors),
+            (Some("rec.jsonl"), Some(2000.0), true, false)
+        );
+        let with_db = parse("with-db cargo test --workspace -- --include-ignored").unwrap();
+        let Command::WithDb { command } = with_db.command else {
+            panic!("with-db")
+        };
+        assert_eq!(command, ["cargo", "test", "--workspace", "--", "--include-ignored"]);
+        for wrong in [
+            "stop issuer-1 --soon",
+            "seed --uri",
+            "with-db",
+            "fault --scenarios kill,explode",
+            "peak-day --scale 51",
+            "peak-day --speed -1",
+            "data-growth --probe-seconds 601",
+        ] {
+            assert!(parse(wrong).is_err(), "{wrong}");
+        }
     }
 
     #[test]
     fn stops_must_grow() {
-        assert_eq!(stops("10,200, 3000").unwrap(), vec![10, 200, 3000]);
+        assert_eq!(stops("10,200, 3000").unwrap().0, vec![10, 200, 3000]);
         for wrong in ["0,10", "10,10", "100,20", "10,", "diez", "10,80000001"] {
             assert!(stops(wrong).is_err(), "{wrong}");
         }
