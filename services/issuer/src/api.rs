@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use permit_domain::{FieldError, FieldErrors, Permit, PermitId};
 use permit_store::Cursor;
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::IssuerState;
-use crate::issue::{idempotency_key, issue, issue_once};
+use crate::issue::{IdempotencyKey, issue, issue_once};
 use crate::json_body::{CreatePermit, permit_form};
 
 const DEFAULT_PAGE: u32 = 20;
@@ -99,15 +100,39 @@ impl PermitView {
 )]
 pub async fn create(
     State(state): State<IssuerState>,
+    IdempotencyHeader(key): IdempotencyHeader,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PermitView>), AppError> {
     let form = permit_form(&headers, &body)?;
-    let permit = match idempotency_key(&headers)? {
+    let permit = match key {
         Some(key) => issue_once(&state.ctx, &form, &key).await?,
         None => issue(&state.ctx, &form).await?,
     };
     Ok((StatusCode::CREATED, Json(PermitView::of(&state, &permit))))
+}
+
+/// The `Idempotency-Key` header, parsed at the edge: absent, or 1 to 255 visible ASCII
+/// characters; anything else is refused naming the header.
+pub struct IdempotencyHeader(Option<IdempotencyKey>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, AppError> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(IdempotencyHeader(None));
+        };
+        match value.to_str() {
+            Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+                Ok(IdempotencyHeader(Some(IdempotencyKey::Client(key.to_owned()))))
+            }
+            _ => Err(AppError::Invalid(FieldErrors::from([(
+                "Idempotency-Key",
+                FieldError::Invalid("debe tener de 1 a 255 caracteres ASCII visibles"),
+            )]))),
+        }
+    }
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -1,12 +1,9 @@
 //! Issuing a permit: the one operation behind both the form and the JSON API. It speaks
 //! in its own outcomes; the HTTP edge (`errors`) says what each means to a client.
 
-use axum::http::HeaderMap;
-use permit_domain::{FieldError, FieldErrors, Permit, PermitForm, PermitId, PermitRequest, Refusal};
+use permit_domain::{FieldErrors, Permit, PermitForm, PermitId, PermitRequest, Refusal};
 use permit_store::{KeyState, StoreError};
-use permit_web::{AppError, Context};
-
-const IDEMPOTENCY_KEY: &str = "idempotency-key";
+use permit_web::Context;
 
 /// Why a permit was not issued.
 #[derive(Debug, thiserror::Error)]
@@ -83,22 +80,6 @@ pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &IdempotencyKey) 
             }
             issued
         }
-    }
-}
-
-/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
-pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, AppError> {
-    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
-        return Ok(None);
-    };
-    match value.to_str() {
-        Ok(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
-            Ok(Some(IdempotencyKey::Client(key.to_owned())))
-        }
-        _ => Err(AppError::Invalid(FieldErrors::from([(
-            "Idempotency-Key",
-            FieldError::Invalid("debe tener de 1 a 255 caracteres ASCII visibles"),
-        )]))),
     }
 }
 
