@@ -47,7 +47,7 @@ pub struct CheckView {
     ),
 )]
 pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Json<CheckView>, AppError> {
-    let check = check(&ctx, &id).await?;
+    let check = check(&ctx, &id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(CheckView::of(&ctx, check)))
 }
 

@@ -1,7 +1,8 @@
 //! What a check of a permit shows: its status now and only what a checkpoint needs.
 
 use permit_domain::{Motive, PermitId, Status};
-use permit_web::{AppError, Context};
+use permit_store::StoreError;
+use permit_web::Context;
 
 /// A permit as seen by whoever checks it: name and RUT partly masked, no address.
 pub struct Check {
@@ -14,20 +15,21 @@ pub struct Check {
     pub expires_at: jiff::Timestamp,
 }
 
-/// Unknown and malformed ids are both simply "not found".
-pub async fn check(ctx: &Context, id: &str) -> Result<Check, AppError> {
+/// The permit with code `id`, as a check shows it; `None` for an unknown or malformed id
+/// alike ("not found"). Only the database can fail.
+pub async fn check(ctx: &Context, id: &str) -> Result<Option<Check>, StoreError> {
     let found = match PermitId::parse(id) {
         Ok(id) => ctx.store.find(&id).await?,
         Err(_) => None,
     };
     let Some(permit) = found else {
         ctx.metrics.permit_checked("not_found");
-        return Err(AppError::NotFound);
+        return Ok(None);
     };
     let status = permit.status(ctx.now());
     ctx.metrics.permit_checked(status.code());
     tracing::info!(permit = %permit.id, status = status.code(), "permit checked");
-    Ok(Check {
+    Ok(Some(Check {
         id: permit.id,
         status,
         name: permit.name.masked(),
@@ -35,5 +37,5 @@ pub async fn check(ctx: &Context, id: &str) -> Result<Check, AppError> {
         motive: permit.motive,
         valid_from: permit.valid_from,
         expires_at: permit.expires_at,
-    })
+    }))
 }

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use permit_domain::PermitId;
-use permit_web::{AppError, Context, PageError};
+use permit_web::{Context, PageError};
 use serde::Deserialize;
 
 use crate::lookup::{Check, check};
@@ -120,15 +120,13 @@ impl StatusPage {
 }
 
 pub async fn status(State(ctx): State<Context>, Path(id): Path<String>) -> Result<Response, PageError> {
-    let page = match check(&ctx, &id).await {
-        Ok(check) => StatusPage::of(&ctx, check, None),
-        Err(AppError::NotFound) => {
+    match check(&ctx, &id).await.map_err(|error| PageError(error.into()))? {
+        Some(check) => Ok(Html(StatusPage::of(&ctx, check, None).render()?).into_response()),
+        None => {
             let page = StatusPage::without_permit("not_found", "NO ENCONTRADO");
-            return Ok((StatusCode::NOT_FOUND, Html(page.render()?)).into_response());
+            Ok((StatusCode::NOT_FOUND, Html(page.render()?)).into_response())
         }
-        Err(error) => return Err(PageError(error)),
-    };
-    Ok(Html(page.render()?).into_response())
+    }
 }
 
 /// A signed permit's page: verified here, with no database read.
