@@ -13,9 +13,11 @@ const EDDSA = -8;
 const MAX_TOKEN_CHARS = 512;
 const $ = (id) => document.getElementById(id);
 const motives = new Map([...document.querySelectorAll('#motivos li')].map((li) => [li.dataset.code, li.textContent]));
-/** The longest validity a genuine permit can have (the validator's limit, from the page). */
-const LONGEST_WINDOW_SECONDS = Number($('motivos').dataset.longestWindowSeconds);
-/** 9999-12-31T23:59:59Z, the last time the validator reads. */
+/** The longest validity a genuine permit can have: the validator's limit, from the page;
+ * if the page came from an older deployment than this script (a rolling update while the
+ * service worker was caching), the limit as it stood when this was written (12 h 10 min). */
+const LONGEST_WINDOW_SECONDS = Number($('motivos').dataset.longestWindowSeconds) || 43800;
+/** The end of year 9999: no later time is a permit's. */
 const LAST_SECOND = 253402300799;
 let keys = new Map();
 /** Counts scans, so that a slow verification cannot overwrite a later scan's result. */

@@ -31,13 +31,13 @@ class Element {
 }
 
 /** A page with the scanner's elements, the script loaded into it and its keys read. */
-async function scanner() {
+async function scanner({ pageLimit = true } = {}) {
   const elements = new Map();
   const element = (id) => {
     if (!elements.has(id)) elements.set(id, new Element(id));
     return elements.get(id);
   };
-  element('motivos').dataset.longestWindowSeconds = String(FIXTURE.longest_window_seconds);
+  if (pageLimit) element('motivos').dataset.longestWindowSeconds = String(FIXTURE.longest_window_seconds);
   const motive = { dataset: { code: 'compras' }, textContent: 'Compras de insumos básicos' };
   const offline = () => Promise.reject(new TypeError('offline'));
   const context = {
@@ -170,6 +170,14 @@ test('a code that is not a signed link hides the previous permit too', async () 
     assert.equal(seen.details, false);
     assert.deepEqual([seen.nombre, seen.rut, seen.motivo, seen.revocaciones], ['', '', '', '']);
   }
+});
+
+test('a page from an older deployment, without the window limit, still refuses what no motive gives', async () => {
+  const { show, element } = await scanner({ pageLimit: false });
+  await show(LINK + FIXTURE.valid);
+  assert.equal(element('estado').textContent, 'VIGENTE');
+  await show(LINK + FIXTURE.long_window);
+  assert.deepEqual(screen(element), NOT_VALID);
 });
 
 test('a slow scan cannot overwrite a later one', async () => {
