@@ -13,6 +13,7 @@ use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use permit_domain::{Clock, PermitForm, Rules, Rut};
 use permit_store::{CommandObserver, Store};
 use permit_token::{KeySet, SigningKey};
+use permit_web::metrics::Service;
 use permit_web::{Context, Limits, Links, Metrics};
 
 pub use app::TestApp;
@@ -112,7 +113,7 @@ pub async fn context(clock: &ManualClock, rules: Rules) -> Context {
 /// A context over `database` with a client of its own, as another replica would have;
 /// its database commands are timed into its metrics.
 pub async fn context_on(database: &str, clock: &ManualClock, rules: Rules) -> Context {
-    let metrics = Arc::new(Metrics::new("test"));
+    let metrics = Arc::new(Metrics::new(Service::Test));
     let timings = metrics.clone();
     let observer: CommandObserver = Arc::new(move |operation, elapsed| timings.mongodb_operation(operation, elapsed));
     let store = Store::connect_observed(&mongodb_uri(), database, "tests", Some(observer))
@@ -143,7 +144,7 @@ pub fn with_store(store: Store, clock: &ManualClock, rules: Rules) -> Context {
         clock: Arc::new(clock.clone()),
         rules: Arc::new(rules),
         links: Arc::new(Links::new("http://formulario.test", "http://validar.test").expect("valid links")),
-        metrics: Arc::new(Metrics::new("test")),
+        metrics: Arc::new(Metrics::new(Service::Test)),
         limits: Limits::default(),
     }
 }

@@ -17,6 +17,37 @@ const LATENCY_BUCKETS: [f64; 14] = [
 /// Why the overload protection answered instead of a handler.
 pub const SHED_REASONS: [&str; 2] = ["overloaded", "timeout"];
 
+/// Which process the registry is for: each exports only the instruments it moves, so no
+/// dashboard reads a counter that can never leave zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Permits issued and refused, quotas given back.
+    Issuer,
+    /// Permit checks.
+    Validator,
+    /// A test context, which either service's router may serve: everything.
+    Test,
+}
+
+impl Service {
+    /// The `service` label, and the database client's application name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Issuer => "issuer",
+            Service::Validator => "validator",
+            Service::Test => "test",
+        }
+    }
+
+    fn issues(self) -> bool {
+        matches!(self, Service::Issuer | Service::Test)
+    }
+
+    fn checks(self) -> bool {
+        matches!(self, Service::Validator | Service::Test)
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     service: &'static str,
@@ -34,7 +65,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(service: &'static str) -> Metrics {
+    pub fn new(kind: Service) -> Metrics {
+        let service = kind.name();
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests answered"),
@@ -112,21 +144,28 @@ impl Metrics {
                 option_env!("GIT_REVISION").unwrap_or("unknown"),
             ])
             .set(1);
-        for collector in [
-            Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
+        let mut collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(http_requests.clone()),
             Box::new(http_duration.clone()),
             Box::new(http_in_flight.clone()),
-            Box::new(permits_issued.clone()),
-            Box::new(validations.clone()),
-            Box::new(refusals.clone()),
             Box::new(shed.clone()),
-            Box::new(quota_releases_pending.clone()),
-            Box::new(quota_releases_failed.clone()),
             Box::new(mongodb_duration.clone()),
             Box::new(mongodb_up.clone()),
             Box::new(build_info),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
-        ] {
+        ];
+        if kind.issues() {
+            collectors.extend([
+                Box::new(permits_issued.clone()) as Box<dyn prometheus::core::Collector>,
+                Box::new(refusals.clone()),
+                Box::new(quota_releases_pending.clone()),
+                Box::new(quota_releases_failed.clone()),
+            ]);
+        }
+        if kind.checks() {
+            collectors.push(Box::new(validations.clone()));
+        }
+        for collector in collectors {
             registry.register(collector).expect("metric names are unique");
         }
         Metrics {

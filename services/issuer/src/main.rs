@@ -2,6 +2,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use issuer::Options;
+use permit_web::metrics::Service;
 use permit_web::startup::{self, StartupError};
 use permit_web::{Config, Health, Metrics, serve, telemetry};
 
@@ -19,7 +20,7 @@ async fn run() -> Result<(), StartupError> {
         Some(limiter) => limiter.log(),
         None => tracing::info!("no per-client limit on permit requests (CREATE_RATE_LIMIT=off)"),
     }
-    let metrics = Arc::new(Metrics::new("issuer"));
+    let metrics = Arc::new(Metrics::new(Service::Issuer));
     let store = startup::store(&config, &metrics).await?;
     let health = Health::new(store.clone(), metrics.clone());
     startup::ensure_indexes_in_background(store.clone(), health.clone());

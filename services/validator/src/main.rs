@@ -1,6 +1,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use permit_web::metrics::Service;
 use permit_web::startup::{self, StartupError};
 use permit_web::{Config, Health, Metrics, serve, telemetry};
 use validator::{Options, Revocations, Signed};
@@ -15,7 +16,7 @@ async fn run() -> Result<(), StartupError> {
     let config = Config::from_env()?;
     let options = Options::from_env()?;
     startup::log_rules(&config);
-    let metrics = Arc::new(Metrics::new("validator"));
+    let metrics = Arc::new(Metrics::new(Service::Validator));
     let store = startup::store(&config, &metrics).await?;
     let health = Health::new(store.clone(), metrics.clone());
     startup::ensure_indexes_in_background(store.clone(), health.clone());

@@ -96,6 +96,16 @@ async fn logs_are_json_lines_with_request_ids_and_no_citizen_data() {
             .json(&form),
     )
     .await;
+    // The issuer exports what it moves, and not the validator's instruments.
+    let metrics = testkit::body_text(http.get(format!("{}/metrics", service.admin))).await;
+    assert!(
+        metrics.contains(r#"permits_issued_total{motive="compras"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("permit_validations_total"),
+        "the issuer exports checks"
+    );
     let permit_page = http
         .get(format!(
             "{}/permiso/{}",

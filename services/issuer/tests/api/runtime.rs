@@ -115,7 +115,10 @@ async fn readiness_is_about_this_process_and_reports_the_database_apart() {
     // A database that does not answer leaves a started pod ready: the app answers each
     // request that needs it with 503 + Retry-After, and the landing page stays up.
     let dead = testkit::dead_store().await;
-    let health = Health::new(dead, std::sync::Arc::new(permit_web::Metrics::new("test")));
+    let health = Health::new(
+        dead,
+        std::sync::Arc::new(permit_web::Metrics::new(permit_web::metrics::Service::Test)),
+    );
     health.indexes_ready();
     let admin = testkit::spawn(health.router()).await;
     let started = std::time::Instant::now();

@@ -131,7 +131,17 @@ async fn thousands_of_invented_methods_add_no_metric_series() {
         let answer = send(&format!("INVENTED{n}")).await.unwrap();
         assert!(answer.status().is_client_error(), "{}", answer.status());
     }
+    let forged = http.get(format!("{}/api/v/AAAA", service.public)).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     let metrics = testkit::body_text(http.get(format!("{}/metrics", service.admin))).await;
+    // The validator exports what it moves, and not the issuer's instruments.
+    assert!(
+        metrics.contains(r#"permit_validations_total{result="invalid"} 1"#),
+        "{metrics}"
+    );
+    for issuers in ["permits_issued_total", "permits_refused_total", "permit_quota_releases"] {
+        assert!(!metrics.contains(issuers), "the validator exports {issuers}");
+    }
     let series = metrics
         .lines()
         .filter(|l| l.starts_with("http_requests_total{"))
