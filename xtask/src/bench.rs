@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use crate::paths::Paths;
 use crate::process;
+use crate::services::Service;
 use crate::with_db::ThrowawayDb;
 use crate::{net, services, step};
 
@@ -111,11 +112,12 @@ struct Started {
 impl Started {
     fn start(paths: &Paths, binary: &str, uri: &str, database: &str) -> Result<Started, Error> {
         let (port, admin) = (net::free_port()?, net::free_port()?);
-        let keys = crate::keys::permit_keys(&paths.run_dir())?;
-        let key = match binary {
-            "issuer" => (crate::keys::SIGNING_KEY, keys.signing),
-            _ => (crate::keys::PUBLIC_KEYS, keys.public),
+        let service = if binary == "issuer" {
+            Service::Issuer
+        } else {
+            Service::Validator
         };
+        let secrets = crate::keys::Secrets::load(&paths.run_dir())?.env_for(service);
         let started = Instant::now();
         let mut child = Command::new(paths.binary("release", binary))
             .env_clear()
@@ -129,7 +131,7 @@ impl Started {
             .env("PERMIT_WEEKLY_LIMIT", "off")
             .env("RUST_LOG", "warn")
             .env("SHUTDOWN_DRAIN_SECS", "0")
-            .env(key.0, key.1)
+            .envs(secrets)
             .stdin(Stdio::null())
             .spawn()
             .map_err(Error::io(format!("starting {binary}")))?;

@@ -7,15 +7,66 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use permit_token::{KeySet, SigningKey};
+use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::services::Service;
 use crate::settings;
 
 pub const SIGNING_KEY: &str = "PERMIT_SIGNING_KEY";
 pub const PUBLIC_KEYS: &str = "PERMIT_PUBLIC_KEYS";
-/// The variables only the issuer may see.
-pub const ISSUER_ONLY: [&str; 2] = [SIGNING_KEY, "ADMIN_TOKEN"];
+pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+/// The variables `Secrets` hands out, each to its service only; never passed on as they are.
+pub const ROUTED: [&str; 3] = [SIGNING_KEY, PUBLIC_KEYS, ADMIN_TOKEN];
 
+/// What each service is given of this checkout's secrets, decided here only: the private
+/// key and the operator token go to the issuer, the public keys to the validator. No
+/// `Debug`, so none of it can be printed by mistake.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Secrets {
+    admin_token: String,
+    keys: PermitKeys,
+}
+
+impl Secrets {
+    /// `ADMIN_TOKEN`, `PERMIT_SIGNING_KEY` and `PERMIT_PUBLIC_KEYS` when set, otherwise the
+    /// checkout's own in `run_dir` (made there on first use).
+    pub fn load(run_dir: &Path) -> Result<Secrets, Error> {
+        let admin_token = match settings::var(ADMIN_TOKEN) {
+            Some(token) => token,
+            None => admin_token(&run_dir.join("admin-token"))?,
+        };
+        Ok(Secrets {
+            admin_token,
+            keys: permit_keys(run_dir)?,
+        })
+    }
+
+    /// The variables `service` is started with.
+    pub fn env_for(&self, service: Service) -> Vec<(String, String)> {
+        match service {
+            Service::Issuer => vec![
+                (ADMIN_TOKEN.into(), self.admin_token.clone()),
+                (SIGNING_KEY.into(), self.keys.signing.clone()),
+            ],
+            Service::Validator => vec![(PUBLIC_KEYS.into(), self.keys.public.clone())],
+        }
+    }
+}
+
+/// The operator's token, made once per checkout and kept out of the repository.
+pub fn admin_token(path: &Path) -> Result<String, Error> {
+    if let Ok(token) = std::fs::read_to_string(path)
+        && token.trim().len() >= 32
+    {
+        return Ok(token.trim().to_owned());
+    }
+    let token = crate::random_token();
+    write_private(path, format!("{token}\n").as_bytes())?;
+    Ok(token)
+}
+
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PermitKeys {
     /// For the issuer's `PERMIT_SIGNING_KEY`.
     pub signing: String,
@@ -66,6 +117,23 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    #[test]
+    fn the_private_key_and_the_operator_token_go_to_the_issuer_only() {
+        let secrets = Secrets {
+            admin_token: "t".repeat(43),
+            keys: PermitKeys {
+                signing: "private".into(),
+                public: "public".into(),
+            },
+        };
+        let names = |service| -> Vec<String> { secrets.env_for(service).into_iter().map(|(name, _)| name).collect() };
+        assert_eq!(names(Service::Issuer), [ADMIN_TOKEN, SIGNING_KEY]);
+        assert_eq!(names(Service::Validator), [PUBLIC_KEYS]);
+        for service in Service::BOTH {
+            assert!(names(service).iter().all(|name| ROUTED.contains(&name.as_str())));
+        }
+    }
 
     #[test]
     fn private_files_are_made_with_their_folder_and_readable_by_their_owner_only() {

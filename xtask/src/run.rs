@@ -100,8 +100,7 @@ fn start_all(
     };
     start(running, &database, 30, || net::listening(ports.database))?;
 
-    let token = admin_token(&dir.join("admin-token"))?;
-    let keys = keys::permit_keys(&dir)?;
+    let secrets = keys::Secrets::load(&dir)?;
     let links = Links {
         issuer: settings::or(
             "ISSUER_PUBLIC_URL",
@@ -134,13 +133,7 @@ fn start_all(
         };
         let replica = Replica::new(service, service.name().into(), port);
         let mut env = env.clone();
-        match service {
-            Service::Issuer => {
-                env.push(("ADMIN_TOKEN".into(), token.clone()));
-                env.push((keys::SIGNING_KEY.into(), keys.signing.clone()));
-            }
-            Service::Validator => env.push((keys::PUBLIC_KEYS.into(), keys.public.clone())),
-        }
+        env.extend(secrets.env_for(service));
         let spec = replica.spec(
             paths.binary("release", service.name()),
             &env,
@@ -175,18 +168,6 @@ fn supervisor(pid: u32) -> bool {
             .next()
             .is_some_and(|program| program.ends_with(b"xtask"))
     })
-}
-
-/// The operator's token, made once per checkout and kept out of the repository.
-pub fn admin_token(path: &std::path::Path) -> Result<String, Error> {
-    if let Ok(token) = std::fs::read_to_string(path)
-        && token.trim().len() >= 32
-    {
-        return Ok(token.trim().to_owned());
-    }
-    let token = crate::random_token();
-    crate::keys::write_private(path, format!("{token}\n").as_bytes())?;
-    Ok(token)
 }
 
 fn print_welcome(links: &Links) {

@@ -36,8 +36,10 @@ pub struct Topology {
     pub profile: String,
     /// `taskset -c` list every part is pinned to, e.g. `0` for the case study's one core.
     pub cpuset: Option<String>,
-    /// The services' environment.
+    /// The services' environment, secrets left out.
     pub env: Vec<(String, String)>,
+    /// The operator token and the keys (the same token as `make run`'s: audits read through it).
+    secrets: crate::keys::Secrets,
     /// Where Prometheus listens, when MONITORING=1 asked for it.
     #[serde(default)]
     pub prometheus_port: Option<u16>,
@@ -109,17 +111,12 @@ impl Topology {
         // per-client limit on creates is off here unless asked for.
         default("TRUSTED_PROXIES", "127.0.0.1".into());
         default("CREATE_RATE_LIMIT", "off".into());
-        // The operator API, as `make run` has it (same token): audits read through it.
-        default(
-            "ADMIN_TOKEN",
-            crate::run::admin_token(&Paths::new().run_dir().join("admin-token"))?,
-        );
-        let keys = crate::keys::permit_keys(&Paths::new().run_dir())?;
-        default(crate::keys::SIGNING_KEY, keys.signing);
-        default(crate::keys::PUBLIC_KEYS, keys.public);
+        // Secrets are routed by `Secrets`, each to its service only.
+        env.retain(|(name, _)| !crate::keys::ROUTED.contains(&name.as_str()));
         env.retain(|(name, _)| name != "MONGODB_URI");
         env.push(("MONGODB_URI".into(), format!("mongodb://127.0.0.1:{db_port}")));
         Ok(Topology {
+            secrets: crate::keys::Secrets::load(&Paths::new().run_dir())?,
             replicas,
             listen,
             db_port,
@@ -224,14 +221,11 @@ pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
 }
 
 impl Topology {
-    /// The services' environment as `service` gets it: the private key and the operator
-    /// token stay in the issuer.
+    /// The services' environment as `service` gets it, with its secrets.
     fn env_for(&self, service: Service) -> Vec<(String, String)> {
-        self.env
-            .iter()
-            .filter(|(name, _)| service == Service::Issuer || !crate::keys::ISSUER_ONLY.contains(&name.as_str()))
-            .cloned()
-            .collect()
+        let mut env = self.env.clone();
+        env.extend(self.secrets.env_for(service));
+        env
     }
 }
 
