@@ -57,11 +57,11 @@ capacity:
 
 ## peak-day: Chile's record day (1.29 M permit requests) replayed open-loop, SPEED times faster (SPEED=18 SCALE=1; BENCHMARKS.md)
 peak-day:
-	@scripts/peak-day.sh
+	@scripts/record-day.sh peak-day
 
 ## data-growth: p50/p99 of create and check and the database's size at 10k..1.29M stored permits, with query plans (STOPS=; BENCHMARKS.md)
 data-growth:
-	@scripts/data-growth.sh
+	@scripts/record-day.sh data-growth
 
 ## kind-up: kind cluster (1+3 nodes), MetalLB, metrics-server, ingress-nginx (GATEWAY=1: Envoy Gateway), images, deploy
 kind-up:

@@ -34,7 +34,7 @@ step "smoke load test: the case study's scenario through nginx and 4 + 4 replica
 PROFILE=debug SKIP_BUILD=1 ENV=smoke scripts/load-test.sh
 
 step "the record day, shortened: 1/2000 of its volume, 3,600 times faster (about 20 s)"
-PROFILE=debug SKIP_BUILD=1 SECANTUS=py ERRORS_ONLY=1 SPEED=3600 SCALE=0.0005 scripts/peak-day.sh
+PROFILE=debug SKIP_BUILD=1 SECANTUS=py ERRORS_ONLY=1 SPEED=3600 SCALE=0.0005 scripts/record-day.sh peak-day
 
 step "browser tests"
 PROFILE=debug SKIP_BUILD=1 scripts/e2e.sh 2>&1 | tee .run/e2e-output.txt
