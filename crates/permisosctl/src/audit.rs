@@ -103,6 +103,22 @@ pub struct Audit {
     pub duplicated: Vec<Duplicate>,
 }
 
+/// The audit, for people: the counts, then each lost permit's id.
+pub fn render(audit: &Audit, since: &Timestamp) -> String {
+    format!(
+        "{} permits acknowledged to the load run, {} listed by the issuer since {since}: {} lost, {} citizens with a duplicate\n{}",
+        audit.acknowledged,
+        audit.listed,
+        audit.lost.len(),
+        audit.duplicated.len(),
+        audit
+            .lost
+            .iter()
+            .map(|id| format!("  lost: {id}\n"))
+            .collect::<String>()
+    )
+}
+
 impl Audit {
     pub fn passed(&self) -> bool {
         self.acknowledged > 0 && self.lost.is_empty() && self.duplicated.is_empty()

@@ -221,42 +221,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
 /// The finding after a printed report, if any; `Err` when no report could be made.
 async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
     match &cli.command {
-        Command::Wait(args) => {
-            let client = cluster::connect(cli.context.as_deref()).await?;
-            let targets = if args.targets.is_empty() {
-                Target::system()
-            } else {
-                args.targets.clone()
-            };
-            let human = cli.output == Output::Human;
-            let done = wait::wait(
-                &client,
-                &cli.namespace,
-                &targets,
-                args.timeout,
-                Duration::from_secs(2),
-                |elapsed, standing| {
-                    if human {
-                        let pending: Vec<String> = standing
-                            .iter()
-                            .filter(|s| !s.ready)
-                            .map(|s| format!("{}: {}", s.target, s.detail))
-                            .collect();
-                        eprintln!("[{:>4} s] waiting for {}", elapsed.as_secs(), pending.join("; "));
-                    }
-                },
-            )
-            .await?;
-            print(cli.output, &done, |done| {
-                let parts: Vec<String> = done
-                    .targets
-                    .iter()
-                    .map(|s| format!("{} {}", s.target, s.detail))
-                    .collect();
-                format!("ready after {:.0} s: {}\n", done.seconds, parts.join(", "))
-            });
-            Ok(None)
-        }
+        Command::Wait(args) => wait_until_ready(cli, args).await,
         Command::Status => {
             let client = cluster::connect(cli.context.as_deref()).await?;
             let report = status::read(&client, &cli.namespace).await?;
@@ -280,90 +245,122 @@ async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
                 .failed()
                 .map(|step| Error::Unhealthy(format!("smoke failed at \"{}\": {}", step.name, step.detail))))
         }
-        Command::Chaos(args) => {
-            let client = cluster::connect(cli.context.as_deref()).await?;
-            let plan = Plan {
-                target: args.target,
-                every: args.every,
-                duration: args.duration,
-                settle: args.settle,
-            };
-            let stop = || async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            let human = cli.output == Output::Human;
-            let report = chaos::chaos(&client, &cli.namespace, &plan, stop, |line| {
-                if human {
-                    eprintln!("{line}");
-                }
-            })
-            .await?;
-            print(cli.output, &report, |r| format!("{}\n", chaos::summary(r)));
-            Ok(match report.unreplaced().len() {
-                0 => None,
-                n => Some(Error::Unhealthy(format!(
-                    "{n} deleted pod(s) not replaced within the settle time"
-                ))),
-            })
-        }
+        Command::Chaos(args) => delete_pods(cli, args).await,
         Command::Keys(KeysCommand::New) => {
             println!("{}", keys::new_key());
             Ok(None)
         }
         Command::Keys(KeysCommand::Public { keep }) => {
-            let mut private = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut private)
-                .map_err(|e| Error::Usage(format!("reading the private key on stdin: {e}")))?;
-            let kept = keep
-                .iter()
-                .map(|path| {
-                    std::fs::read_to_string(path)
-                        .map(|text| (path.display().to_string(), text))
-                        .map_err(|e| Error::Usage(format!("--keep {}: {e}", path.display())))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            println!("{}", keys::public(&private, &kept)?);
+            println!("{}", keys::public(&read_stdin()?, &read_kept(keep)?)?);
             Ok(None)
         }
-        Command::Audit(args) => {
-            let text = std::fs::read_to_string(&args.record)
-                .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
-            let record = audit::Record::parse(&text)
-                .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
-            let since = audit::parse_since(&args.since, jiff::Timestamp::now())
-                .map_err(|e| Error::Usage(format!("--since: {e}")))?;
-            let (entry, client) = entry(cli, &args.entry).await?;
-            let token = match (&args.token, client) {
-                (Some(token), _) => token.clone(),
-                (None, Some(client)) => audit::operator_token(&client, &cli.namespace).await?,
-                (None, None) => {
-                    let client = cluster::connect(cli.context.as_deref()).await?;
-                    audit::operator_token(&client, &cli.namespace).await?
-                }
-            };
-            let listed = audit::list_since(&http()?, &entry, &token, since).await?;
-            let result = audit::compare(&record, &listed);
-            print(cli.output, &result, |a| {
-                format!(
-                    "{} permits acknowledged to the load run, {} listed by the issuer since {since}: {} lost, {} citizens with a duplicate\n{}",
-                    a.acknowledged,
-                    a.listed,
-                    a.lost.len(),
-                    a.duplicated.len(),
-                    a.lost.iter().map(|id| format!("  lost: {id}\n")).collect::<String>()
-                )
-            });
-            Ok(if result.passed() {
-                None
-            } else if result.acknowledged == 0 {
-                Some(Error::Unhealthy(
-                    "the record holds no acknowledged permit; nothing was audited".into(),
-                ))
-            } else {
-                Some(Error::Unhealthy("permits lost or duplicated".into()))
-            })
-        }
+        Command::Audit(args) => audit_run(cli, args).await,
     }
+}
+
+/// `wait`: progress on stderr for people, the outcome on stdout.
+async fn wait_until_ready(cli: &Cli, args: &WaitArgs) -> Result<Option<Error>, Error> {
+    let client = cluster::connect(cli.context.as_deref()).await?;
+    let targets = if args.targets.is_empty() {
+        Target::system()
+    } else {
+        args.targets.clone()
+    };
+    let human = cli.output == Output::Human;
+    let done = wait::wait(
+        &client,
+        &cli.namespace,
+        &targets,
+        args.timeout,
+        Duration::from_secs(2),
+        |elapsed, standing| {
+            if human {
+                eprintln!("{}", wait::render_progress(elapsed, standing));
+            }
+        },
+    )
+    .await?;
+    print(cli.output, &done, wait::render);
+    Ok(None)
+}
+
+/// `chaos`: each deletion on stderr for people, the summary on stdout.
+async fn delete_pods(cli: &Cli, args: &ChaosArgs) -> Result<Option<Error>, Error> {
+    let client = cluster::connect(cli.context.as_deref()).await?;
+    let plan = Plan {
+        target: args.target,
+        every: args.every,
+        duration: args.duration,
+        settle: args.settle,
+    };
+    let stop = || async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let human = cli.output == Output::Human;
+    let report = chaos::chaos(&client, &cli.namespace, &plan, stop, |line| {
+        if human {
+            eprintln!("{line}");
+        }
+    })
+    .await?;
+    print(cli.output, &report, |r| format!("{}\n", chaos::summary(r)));
+    Ok(match report.unreplaced().len() {
+        0 => None,
+        n => Some(Error::Unhealthy(format!(
+            "{n} deleted pod(s) not replaced within the settle time"
+        ))),
+    })
+}
+
+/// `audit`: the run's record against what the issuer lists, read with the operator token
+/// (given, or read from the cluster's Secret).
+async fn audit_run(cli: &Cli, args: &AuditArgs) -> Result<Option<Error>, Error> {
+    let text = std::fs::read_to_string(&args.record)
+        .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
+    let record =
+        audit::Record::parse(&text).map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
+    let since =
+        audit::parse_since(&args.since, jiff::Timestamp::now()).map_err(|e| Error::Usage(format!("--since: {e}")))?;
+    let (entry, client) = entry(cli, &args.entry).await?;
+    let token = match (&args.token, client) {
+        (Some(token), _) => token.clone(),
+        (None, Some(client)) => audit::operator_token(&client, &cli.namespace).await?,
+        (None, None) => {
+            let client = cluster::connect(cli.context.as_deref()).await?;
+            audit::operator_token(&client, &cli.namespace).await?
+        }
+    };
+    let listed = audit::list_since(&http()?, &entry, &token, since).await?;
+    let result = audit::compare(&record, &listed);
+    print(cli.output, &result, |a| audit::render(a, &since));
+    Ok(if result.passed() {
+        None
+    } else if result.acknowledged == 0 {
+        Some(Error::Unhealthy(
+            "the record holds no acknowledged permit; nothing was audited".into(),
+        ))
+    } else {
+        Some(Error::Unhealthy("permits lost or duplicated".into()))
+    })
+}
+
+/// `keys public`: the private key, on standard input.
+fn read_stdin() -> Result<String, Error> {
+    let mut private = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut private)
+        .map_err(|e| Error::Usage(format!("reading the private key on stdin: {e}")))?;
+    Ok(private)
+}
+
+/// `keys public --keep`: each kept JWK Set with the path it came from.
+fn read_kept(keep: &[PathBuf]) -> Result<Vec<(String, String)>, Error> {
+    keep.iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map(|text| (path.display().to_string(), text))
+                .map_err(|e| Error::Usage(format!("--keep {}: {e}", path.display())))
+        })
+        .collect()
 }
 
 #[cfg(test)]

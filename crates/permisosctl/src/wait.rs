@@ -304,6 +304,26 @@ pub struct Done {
     pub targets: Vec<Standing>,
 }
 
+/// A progress line: how long it has waited and what is still pending, with why.
+pub fn render_progress(elapsed: Duration, standing: &[Standing]) -> String {
+    let pending: Vec<String> = standing
+        .iter()
+        .filter(|s| !s.ready)
+        .map(|s| format!("{}: {}", s.target, s.detail))
+        .collect();
+    format!("[{:>4} s] waiting for {}", elapsed.as_secs(), pending.join("; "))
+}
+
+/// The outcome, for people.
+pub fn render(done: &Done) -> String {
+    let parts: Vec<String> = done
+        .targets
+        .iter()
+        .map(|s| format!("{} {}", s.target, s.detail))
+        .collect();
+    format!("ready after {:.0} s: {}\n", done.seconds, parts.join(", "))
+}
+
 /// Waits until `targets` in `namespace` are ready, at most `timeout`. `progress` is told
 /// where they stand whenever that changes, and every 30 s while it does not; `pace` is
 /// how often time alone is re-judged.
