@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (`make test`, and CI): formatting, lints, every test against a real
 # MongoDB-wire server (MONGODB_URI when set, otherwise a throw-away SecantusDB), `make run`
-# as a newcomer runs it, the API fuzzer, the offline checks of the Kubernetes manifests, the
+# and `make local-up` as a newcomer runs them, the offline scanner's script against damaged
+# tokens (node), the API fuzzer, the offline checks of the Kubernetes manifests, the
 # smoke load test through the local topology (fails on any failed virtual user), a short
 # replay of the record day (fails on any error), and the browser tests. Ends with one line counting every test.
 set -euo pipefail
