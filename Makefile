@@ -11,7 +11,7 @@ help:
 run:
 	@scripts/tools.sh secantus && cargo xtask run
 
-## test: fmt, clippy, every test (throw-away SecantusDB or $MONGODB_URI), make run as a newcomer, API fuzzing, manifests, load smoke, browser tests
+## test: fmt, clippy, every test (throw-away SecantusDB or $MONGODB_URI), make run and make local-up as a newcomer, the scanner script, API fuzzing, manifests, load smoke, browser tests
 test:
 	@scripts/test.sh
 
