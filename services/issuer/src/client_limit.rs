@@ -151,9 +151,7 @@ impl ClientKey {
     /// `CLIENT_IPV6_PREFIX`: 32 to 128 bits (128 counts each address alone).
     pub fn parse(variable: &'static str, text: Option<&str>) -> Result<ClientKey, ConfigError> {
         let Some(text) = text else {
-            return Ok(ClientKey {
-                ipv6_prefix: DEFAULT_IPV6_PREFIX,
-            });
+            return Ok(ClientKey::default());
         };
         match text.trim().trim_start_matches('/').parse::<u8>() {
             Ok(prefix) if (32..=128).contains(&prefix) => Ok(ClientKey { ipv6_prefix: prefix }),
