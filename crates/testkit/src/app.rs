@@ -1,12 +1,13 @@
-//! A service's router served on a free port as its binary would serve it, with the admin
-//! port beside it, the clock the test moves and the context both run on.
+//! A service's router served on free ports through the binaries' own wiring (`App`: the
+//! admin port, index creation, draining), with the clock the test moves and the context
+//! both run on.
 
 use axum::Router;
 use permit_domain::{Permit, Rules};
-use permit_web::{Context, Health};
+use permit_web::{App, Context, Health};
 use reqwest::{Client, StatusCode};
 
-use crate::{ManualClock, context, spawn};
+use crate::{ManualClock, context};
 
 pub struct TestApp {
     /// `http://127.0.0.1:<port>` of the public routes.
@@ -31,9 +32,13 @@ impl TestApp {
 
     /// `router` over `ctx`, which runs on `clock`.
     pub async fn serve(ctx: Context, clock: ManualClock, router: impl FnOnce(Context) -> Router) -> TestApp {
-        let health = Health::new(ctx.store.clone(), ctx.metrics.clone());
-        let admin = spawn(health.clone().router()).await;
-        let url = spawn(router(ctx.clone())).await;
+        let app = App::bind(ctx, &crate::config("unused", Rules::default()))
+            .await
+            .expect("two free loopback ports");
+        let (public, admin) = app.local_addrs().expect("bound addresses");
+        let (ctx, health) = (app.ctx().clone(), app.health().clone());
+        tokio::spawn(app.serve(router(ctx.clone()), std::future::pending()));
+        let (url, admin) = (format!("http://{public}"), format!("http://{admin}"));
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,6 +1,6 @@
 //! Shared by the test suites: where the database is, a fresh database name per test, a
 //! clock the test sets, valid citizens, contexts and servers on free ports, a service's
-//! router served as a test app, the service binaries run as processes, bodies of answers
+//! router served as a test app (wired as its binary wires it), the service binaries run as processes, bodies of answers
 //! read in one call, answers checked against an OpenAPI document, and a signing key.
 
 mod app;
@@ -11,10 +11,11 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
 use permit_domain::{Clock, PermitForm, Rules, Rut};
-use permit_store::{CommandObserver, Store};
+use permit_store::Store;
 use permit_token::{KeySet, SigningKey};
+use permit_web::config::Env;
 use permit_web::metrics::Service;
-use permit_web::{Context, Limits, Links, Metrics};
+use permit_web::{App, Config, Context};
 
 pub use app::TestApp;
 pub use process::ServiceProcess;
@@ -105,48 +106,61 @@ pub fn citizen(n: u32, motive: &str) -> PermitForm {
     }
 }
 
+/// The configuration a test service runs on: `database` on the server under test, both
+/// ports free loopback ports, test links, and `rules`; read as a binary reads its own.
+pub fn config(database: &str, rules: Rules) -> Config {
+    config_at(&mongodb_uri(), database, rules)
+}
+
+fn config_at(uri: &str, database: &str, rules: Rules) -> Config {
+    let variables = [
+        ("MONGODB_URI", uri),
+        ("MONGODB_DB", database),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
+        ("ADMIN_ADDR", "127.0.0.1:0"),
+        ("ISSUER_PUBLIC_URL", "http://formulario.test"),
+        ("VALIDATOR_PUBLIC_URL", "http://validar.test"),
+    ];
+    let read = Env(|name: &str| variables.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()));
+    Config {
+        rules,
+        ..read.config().expect("the test configuration is valid")
+    }
+}
+
 /// A context over a fresh database, with the given clock and rules and local links.
 pub async fn context(clock: &ManualClock, rules: Rules) -> Context {
     context_on(&fresh_database(), clock, rules).await
 }
 
-/// A context over `database` with a client of its own, as another replica would have;
-/// its database commands are timed into its metrics.
+/// A context over `database` with a client of its own, as another replica would have, built
+/// as a binary builds its own; its indexes exist before it is returned.
 pub async fn context_on(database: &str, clock: &ManualClock, rules: Rules) -> Context {
-    let metrics = Arc::new(Metrics::new(Service::Test));
-    let timings = metrics.clone();
-    let observer: CommandObserver = Arc::new(move |operation, elapsed| timings.mongodb_operation(operation, elapsed));
-    let store = Store::connect_observed(&mongodb_uri(), database, "tests", Some(observer))
+    let ctx = App::context(&config(database, rules), Service::Test, Arc::new(clock.clone()))
         .await
         .expect("a valid MONGODB_URI");
-    store.ensure_indexes().await.expect("indexes on the test database");
-    Context {
-        metrics,
-        ..with_store(store, clock, rules)
-    }
+    ctx.store.ensure_indexes().await.expect("indexes on the test database");
+    ctx
 }
 
-/// A store whose server is gone: its port was free a moment ago and nothing listens there.
-pub async fn dead_store() -> Store {
+/// A context whose database server is gone: its port was free a moment ago and nothing
+/// listens there.
+pub async fn dead_context(clock: &ManualClock, rules: Rules) -> Context {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    Store::connect(&format!("mongodb://127.0.0.1:{port}"), "gone", "tests")
+    let config = config_at(&format!("mongodb://127.0.0.1:{port}"), "gone", rules);
+    App::context(&config, Service::Test, Arc::new(clock.clone()))
         .await
         .expect("a valid URI")
 }
 
-/// A context over `store`, with test links, fresh metrics and the default limits.
-pub fn with_store(store: Store, clock: &ManualClock, rules: Rules) -> Context {
-    Context {
-        store,
-        clock: Arc::new(clock.clone()),
-        rules: Arc::new(rules),
-        links: Arc::new(Links::new("http://formulario.test", "http://validar.test").expect("valid links")),
-        metrics: Arc::new(Metrics::new(Service::Test)),
-        limits: Limits::default(),
-    }
+/// A store whose server is gone (see `dead_context`).
+pub async fn dead_store() -> Store {
+    dead_context(&ManualClock::at_santiago("2026-11-30T10:00"), Rules::default())
+        .await
+        .store
 }
 
 /// Serves `router` on a free loopback port, as the binary serves it (the same connection

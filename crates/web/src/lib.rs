@@ -1,5 +1,6 @@
 //! What both services share at the HTTP edge.
 
+pub mod app;
 pub mod assets;
 pub mod config;
 pub mod context;
@@ -12,6 +13,7 @@ pub mod serve;
 pub mod startup;
 pub mod telemetry;
 
+pub use app::App;
 pub use config::{Config, ConfigError, Connections, Limits, Links, Runtime};
 pub use context::Context;
 pub use error::{AppError, PageError, ServiceError};

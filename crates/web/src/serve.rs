@@ -26,12 +26,15 @@ use tower::ServiceExt;
 use crate::config::{Connections, Runtime};
 use crate::health::Health;
 
+/// Serves `app` on `public` and the probes on `admin` until `shutdown` completes (in a
+/// binary, `shutdown_requested`), then drains as described above.
 pub async fn serve(
     public: TcpListener,
     app: Router,
     admin: TcpListener,
     health: Health,
     runtime: &Runtime,
+    shutdown: impl Future<Output = &'static str>,
 ) -> io::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
@@ -52,7 +55,7 @@ pub async fn serve(
             finished.map_err(io::Error::other)??;
             return Ok(());
         }
-        signal = shutdown_requested() => {
+        signal = shutdown => {
             tracing::info!(signal, drain_secs = runtime.shutdown_drain.as_secs(), "shutting down: readiness is 503 while draining");
         }
     }
@@ -151,7 +154,8 @@ async fn close_while_draining(State(health): State<Health>, request: Request, ne
     response
 }
 
-async fn shutdown_requested() -> &'static str {
+/// The first SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C), named.
+pub async fn shutdown_requested() -> &'static str {
     let mut terminate = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut interrupt = signal(SignalKind::interrupt()).expect("SIGINT handler");
     tokio::select! {

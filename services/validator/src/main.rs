@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use permit_web::metrics::Service;
 use permit_web::startup::{self, StartupError};
-use permit_web::{Config, Health, Metrics, serve, telemetry};
+use permit_web::{App, serve, telemetry};
 use validator::{Options, Revocations, Signed};
 
 #[tokio::main]
@@ -13,14 +13,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), StartupError> {
-    let config = Config::from_env()?;
+    let app = App::from_env(Service::Validator).await?;
     let options = Options::from_env()?;
-    startup::log_rules(&config);
-    let metrics = Arc::new(Metrics::new(Service::Validator));
-    let store = startup::store(&config, &metrics).await?;
-    let health = Health::new(store.clone(), metrics.clone());
-    startup::ensure_indexes_in_background(store.clone(), health.clone());
-    let ctx = startup::context(&config, store, metrics);
+    let ctx = app.ctx().clone();
     let keys: Vec<String> = options.keys.ids().map(|id| id.to_string()).collect();
     tracing::info!(?keys, refresh = ?options.revocation_refresh, "accepting signed permits");
     let revocations = Revocations::measured(&ctx.metrics);
@@ -29,9 +24,6 @@ async fn run() -> Result<(), StartupError> {
         keys: options.keys,
         revocations,
     });
-    let router = validator::router(ctx, signed);
-    let (public, admin_port) = startup::bind(&config).await?;
-    serve::serve(public, router, admin_port, health, &config.runtime)
+    app.serve(validator::router(ctx, signed), serve::shutdown_requested())
         .await
-        .map_err(StartupError::Serve)
 }

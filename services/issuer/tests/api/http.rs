@@ -523,9 +523,9 @@ async fn the_operator_can_revoke_a_permit() {
 
 #[tokio::test]
 async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
-    let store = testkit::dead_store().await;
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
-    let app = TestApp::serve(testkit::with_store(store, &clock, Rules::default()), clock, |ctx| {
+    let ctx = testkit::dead_context(&clock, Rules::default()).await;
+    let app = TestApp::serve(ctx, clock, |ctx| {
         issuer::router(ctx, Options::new(testkit::signing_key()))
     })
     .await;

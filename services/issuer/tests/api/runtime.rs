@@ -99,8 +99,16 @@ async fn readiness_is_about_this_process_and_reports_the_database_apart() {
             (response.status(), response.text().await.unwrap())
         }
     };
-    assert_eq!(get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
-    app.health.indexes_ready();
+    // Ready once the wiring has created the indexes, which it does in the background.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while get("/readyz").await.0 != StatusCode::OK {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready: {:?}",
+            get("/readyz?verbose").await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(get("/readyz").await, (StatusCode::OK, "ok".to_owned()));
     let (status, verbose) = get("/readyz?verbose").await;
     assert_eq!(status, StatusCode::OK);
@@ -111,6 +119,16 @@ async fn readiness_is_about_this_process_and_reports_the_database_apart() {
     let (status, verbose) = get("/readyz?verbose").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(verbose.contains("[failed] not draining"), "{verbose}");
+
+    // A pod whose database has never answered is not ready: it cannot create the indexes.
+    let clock = testkit::ManualClock::at_santiago("2026-11-30T10:00");
+    let never = TestApp::serve(testkit::dead_context(&clock, Rules::default()).await, clock, |ctx| {
+        issuer::router(ctx, issuer::Options::new(testkit::signing_key()))
+    })
+    .await;
+    let not_yet = testkit::body_text(never.http.get(format!("{}/readyz?verbose", never.admin))).await;
+    assert!(not_yet.contains("[failed] indexes"), "{not_yet}");
+    assert_eq!(never.get("/").await.status(), StatusCode::OK);
 
     // A database that does not answer leaves a started pod ready: the app answers each
     // request that needs it with 503 + Retry-After, and the landing page stays up.

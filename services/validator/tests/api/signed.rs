@@ -176,7 +176,7 @@ async fn a_revocation_is_seen_within_the_refresh_interval() {
 #[tokio::test]
 async fn with_the_database_gone_genuine_tokens_are_answered_and_forged_ones_refused() {
     let clock = ManualClock::at_santiago("2026-11-30T10:30");
-    let ctx = testkit::with_store(testkit::dead_store().await, &clock, Rules::default());
+    let ctx = testkit::dead_context(&clock, Rules::default()).await;
     let signed = Arc::new(Signed {
         keys: testkit::key_set(),
         revocations: Revocations::default(),
