@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
-use permit_token::Rejection;
 use permit_web::openapi::{ErrorBody, MotiveView};
-use permit_web::{AppError, Context, ServiceError};
+use permit_web::{AppError, Context};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::errors::NotGenuine;
 use crate::lookup::{Check, check};
 use crate::signed::{self, Signed};
 
@@ -80,19 +80,6 @@ pub struct SignedCheckView {
     revocations_checked_at: Option<String>,
 }
 
-/// The answer to a token that is not a genuine permit: forged, altered, truncated, or
-/// signed with a key this validator does not accept.
-fn not_genuine(rejection: Rejection) -> AppError {
-    AppError::Service(ServiceError {
-        status: StatusCode::BAD_REQUEST,
-        code: "invalid_token",
-        message: "Este permiso no es válido: no fue firmado por el emisor o fue alterado.".into(),
-        retry_after_secs: None,
-        challenge: None,
-        detail: format!("signed permit refused: {rejection}"),
-    })
-}
-
 /// A signed permit's status now, from its token (the part of `/v/{token}` after `/v/`).
 #[utoipa::path(
     get,
@@ -109,7 +96,7 @@ pub async fn signed_status(
     State(signed): State<Arc<Signed>>,
     Path(token): Path<String>,
 ) -> Result<Json<SignedCheckView>, AppError> {
-    let checked = signed::check(&ctx, &signed, &token).map_err(not_genuine)?;
+    let checked = signed::check(&ctx, &signed, &token).map_err(NotGenuine)?;
     Ok(Json(SignedCheckView {
         key_id: checked.key_id.to_string(),
         revocations_checked_at: checked.revocations_as_of.map(|at| ctx.rfc3339(at)),

@@ -1,6 +1,7 @@
 //! The validator: `validar.<domain>`.
 
 mod api;
+mod errors;
 mod lookup;
 mod openapi;
 mod options;
