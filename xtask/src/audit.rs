@@ -1,19 +1,19 @@
 //! Audits one fault-suite run: what the clients were told against what the database holds.
 //!
-//! Reads the answers artillery/fault-hooks.js recorded (JSON lines), artillery's report (for
-//! errors that never got an answer) and, through permit-store, the permits of every citizen
-//! in the run. Prints one JSON object and fails when a check the scenario asks for fails:
+//! Reads the answers the hooks recorded (`load_record`), artillery's report (for errors
+//! that never got an answer) and, through permit-store, the permits of every citizen in the
+//! run; lost and twice-issued permits are judged by `load_record::compare`, as
+//! `permisosctl audit` judges a cluster's. Prints one JSON object and fails when a check the scenario asks for fails:
 //! always nothing acknowledged lost, no citizen with two permits, no create given up, no
 //! answer missing, every 503 with Retry-After; `no_errors`: every answer a success;
 //! `outage`: validations may fail, but only with 503 (a database outage); `max_ms`: every
 //! answer within that time.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
-use permit_domain::Rut;
+use load_record::{Answer, Held, Record};
 use permit_store::Store;
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::Error;
@@ -25,26 +25,6 @@ pub struct Checks {
     pub max_ms: Option<f64>,
 }
 
-/// One line of the record: an answer to a request, or a create the client gave up on.
-#[derive(Deserialize)]
-struct Answer {
-    kind: String,
-    status: Option<u16>,
-    id: Option<String>,
-    key: Option<String>,
-    attempt: Option<u32>,
-    rut: Option<String>,
-    ms: Option<f64>,
-    #[serde(rename = "retryAfter")]
-    retry_after: Option<Value>,
-}
-
-impl Answer {
-    fn ok(&self) -> bool {
-        self.status.is_some_and(|s| (200..400).contains(&s))
-    }
-}
-
 /// The outcome of an audit: whether every check passed, and the figures as JSON.
 pub struct Verdict {
     pub passed: bool,
@@ -53,47 +33,29 @@ pub struct Verdict {
 
 pub async fn audit(record: &Path, report: &Path, uri: &str, database: &str, checks: &Checks) -> Result<Verdict, Error> {
     let text = std::fs::read_to_string(record).map_err(Error::io(format!("reading {}", record.display())))?;
-    let answers: Vec<Answer> = text
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()
-        .map_err(|e| Error::Failed(format!("{}: {e}", record.display())))?;
+    let record = Record::parse(&text).map_err(|e| Error::Failed(format!("{}: {e}", record.display())))?;
     let report: Value = serde_json::from_str(
         &std::fs::read_to_string(report).map_err(Error::io(format!("reading {}", report.display())))?,
     )
     .map_err(|e| Error::Failed(format!("{}: {e}", report.display())))?;
+    let answers = &record.answers;
 
     let creates: Vec<&Answer> = answers.iter().filter(|a| a.kind == "create").collect();
-    let acknowledged: HashSet<&str> = creates
-        .iter()
-        .filter(|a| a.status == Some(201))
-        .filter_map(|a| a.id.as_deref())
-        .collect();
     let keys_ok: HashSet<&str> = creates
         .iter()
-        .filter(|a| a.status == Some(201))
+        .filter(|a| a.acknowledged())
         .filter_map(|a| a.key.as_deref())
         .collect();
     let first_failed: HashSet<&str> = creates
         .iter()
-        .filter(|a| a.attempt == Some(1) && a.status != Some(201))
+        .filter(|a| a.attempt == Some(1) && !a.acknowledged())
         .filter_map(|a| a.key.as_deref())
-        .collect();
-    let ruts: Vec<Rut> = creates
-        .iter()
-        .filter_map(|a| Rut::parse(a.rut.as_deref()?).ok())
-        .collect::<HashSet<_>>()
-        .into_iter()
         .collect();
 
     let store = Store::connect(uri, database, "xtask-audit").await?;
-    let held = store.permits_of(&ruts).await?;
-    let stored: HashSet<String> = held.iter().map(|p| p.id.to_string()).collect();
-    let mut per_rut: HashMap<String, u32> = HashMap::new();
-    for permit in &held {
-        *per_rut.entry(permit.rut.canonical()).or_default() += 1;
-    }
+    let held = store.permits_of(&record.citizens()).await?;
+    let held: Vec<(String, String)> = held.iter().map(|p| (p.id.to_string(), p.rut.canonical())).collect();
+    let judged = load_record::compare(&record, held.iter().map(|(id, rut)| Held { id, rut }));
 
     let counters = &report["aggregate"]["counters"];
     let unanswered: BTreeMap<&String, &Value> = counters
@@ -105,12 +67,7 @@ pub async fn audit(record: &Path, report: &Path, uri: &str, database: &str, chec
     let failed = |kind: &str| answers.iter().filter(|a| a.kind == kind && !a.ok()).count();
     let mut timings: Vec<f64> = answers.iter().filter_map(|a| a.ms).collect();
     timings.sort_by(f64::total_cmp);
-    let mut status_counts: BTreeMap<String, u32> = BTreeMap::new();
-    for status in answers.iter().filter_map(|a| a.status) {
-        *status_counts.entry(status.to_string()).or_default() += 1;
-    }
-    let lost = acknowledged.iter().filter(|id| !stored.contains(**id)).count();
-    let duplicates = per_rut.values().filter(|n| **n > 1).count();
+    let (lost, duplicates) = (judged.lost.len(), judged.duplicated.len());
     let gave_up = answers.iter().filter(|a| a.kind == "create-gave-up").count();
     let validations_failed = failed("validation");
     let no_retry_after = answers
@@ -132,7 +89,7 @@ pub async fn audit(record: &Path, report: &Path, uri: &str, database: &str, chec
         ("validations_failed", checks.outage || validations_failed == 0),
         ("unanswered", unanswered.is_empty() && vusers_failed == 0),
         ("no_retry_after", no_retry_after == 0),
-        ("acknowledged", !acknowledged.is_empty()),
+        ("acknowledged", judged.acknowledged > 0),
     ];
     if checks.outage {
         verdicts.push(("failures_not_503", failures_not_503 == 0));
@@ -146,8 +103,8 @@ pub async fn audit(record: &Path, report: &Path, uri: &str, database: &str, chec
     let failed_checks: Vec<&str> = verdicts.iter().filter(|(_, ok)| !ok).map(|(name, _)| *name).collect();
     let result = json!({
         "answers": answers.len(),
-        "status_counts": status_counts,
-        "acknowledged": acknowledged.len(),
+        "status_counts": record.status_counts(),
+        "acknowledged": judged.acknowledged,
         "lost": lost,
         "duplicates": duplicates,
         "creates": creates.iter().filter_map(|a| a.key.as_deref()).collect::<HashSet<_>>().len(),

@@ -317,8 +317,8 @@ async fn delete_pods(cli: &Cli, args: &ChaosArgs) -> Result<Option<Error>, Error
 async fn audit_run(cli: &Cli, args: &AuditArgs) -> Result<Option<Error>, Error> {
     let text = std::fs::read_to_string(&args.record)
         .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
-    let record =
-        audit::Record::parse(&text).map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
+    let record = load_record::Record::parse(&text)
+        .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
     let since =
         audit::parse_since(&args.since, jiff::Timestamp::now()).map_err(|e| Error::Usage(format!("--since: {e}")))?;
     let (entry, client) = entry(cli, &args.entry).await?;

@@ -217,7 +217,7 @@ async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() 
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["acknowledged"], 3);
     assert_eq!(
-        answer["listed"], 3,
+        answer["held"], 3,
         "the permit from before --since is not listed: {before}"
     );
 
