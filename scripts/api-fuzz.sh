@@ -4,8 +4,8 @@
 # invalid requests (every phase, positive and negative data) and fails on any 5xx, any
 # status, content type, header or body the document does not describe, any invalid
 # request that is not refused with a 4xx, and an admin endpoint that ignores a missing token.
-# The services run as one replica each of the local topology (cargo xtask up), reached
-# directly on their ports.
+# The services run as one replica each of a fresh local topology (cargo xtask
+# with-topology, which runs this script again inside it), reached directly on their ports.
 #
 # Not checked: positive_data_acceptance. A string that fits the schema is not a valid RUT
 # or name, and a valid request may meet the curfew or the weekly limit, so a schema-valid
@@ -15,19 +15,19 @@ source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
 EXAMPLES="${EXAMPLES:-60}"
-scripts/tools.sh secantus nginx schemathesis
 RUN="$ROOT/.run/api-fuzz"
-rm -rf "$RUN" && mkdir -p "$RUN"
-token=$(cargo xtask token)
 # Issuer replica 1 and validator replica 1 of the local topology.
 issuer_port=18081 validator_port=18181
-cargo xtask down >/dev/null
-# The rules as in production, except two: the per-client limit (every request comes from
-# here) and the curfew, which would make the run depend on the hour it starts at.
-REPLICAS=1 ADMIN_TOKEN="$token" CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
-  ISSUER_PUBLIC_URL="http://127.0.0.1:$issuer_port" VALIDATOR_PUBLIC_URL="http://127.0.0.1:$validator_port" \
-  cargo xtask up ${SKIP_BUILD:+--no-build} >"$RUN/up.log"
-trap 'cargo xtask down >/dev/null' EXIT
+if [ -z "${LOCAL_TOPOLOGY:-}" ]; then
+  scripts/tools.sh secantus nginx schemathesis
+  rm -rf "$RUN" && mkdir -p "$RUN"
+  # The rules as in production, except two: the per-client limit (every request comes from
+  # here) and the curfew, which would make the run depend on the hour it starts at. This
+  # script runs again inside the topology.
+  REPLICAS=1 ADMIN_TOKEN="$(cargo xtask token)" CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
+    ISSUER_PUBLIC_URL="http://127.0.0.1:$issuer_port" VALIDATOR_PUBLIC_URL="http://127.0.0.1:$validator_port" \
+    exec cargo xtask with-topology --seed ${SKIP_BUILD:+--no-build} -- "$0" "$@"
+fi
 
 # One worker: with two, hypothesis's lambda descriptions (ast.parse from two threads) hit
 # CPython 3.11's "AST constructor recursion depth mismatch" now and then.
@@ -38,7 +38,7 @@ fuzz() {
   "$VENV/bin/schemathesis" "$@" run "http://127.0.0.1:$port/api/openapi.json" \
     --checks all --exclude-checks positive_data_acceptance \
     --max-examples "$EXAMPLES" --seed 20201 --workers 1 --no-color \
-    --header "Authorization: Bearer $token" \
+    --header "Authorization: Bearer $ADMIN_TOKEN" \
     --report junit --report-junit-path "$RUN/$name-junit.xml" \
     || status=$?
 }
@@ -46,17 +46,15 @@ fuzz() {
 status=0
 fuzz issuer "$issuer_port"
 fuzz validator "$validator_port"
-# Random codes and tokens only ever find nothing; one real permit (its code and its signed
-# link's token) lets the checks reach a found one.
-read -r id token < <(curl -sf -X POST "http://127.0.0.1:$issuer_port/api/create" -H 'Content-Type: application/json' \
-  -d '{"name": "Ana Rojas", "rut": "11.111.111-1", "motive": "paseo-mascotas", "address": "Calle 1", "comuna": "Maipú"}' |
-  tee "$RUN/known-permit.json" |
-  python3 -c 'import json, sys; p = json.load(sys.stdin); print(p.get("id", ""), p.get("validation_url", "").rpartition("/v/")[2])' || true)
+# Random codes and tokens only ever find nothing; a stored permit's code and a genuinely
+# signed link's token let the checks reach a found one.
+id=$(sed -E 's/.*"expired":"([^"]+)".*/\1/' <<<"$SEEDED_PERMITS")
+token=$(cargo xtask signed-links --count 1 2>/dev/null | sed 's#.*/v/##')
 if [ -n "$id" ] && [ -n "$token" ]; then
   printf '[parameters]\n"path.id" = "%s"\n"path.token" = "%s"\n' "$id" "$token" >"$RUN/known-permit.toml"
   fuzz validator-known-permit "$validator_port" --config-file "$RUN/known-permit.toml"
 else
-  echo "could not issue a permit to check" >&2
+  echo "no known permit to check (SEEDED_PERMITS=$SEEDED_PERMITS)" >&2
   status=1
 fi
 if grep -l '"level":"ERROR"' .run/local/issuer-*.log .run/local/validator-*.log 2>/dev/null; then

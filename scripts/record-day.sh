@@ -30,12 +30,8 @@ if [ "${SECANTUS:-rs}" = rs ]; then
   scripts/install-secantus-rs.sh
 fi
 scripts/tools.sh secantus nginx charts
-cargo xtask down >/dev/null
-PERMIT_CURFEW=off cargo xtask up ${SKIP_BUILD:+--no-build} >/dev/null
-trap 'cargo xtask down >/dev/null' EXIT
-
 status=0
-"${run[@]}" || status=$?
-"$VENV/bin/python" scripts/peak-day-chart.py ".run/$kind/result.json" ".run/$kind/$kind.png"
+PERMIT_CURFEW=off cargo xtask with-topology ${SKIP_BUILD:+--no-build} -- "${run[@]}" || status=$?
+"$VENV/bin/python" load/peak-day-chart.py ".run/$kind/result.json" ".run/$kind/$kind.png"
 echo "result: .run/$kind/result.json  chart: .run/$kind/$kind.png"
 exit $status

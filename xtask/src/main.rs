@@ -2,33 +2,29 @@
 //! and stops SecantusDB, the services and nginx, waits for readiness, keeps pids and logs
 //! under .run/, and writes and audits test data through permit-store.
 
-mod audit;
 mod bench;
+mod console;
 mod error;
 mod fault;
-mod keys;
-mod monitoring;
+mod load;
 mod net;
 mod paths;
-mod peak_day;
 mod process;
-mod run;
+mod secrets;
 mod seed;
-mod services;
 mod settings;
-mod signed_links;
 mod topology;
-mod usage;
-mod with_db;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use base64::Engine;
 use clap::{Parser, Subcommand};
 
 use crate::error::Error;
+use crate::load::artillery::Environment;
+use crate::load::peak_day;
 use crate::paths::Paths;
+use crate::topology::{Part, monitoring, run, usage, with_db};
 
 /// The project's local supervisor and test-data tool (behind the Makefile's targets).
 #[derive(Parser)]
@@ -59,10 +55,14 @@ enum Command {
     /// Each part, its pid, whether it lives and is ready (make local-status)
     Status,
     /// Start one part again: db, prometheus, issuer-N or validator-N
-    Start { part: String },
+    Start {
+        #[arg(value_parser = part)]
+        part: Part,
+    },
     /// Stop one part, with SIGTERM (waiting for it) or SIGKILL
     Stop {
-        part: String,
+        #[arg(value_parser = part)]
+        part: Part,
         #[arg(long)]
         kill: bool,
     },
@@ -73,9 +73,28 @@ enum Command {
         #[arg(long, default_value = "kill,rolling,database", value_parser = scenarios)]
         scenarios: Scenarios,
         /// medium or stress
-        #[arg(long, default_value = "medium")]
-        load: String,
+        #[arg(long, value_enum, default_value = "medium")]
+        load: Environment,
     },
+    /// The case study's artillery experiment, summarised in its table and charted (make
+    /// load-test); without --target against a fresh local topology, brought down after
+    LoadTest {
+        #[arg(long = "env", value_enum, default_value = "smoke")]
+        environment: Environment,
+        /// http://<address>: another entrance (the MetalLB IP); ISSUER_HOST and
+        /// VALIDATOR_HOST name the hosts
+        #[arg(long)]
+        target: Option<String>,
+        /// Use the binaries already built
+        #[arg(long)]
+        no_build: bool,
+        /// Leave the local topology up after the run
+        #[arg(long)]
+        keep_up: bool,
+    },
+    /// The cluster twin of `fault`: faults.yml through the cluster's entrance while
+    /// `permisosctl chaos` deletes pods, then `permisosctl audit` (make cluster-fault-test)
+    ClusterFault(fault::cluster::Settings),
     /// Store an expired and a not-yet-valid permit; print their ids
     Seed {
         #[command(flatten)]
@@ -140,6 +159,18 @@ enum Command {
     },
     /// A JWK Set and tokens signed with a fresh key, for the scanner's script test
     ScannerFixture,
+    /// Run COMMAND against a fresh local topology (the settings of `up`), brought down after;
+    /// its exit status is ours. COMMAND finds LOCAL_TOPOLOGY set to nginx's address
+    WithTopology {
+        /// Use the binaries already built
+        #[arg(long)]
+        no_build: bool,
+        /// Store an expired and a not-yet-valid permit first, their ids in SEEDED_PERMITS
+        #[arg(long)]
+        seed: bool,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
     /// Run COMMAND with MONGODB_URI set to a throw-away SecantusDB (unless MONGODB_URI is set
     /// already); its exit status is ours
     WithDb {
@@ -165,7 +196,7 @@ impl Database {
 }
 
 #[derive(Clone)]
-struct Scenarios(Vec<fault::Scenario>);
+struct Scenarios(Vec<fault::local::Scenario>);
 
 #[derive(Clone)]
 struct Stops(Vec<u64>);
@@ -195,15 +226,37 @@ async fn dispatch(command: Command) -> Result<bool, Error> {
         Command::Down => topology::down(&paths),
         Command::Status => topology::status(&paths),
         Command::Start { part } => {
-            let pid = topology::start(&paths, &part)?;
+            let pid = topology::start(&paths, part)?;
             println!("{part} started (pid {pid})");
         }
         Command::Stop { part, kill } => {
-            let pid = topology::stop(&paths, &part, kill)?;
+            let pid = topology::stop(&paths, part, kill)?;
             println!("{part} stopped (pid {pid}{})", if kill { ", SIGKILL" } else { "" });
         }
-        Command::Fault { scenarios, load } => return fault::fault(&paths, &scenarios.0, &load).await,
-        Command::Seed { database } => seed::seed(&database.uri()?, &database.db).await?,
+        Command::Fault { scenarios, load } => return fault::local::fault(&paths, &scenarios.0, load).await,
+        Command::LoadTest {
+            environment,
+            target,
+            no_build,
+            keep_up,
+        } => {
+            let test = load::LoadTest {
+                environment,
+                target,
+                build: !no_build,
+                keep_up,
+            };
+            return load::load_test(&paths, &test);
+        }
+        Command::ClusterFault(settings) => return fault::cluster::cluster_fault(&paths, &settings).await,
+        Command::Seed { database } => println!("{}", seed::seed(&database.uri()?, &database.db).await?),
+        Command::WithTopology {
+            no_build,
+            seed,
+            command,
+        } => {
+            return topology::with_topology(&paths, !no_build, seed, &command).await;
+        }
         Command::Audit {
             record,
             report,
@@ -212,17 +265,17 @@ async fn dispatch(command: Command) -> Result<bool, Error> {
             outage,
             max_ms,
         } => {
-            let checks = audit::Checks {
+            let checks = load::audit::Checks {
                 no_errors,
                 outage,
                 max_ms,
             };
-            let verdict = audit::audit(&record, &report, &database.uri()?, &database.db, &checks).await?;
+            let verdict = load::audit::audit(&record, &report, &database.uri()?, &database.db, &checks).await?;
             println!("{}", verdict.json);
             return Ok(verdict.passed);
         }
         Command::Usage => usage::usage(&paths)?,
-        Command::BenchRuntime { runs } => bench::bench_runtime(&paths, runs as usize)?,
+        Command::BenchRuntime { runs } => bench::runtime::bench_runtime(&paths, runs as usize)?,
         Command::MonitoringRules => {
             let (rules, queries) = monitoring::write_rule_files(&paths)?;
             println!("{}\n{}", rules.display(), queries.display());
@@ -231,7 +284,7 @@ async fn dispatch(command: Command) -> Result<bool, Error> {
             let port = settings::number("PROMETHEUS_PORT", 9090, 1..=u16::MAX)?;
             return monitoring::check_dashboard(&paths, port);
         }
-        Command::Token => println!("{}", random_token()),
+        Command::Token => println!("{}", secrets::random_token()),
         Command::PeakDay {
             speed,
             scale,
@@ -253,11 +306,15 @@ async fn dispatch(command: Command) -> Result<bool, Error> {
             };
             return peak_day::growth::data_growth(&paths, &settings).await;
         }
-        Command::SignedLinks { count } => signed_links::signed_links(&paths, count as usize)?,
-        Command::ScannerFixture => signed_links::scanner_fixture(),
+        Command::SignedLinks { count } => bench::signed_links::signed_links(&paths, count as usize)?,
+        Command::ScannerFixture => bench::signed_links::scanner_fixture(),
         Command::WithDb { command } => return with_db::with_db(&paths, &command),
     }
     Ok(true)
+}
+
+fn part(name: &str) -> Result<Part, String> {
+    Part::parse(name).ok_or_else(|| format!("no part {name:?}: db, nginx, prometheus, issuer-N or validator-N"))
 }
 
 /// `--scenarios`: names separated by commas or spaces.
@@ -265,7 +322,8 @@ fn scenarios(text: &str) -> Result<Scenarios, String> {
     text.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|name| !name.is_empty())
         .map(|name| {
-            fault::Scenario::parse(name).ok_or_else(|| format!("unknown scenario {name:?}: kill, rolling, database"))
+            fault::local::Scenario::parse(name)
+                .ok_or_else(|| format!("unknown scenario {name:?}: kill, rolling, database"))
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Scenarios)
@@ -305,18 +363,6 @@ fn stops(text: &str) -> Result<Stops, String> {
         }
     }
     Ok(Stops(stops))
-}
-
-/// A step of a long task, as the scripts print them.
-pub fn step(what: &str) {
-    println!("\n==> {what}");
-}
-
-/// 32 random bytes, URL-safe base64: an operator token.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the system's random source");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -375,13 +421,5 @@ mod tests {
         for wrong in ["0,10", "10,10", "100,20", "10,", "diez", "10,80000001"] {
             assert!(stops(wrong).is_err(), "{wrong}");
         }
-    }
-
-    #[test]
-    fn tokens_are_long_random_and_url_safe() {
-        let (a, b) = (random_token(), random_token());
-        assert_eq!(a.len(), 43);
-        assert_ne!(a, b);
-        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
     }
 }

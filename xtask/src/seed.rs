@@ -8,8 +8,8 @@ use permit_store::Store;
 
 use crate::error::Error;
 
-/// Prints `{"expired": id, "not_yet_valid": id}`.
-pub async fn seed(uri: &str, database: &str) -> Result<(), Error> {
+/// `{"expired": id, "not_yet_valid": id}`.
+pub async fn seed(uri: &str, database: &str) -> Result<String, Error> {
     let store = Store::connect(uri, database, "xtask-seed").await?;
     let now = Timestamp::now();
     let expired = permit(now - SignedDuration::from_hours(5), 3);
@@ -17,11 +17,10 @@ pub async fn seed(uri: &str, database: &str) -> Result<(), Error> {
     for permit in [&expired, &not_yet_valid] {
         store.issue(permit, None).await?;
     }
-    println!(
-        "{}",
+    Ok(
         serde_json::json!({ "expired": expired.id.to_string(), "not_yet_valid": not_yet_valid.id.to_string() })
-    );
-    Ok(())
+            .to_string(),
+    )
 }
 
 /// A permit for a fixed citizen, valid from `start` for `hours`.

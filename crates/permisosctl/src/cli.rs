@@ -124,7 +124,7 @@ pub struct AuditArgs {
     /// The load run's start: a time (2026-11-30T10:00:00Z) or how long ago (30m).
     #[arg(long)]
     pub since: String,
-    /// The answers the run recorded, one JSON object per line (artillery/fault-hooks.js).
+    /// The answers the run recorded, one JSON object per line (load/artillery/fault-hooks.js).
     #[arg(long)]
     pub record: PathBuf,
     /// The operator token (default: read from the Secret the issuers take it from).

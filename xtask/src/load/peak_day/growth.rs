@@ -13,9 +13,9 @@ use super::open_loop::{self, OpenLoop};
 use super::report::{Kind, Span, span};
 use super::schedule::Random;
 use super::{bytes_under, form, local_store};
+use crate::console::step;
 use crate::error::Error;
 use crate::paths::Paths;
-use crate::step;
 
 pub struct Settings {
     /// Stored permits at which to stop and measure, in increasing order.

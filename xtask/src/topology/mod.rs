@@ -4,17 +4,24 @@
 //! .run/local/pids, so `down` stops exactly what `up` started, and `start`/`stop` act on
 //! one part (the fault suite's kills and restarts) with the settings `up` saved.
 
+pub mod monitoring;
+pub mod run;
+pub mod services;
+pub mod usage;
+pub mod with_db;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::console::step;
 use crate::error::Error;
 use crate::paths::{self, Paths};
 use crate::process::{self, Spec};
-use crate::services::{self, Replica, Service};
-use crate::{monitoring, net, settings, step};
+use crate::{net, settings};
+use services::{Replica, Service};
 
 /// Replica N of the issuer listens on 18080 + N, of the validator on 18180 + N; admin ports
 /// are 1000 higher.
@@ -39,7 +46,7 @@ pub struct Topology {
     /// The services' environment, secrets left out.
     pub env: Vec<(String, String)>,
     /// The operator token and the keys (the same token as `make run`'s: audits read through it).
-    secrets: crate::keys::Secrets,
+    secrets: crate::secrets::Secrets,
     /// Where Prometheus listens, when MONITORING=1 asked for it.
     #[serde(default)]
     pub prometheus_port: Option<u16>,
@@ -49,34 +56,67 @@ fn dir(paths: &Paths) -> PathBuf {
     paths.run_dir().join("local")
 }
 
-fn pid_file(paths: &Paths, part: &str) -> PathBuf {
+/// A part of the topology, in the order `up` starts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Part {
+    Db,
+    Replica(Service, u16),
+    Nginx,
+    Prometheus,
+}
+
+impl Part {
+    /// `db`, `nginx`, `prometheus`, `issuer-N` or `validator-N` (N from 1).
+    pub fn parse(name: &str) -> Option<Part> {
+        match name {
+            "db" => Some(Part::Db),
+            "nginx" => Some(Part::Nginx),
+            "prometheus" => Some(Part::Prometheus),
+            _ => {
+                let (service, n) = name.rsplit_once('-')?;
+                let service = Service::BOTH.into_iter().find(|s| s.name() == service)?;
+                Some(Part::Replica(service, n.parse().ok().filter(|n| *n > 0)?))
+            }
+        }
+    }
+
+    fn replica(self) -> Option<Replica> {
+        match self {
+            Part::Replica(service, n) => Some(replica(service, n)),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Part {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Part::Db => f.write_str("db"),
+            Part::Nginx => f.write_str("nginx"),
+            Part::Prometheus => f.write_str("prometheus"),
+            Part::Replica(service, n) => write!(f, "{}-{n}", service.name()),
+        }
+    }
+}
+
+fn pid_file(paths: &Paths, part: Part) -> PathBuf {
     dir(paths).join("pids").join(format!("{part}.pid"))
 }
 
 /// The parts with a recorded pid, in the order they were started.
-fn recorded(paths: &Paths) -> Vec<(String, u32)> {
+fn recorded(paths: &Paths) -> Vec<(Part, u32)> {
     let Ok(entries) = std::fs::read_dir(dir(paths).join("pids")) else {
         return Vec::new();
     };
-    let mut parts: Vec<(String, u32)> = entries
+    let mut parts: Vec<(Part, u32)> = entries
         .flatten()
         .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().strip_suffix(".pid")?.to_owned();
-            Some((name, process::read_pid(&entry.path())?))
+            let part = Part::parse(entry.file_name().to_string_lossy().strip_suffix(".pid")?)?;
+            Some((part, process::read_pid(&entry.path())?))
         })
         .collect();
-    parts.sort_by_key(|(name, _)| order(name));
+    parts.sort();
     parts
-}
-
-fn order(part: &str) -> (u8, String) {
-    let rank = match part {
-        "db" => 0,
-        "nginx" => 2,
-        "prometheus" => 3,
-        _ => 1,
-    };
-    (rank, part.to_owned())
 }
 
 impl Topology {
@@ -112,11 +152,11 @@ impl Topology {
         default("TRUSTED_PROXIES", "127.0.0.1".into());
         default("CREATE_RATE_LIMIT", "off".into());
         // Secrets are routed by `Secrets`, each to its service only.
-        env.retain(|(name, _)| !crate::keys::ROUTED.contains(&name.as_str()));
+        env.retain(|(name, _)| !crate::secrets::ROUTED.contains(&name.as_str()));
         env.retain(|(name, _)| name != "MONGODB_URI");
         env.push(("MONGODB_URI".into(), format!("mongodb://127.0.0.1:{db_port}")));
         Ok(Topology {
-            secrets: crate::keys::Secrets::load(&Paths::new().run_dir())?,
+            secrets: crate::secrets::Secrets::load(&Paths::new().run_dir())?,
             replicas,
             listen,
             db_port,
@@ -172,12 +212,6 @@ fn replica(service: Service, n: u16) -> Replica {
     Replica::new(service, format!("{}-{n}", service.name()), service_base(service) + n)
 }
 
-fn parse_replica(part: &str) -> Option<Replica> {
-    let (service, n) = part.rsplit_once('-')?;
-    let service = Service::BOTH.into_iter().find(|s| s.name() == service)?;
-    Some(replica(service, n.parse().ok().filter(|n| *n > 0)?))
-}
-
 pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
     if recorded(paths).iter().any(|(_, pid)| process::alive(*pid)) {
         println!("The local topology is already up (pids in .run/local/pids); make local-down stops it.");
@@ -195,7 +229,7 @@ pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
     }
     // It holds every part's environment, the signing key and the operator token included.
     let saved = serde_json::to_string_pretty(&topology).expect("settings serialise");
-    crate::keys::write_private(&run.join("topology.json"), saved.as_bytes())?;
+    crate::secrets::write_private(&run.join("topology.json"), saved.as_bytes())?;
     let started = start_everything(paths, &topology, &nginx, secantus.label());
     if let Err(error) = started {
         down(paths);
@@ -244,39 +278,42 @@ fn start_everything(paths: &Paths, topology: &Topology, nginx: &Path, database: 
         "starting SecantusDB ({database}) on 127.0.0.1:{}",
         topology.db_port
     ));
-    start_part(paths, topology, "db")?;
+    start_part(paths, topology, Part::Db)?;
     for replica in topology.replicas() {
         step(&format!(
             "starting {} on 127.0.0.1:{} (admin {})",
             replica.name, replica.port, replica.admin_port
         ));
-        start_part(paths, topology, &replica.name)?;
+        start_part(
+            paths,
+            topology,
+            Part::Replica(replica.service, replica.port - service_base(replica.service)),
+        )?;
     }
     step(&format!("starting nginx on {}", topology.listen));
     start_nginx(paths, topology, nginx)?;
     if let Some(port) = topology.prometheus_port {
         step(&format!("starting Prometheus on 127.0.0.1:{port}, with our rules"));
-        start_part(paths, topology, "prometheus")?;
+        start_part(paths, topology, Part::Prometheus)?;
     }
     Ok(())
 }
 
-/// Starts one part (`db`, `prometheus`, `issuer-N`, `validator-N`) and waits until it is
-/// ready.
-fn start_part(paths: &Paths, topology: &Topology, part: &str) -> Result<(), Error> {
+/// Starts one part (not nginx, which `start_nginx` starts) and waits until it is ready.
+fn start_part(paths: &Paths, topology: &Topology, part: Part) -> Result<(), Error> {
     let run = dir(paths);
     let log = run.join(format!("{part}.log"));
-    let (spec, ready): (Spec, Box<dyn Fn() -> bool>) = if part == "prometheus" {
+    let (spec, ready): (Spec, Box<dyn Fn() -> bool>) = if part == Part::Prometheus {
         let port = topology
             .prometheus_port
             .ok_or_else(|| Error::Usage("this topology has no Prometheus: MONITORING=1 make local-up".into()))?;
         let spec = monitoring::prometheus_spec(paths, &run, port, &replica_admin_ports(topology.replicas))?;
         (spec, Box::new(move || net::http_status(port, "/-/ready") == Some(200)))
-    } else if part == "db" {
+    } else if part == Part::Db {
         let secantus = paths.secantus()?;
         let port = topology.db_port;
         let spec = Spec {
-            name: part.into(),
+            name: part.to_string(),
             argv: secantus.command(port, &run.join("db")),
             env: Vec::new(),
             log,
@@ -285,9 +322,15 @@ fn start_part(paths: &Paths, topology: &Topology, part: &str) -> Result<(), Erro
         };
         (spec, Box::new(move || net::listening(port)))
     } else {
-        let replica = parse_replica(part)
+        let replica = part
+            .replica()
             .filter(|r| r.port - service_base(r.service) <= topology.replicas)
-            .ok_or_else(|| Error::Usage(format!("no part {part:?}: db, prometheus, issuer-N or validator-N")))?;
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "no part {part} in this topology: db, prometheus, issuer-N or validator-N up to {}",
+                    topology.replicas
+                ))
+            })?;
         for port in [replica.port, replica.admin_port] {
             net::require_free(port, "the replica's port")?;
         }
@@ -302,7 +345,9 @@ fn start_part(paths: &Paths, topology: &Topology, part: &str) -> Result<(), Erro
     };
     let mut child = process::spawn(&spec)?;
     process::write_pid(&pid_file(paths, part), child.id())?;
-    net::wait_ready(part, &spec.log, 30, ready, || matches!(child.try_wait(), Ok(None)))
+    net::wait_ready(&part.to_string(), &spec.log, 30, ready, || {
+        matches!(child.try_wait(), Ok(None))
+    })
 }
 
 fn service_base(service: Service) -> u16 {
@@ -327,8 +372,8 @@ fn nginx() -> Result<PathBuf, Error> {
 
 fn start_nginx(paths: &Paths, topology: &Topology, nginx: &Path) -> Result<(), Error> {
     let run = dir(paths);
-    let template = std::fs::read_to_string(paths.root.join("local/nginx.conf.template"))
-        .map_err(Error::io("reading local/nginx.conf.template"))?;
+    let template = std::fs::read_to_string(paths.root.join("ingress/local/nginx.conf.template"))
+        .map_err(Error::io("reading ingress/local/nginx.conf.template"))?;
     let upstream = |service: Service| {
         topology
             .replicas()
@@ -377,7 +422,55 @@ fn start_nginx(paths: &Paths, topology: &Topology, nginx: &Path) -> Result<(), E
         pid
     });
     let pid = pid_seen.ok_or_else(|| Error::Failed("nginx wrote no pid file within 5 s".into()))?;
-    process::write_pid(&pid_file(paths, "nginx"), pid)
+    process::write_pid(&pid_file(paths, Part::Nginx), pid)
+}
+
+/// A topology a command brought up for itself, from nothing: dropping it brings it down,
+/// so a command that fails half-way leaves nothing running.
+pub struct Fresh<'a> {
+    paths: &'a Paths,
+}
+
+impl Fresh<'_> {
+    pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<Fresh<'_>, Error> {
+        down(paths);
+        up(paths, topology, build)?;
+        Ok(Fresh { paths })
+    }
+
+    /// Leaves it running for the operator (`make local-down` stops it).
+    pub fn keep(self) {
+        println!("The topology stays up: make local-down stops it.");
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Fresh<'_> {
+    fn drop(&mut self) {
+        down(self.paths);
+    }
+}
+
+/// Runs `command` against a fresh topology (the settings of `up`, from the environment),
+/// brought down after whatever happens; its exit status is ours. The command finds
+/// `LOCAL_TOPOLOGY` set to nginx's address and, with `seed`, the permits a browser cannot
+/// create in `SEEDED_PERMITS`.
+pub async fn with_topology(paths: &Paths, build: bool, seed: bool, command: &[String]) -> Result<bool, Error> {
+    let Some((program, args)) = command.split_first() else {
+        return Err(Error::Usage("with-topology needs a command".into()));
+    };
+    let settings = Topology::from_env()?;
+    let (listen, db_port) = (settings.listen.clone(), settings.db_port);
+    let _up = Fresh::up(paths, settings, build)?;
+    let mut command = std::process::Command::new(program);
+    command.args(args).env("LOCAL_TOPOLOGY", &listen);
+    if seed {
+        step("seeding an expired and a not-yet-valid permit");
+        let seeded = crate::seed::seed(&format!("mongodb://127.0.0.1:{db_port}"), "permisos").await?;
+        command.env("SEEDED_PERMITS", seeded);
+    }
+    let status = command.status().map_err(Error::io(format!("running {program}")))?;
+    Ok(status.success())
 }
 
 /// Stops every recorded part: all asked at once (replicas drain for SHUTDOWN_DRAIN_SECS),
@@ -398,7 +491,7 @@ pub fn down(paths: &Paths) {
             process::signal(*pid, "KILL");
             process::wait_gone(*pid, Duration::from_secs(5));
         }
-        let _ = std::fs::remove_file(pid_file(paths, name));
+        let _ = std::fs::remove_file(pid_file(paths, *name));
     }
     println!("Stopped.");
 }
@@ -413,16 +506,17 @@ pub fn status(paths: &Paths) {
     println!("{:<14} {:<8} {:<6} READY", "PART", "PID", "ALIVE");
     for (name, pid) in parts {
         let alive = if process::alive(pid) { "yes" } else { "no" };
-        let ready = parse_replica(&name)
+        let ready = name
+            .replica()
             .map(|r| net::http_status(r.admin_port, "/readyz").map_or("-".into(), |s| s.to_string()))
             .unwrap_or_else(|| "-".into());
-        println!("{name:<14} {pid:<8} {alive:<6} {ready}");
+        println!("{:<14} {pid:<8} {alive:<6} {ready}", name.to_string());
     }
 }
 
 /// Starts one part again with the saved settings, as kubelet restarts a container, and
 /// waits until it is ready; its pid.
-pub fn start(paths: &Paths, part: &str) -> Result<u32, Error> {
+pub fn start(paths: &Paths, part: Part) -> Result<u32, Error> {
     let topology = Topology::load(paths)?;
     if let Some(pid) = process::read_pid(&pid_file(paths, part)).filter(|pid| process::alive(*pid)) {
         return Err(Error::Failed(format!("{part} is already running (pid {pid})")));
@@ -432,12 +526,7 @@ pub fn start(paths: &Paths, part: &str) -> Result<u32, Error> {
 }
 
 /// Stops one part: SIGTERM and a wait for it to exit, or SIGKILL with `kill`; its pid.
-pub fn stop(paths: &Paths, part: &str, kill: bool) -> Result<u32, Error> {
-    if !["db", "nginx", "prometheus"].contains(&part) && parse_replica(part).is_none() {
-        return Err(Error::Usage(format!(
-            "no part {part:?}: db, nginx, prometheus, issuer-N or validator-N"
-        )));
-    }
+pub fn stop(paths: &Paths, part: Part, kill: bool) -> Result<u32, Error> {
     let path = pid_file(paths, part);
     let pid = process::read_pid(&path)
         .filter(|pid| process::alive(*pid))

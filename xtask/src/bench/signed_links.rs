@@ -10,8 +10,8 @@ use permit_domain::{Motive, PermitId};
 use permit_token::{KeySet, PermitClaims, SigningKey};
 
 use crate::error::Error;
-use crate::keys;
 use crate::paths::Paths;
+use crate::secrets;
 
 /// Prints `count` links on stdout and the Ed25519 cost on stderr.
 pub fn signed_links(paths: &Paths, count: usize) -> Result<(), Error> {
@@ -75,7 +75,7 @@ pub fn scanner_fixture() {
 /// The links, verified once here as they are made, with the time all the signatures took
 /// and the time all the verifications took.
 fn timed_links(paths: &Paths, count: usize) -> Result<(Vec<String>, Duration, Duration), Error> {
-    let keys = keys::permit_keys(&paths.run_dir())?;
+    let keys = secrets::permit_keys(&paths.run_dir())?;
     let key = SigningKey::parse(&keys.signing).map_err(|e| Error::Failed(e.to_string()))?;
     let accepted = KeySet::parse(&keys.public).map_err(|e| Error::Failed(e.to_string()))?;
     let signing = Instant::now();

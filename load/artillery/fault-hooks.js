@@ -1,4 +1,4 @@
-// Hooks for artillery/faults.yml: a create retried with its Idempotency-Key as a careful
+// Hooks for load/artillery/faults.yml: a create retried with its Idempotency-Key as a careful
 // client would, and every answer appended to $FAULT_RECORD for the audit.
 const crypto = require('crypto');
 const fs = require('fs');

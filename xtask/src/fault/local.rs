@@ -1,5 +1,5 @@
 //! The fault suite (`make fault-test`). Each scenario brings up a fresh local topology (4 + 4
-//! replicas behind nginx), runs artillery/faults.yml (the `medium` or `stress` load, clients
+//! replicas behind nginx), runs load/artillery/faults.yml (the `medium` or `stress` load, clients
 //! retrying creates with their Idempotency-Key), injects its fault while the load runs,
 //! then audits what clients were told against the database. Every event is logged with
 //! its time in .run/faults/<scenario>-events.log.
@@ -15,7 +15,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -23,11 +22,15 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use crate::audit::{self, Checks};
+use crate::console::step;
 use crate::error::Error;
+use crate::load;
+use crate::load::artillery::{self, Artillery, Environment};
+use crate::load::audit::{self, Checks};
+use crate::net;
 use crate::paths::Paths;
-use crate::topology::{self, Topology};
-use crate::{net, step};
+use crate::topology::services::Service;
+use crate::topology::{self, Part, Topology};
 
 const REPLICAS: u16 = 4;
 
@@ -74,23 +77,22 @@ impl Scenario {
 }
 
 /// Runs `scenarios` under `load` (`medium` or `stress`); true when every audit passed.
-pub async fn fault(paths: &Paths, scenarios: &[Scenario], load: &str) -> Result<bool, Error> {
-    if load != "medium" && load != "stress" {
-        return Err(Error::Usage(format!("--load {load:?}: medium or stress")));
+pub async fn fault(paths: &Paths, scenarios: &[Scenario], load: Environment) -> Result<bool, Error> {
+    if ![Environment::Medium, Environment::Stress].contains(&load) {
+        return Err(Error::Usage(format!("--load {}: medium or stress", load.name())));
     }
-    crate::services::build(paths, "release")?;
+
+    crate::topology::services::build(paths, "release")?;
     let results = paths.run_dir().join("faults");
     std::fs::create_dir_all(&results).map_err(Error::io("creating .run/faults"))?;
     let mut failed = Vec::new();
     for &scenario in scenarios {
         // Files are named by scenario, and by load when it is not medium: kill-stress-events.log.
         let tag = match load {
-            "medium" => scenario.name().to_owned(),
-            _ => format!("{}-{load}", scenario.name()),
+            Environment::Medium => scenario.name().to_owned(),
+            _ => format!("{}-{}", scenario.name(), load.name()),
         };
-        let outcome = run_scenario(paths, scenario, load, &results, &tag).await;
-        topology::down(paths);
-        if !outcome? {
+        if !run_scenario(paths, scenario, load, &results, &tag).await? {
             failed.push(tag);
         }
     }
@@ -102,30 +104,39 @@ pub async fn fault(paths: &Paths, scenarios: &[Scenario], load: &str) -> Result<
     Ok(failed.is_empty())
 }
 
-async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &Path, tag: &str) -> Result<bool, Error> {
+async fn run_scenario(
+    paths: &Paths,
+    scenario: Scenario,
+    load: Environment,
+    results: &Path,
+    tag: &str,
+) -> Result<bool, Error> {
     let events = Events::create(&results.join(format!("{tag}-events.log")))?;
     step(&format!("scenario {tag}: fresh topology"));
-    topology::down(paths);
     let mut settings = Topology::from_env()?;
     settings.replicas = REPLICAS;
     settings.profile = "release".into();
     settings.env.push(("PERMIT_CURFEW".into(), "off".into()));
     let (db_port, listen_port, prometheus) = (settings.db_port, settings.listen_port()?, settings.prometheus_port);
-    topology::up(paths, settings, false)?;
+    let _topology = topology::Fresh::up(paths, settings, false)?;
     let started = now();
 
-    step(&format!("scenario {tag}: artillery ({load} phases) with the fault"));
-    let record = results.join(format!("{tag}-answers.jsonl"));
-    let report = results.join(format!("{tag}-artillery.json"));
-    File::create(&record).map_err(Error::io("creating the answer record"))?;
-    let mut load_run = artillery(
-        paths,
-        load,
-        &record,
-        &report,
-        &results.join(format!("{tag}-artillery.log")),
-        listen_port,
-    )?;
+    step(&format!(
+        "scenario {tag}: artillery ({} phases) with the fault",
+        load.name()
+    ));
+    let target = format!("http://127.0.0.1:{listen_port}");
+    let mut load_run = artillery::Run {
+        scenario: artillery::Scenario::Faults,
+        environment: load,
+        target: &target,
+        issuer_host: "formulario.localhost",
+        validator_host: "validar.localhost",
+        citizens: 12_000,
+        out: results,
+        name: tag,
+    }
+    .start(paths)?;
     events.log("load started");
     // Only the database scenario checks signed validations; the others pass this.
     let mut signed_answered = true;
@@ -137,16 +148,9 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
             Vec::new()
         }
     };
-    let finished = load_run.wait().map_err(Error::io("waiting for artillery"))?;
+    let (_, load_run) = load_run.finish()?;
     events.log("load finished");
-    if !report.exists() {
-        let log = results.join(format!("{tag}-artillery.log"));
-        return Err(Error::Failed(format!(
-            "artillery wrote no report ({finished}); the end of its log ({}):\n{}",
-            log.display(),
-            crate::process::tail(&log, 20)
-        )));
-    }
+    let (record, report) = (load_run.record, load_run.report);
     for restart in restarts {
         let _ = restart.join();
     }
@@ -154,12 +158,19 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
     if let Some(port) = prometheus {
         // The rules see the last scrapes a few seconds after they happen.
         std::thread::sleep(Duration::from_secs(3));
-        for line in crate::monitoring::alert_timeline(port, started, now())? {
+        for line in crate::topology::monitoring::alert_timeline(port, started, now())? {
             events.log(&line);
         }
     }
 
-    chart(paths, &report, &results.join(format!("{tag}-events.log")), tag)?;
+    let events_log = results.join(format!("{tag}-events.log"));
+    load::chart(
+        paths,
+        &report,
+        &results.join(format!("{tag}.png")),
+        &format!("make fault-test, scenario {tag}"),
+        Some(&events_log),
+    )?;
 
     step(&format!("scenario {tag}: audit"));
     let uri = format!("mongodb://127.0.0.1:{db_port}");
@@ -174,102 +185,40 @@ async fn run_scenario(paths: &Paths, scenario: Scenario, load: &str, results: &P
     Ok(passed)
 }
 
-/// The run's chart beside its report (scripts/charts.py, matplotlib in .venv), with the
-/// scenario's events marked.
-fn chart(paths: &Paths, report: &Path, events: &Path, tag: &str) -> Result<(), Error> {
-    let out = report.with_file_name(format!("{tag}.png"));
-    let status = Command::new(paths.root.join(".venv/bin/python"))
-        .arg(paths.root.join("scripts/charts.py"))
-        .arg(report)
-        .arg(&out)
-        .arg("--events")
-        .arg(events)
-        .arg("--title")
-        .arg(format!("make fault-test, scenario {tag}"))
-        .status()
-        .map_err(Error::io(
-            "running scripts/charts.py (scripts/tools.sh charts installs matplotlib)",
-        ))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::Failed(format!("scripts/charts.py failed ({status})")))
-    }
-}
-
-/// The fault suite's artillery run against nginx, in the background.
-fn artillery(paths: &Paths, load: &str, record: &Path, report: &Path, log: &Path, port: u16) -> Result<Child, Error> {
-    let citizens = paths.run_dir().join("faults/citizens.csv");
-    let seed = (Timestamp::now().as_second() / 60).to_string();
-    let generated = Command::new("python3")
-        .args(["artillery/gen-citizens.py", "--seed", &seed, "--count", "12000"])
-        .current_dir(&paths.root)
-        .output()
-        .map_err(Error::io("running artillery/gen-citizens.py"))?;
-    std::fs::write(&citizens, generated.stdout).map_err(Error::io("writing the citizens"))?;
-    let log = File::create(log).map_err(Error::io("creating the artillery log"))?;
-    Command::new(paths.root.join("node_modules/.bin/artillery"))
-        .args(["run", "--environment", load, "--output"])
-        .arg(report)
-        .arg("artillery/faults.yml")
-        .current_dir(&paths.root)
-        .env("FAULT_RECORD", record)
-        .env("TARGET", format!("http://127.0.0.1:{port}"))
-        // Artillery reads the payload relative to the scenario file.
-        .env("CITIZENS", "../.run/faults/citizens.csv")
-        .env("ISSUER_HOST", "formulario.localhost")
-        .env("VALIDATOR_HOST", "validar.localhost")
-        .env("ARTILLERY_DISABLE_TELEMETRY", "true")
-        .env(
-            "NODE_OPTIONS",
-            format!("--require {}", paths.root.join("artillery/no-telemetry.js").display()),
-        )
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(Error::io("cloning a log handle"))?)
-        .stderr(log)
-        .spawn()
-        .map_err(Error::io("starting artillery (scripts/tools.sh node installs it)"))
-}
-
-fn running(load: &mut Child) -> bool {
-    matches!(load.try_wait(), Ok(None))
-}
-
 /// Sleeps `duration`, or less if the load ends first; true while it still runs.
-fn sleep_while_running(load: &mut Child, duration: Duration) -> bool {
+fn sleep_while_running(load: &mut Artillery, duration: Duration) -> bool {
     let until = Instant::now() + duration;
     while Instant::now() < until {
-        if !running(load) {
+        if !load.running() {
             return false;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    running(load)
+    load.running()
 }
 
-fn replica_names() -> Vec<String> {
-    topology::replica_admin_ports(REPLICAS)
-        .into_iter()
-        .map(|(name, _)| name)
+fn replicas() -> Vec<Part> {
+    (1..=REPLICAS)
+        .flat_map(|n| Service::BOTH.map(|service| Part::Replica(service, n)))
         .collect()
 }
 
 /// Every 10 s, kill -9 of a random replica; started again 2 s later without waiting for
 /// it, as kubelet restarts a container.
-fn kill(load: &mut Child, events: &Events) -> Vec<JoinHandle<()>> {
-    let replicas = replica_names();
+fn kill(load: &mut Artillery, events: &Events) -> Vec<JoinHandle<()>> {
+    let replicas = replicas();
     let mut restarts = Vec::new();
     while sleep_while_running(load, Duration::from_secs(10)) {
         let pick = getrandom::u32().unwrap_or(0) as usize % replicas.len();
-        let part = replicas[pick].clone();
-        match topology::stop(&Paths::new(), &part, true) {
+        let part = replicas[pick];
+        match topology::stop(&Paths::new(), part, true) {
             Ok(pid) => events.log(&format!("kill -9 {part} (pid {pid})")),
             Err(error) => events.log(&format!("could not kill {part}: {error}")),
         }
         std::thread::sleep(Duration::from_secs(2));
         events.log(&format!("restarting {part}"));
         restarts.push(std::thread::spawn(move || {
-            let _ = topology::start(&Paths::new(), &part);
+            let _ = topology::start(&Paths::new(), part);
         }));
     }
     restarts
@@ -277,18 +226,18 @@ fn kill(load: &mut Child, events: &Events) -> Vec<JoinHandle<()>> {
 
 /// After 20 s, SIGTERM to each replica in turn, started again once it exited and waited
 /// for until ready, 2 s apart, round after round while the load runs.
-fn rolling(paths: &Paths, load: &mut Child, events: &Events) -> Result<(), Error> {
+fn rolling(paths: &Paths, load: &mut Artillery, events: &Events) -> Result<(), Error> {
     if !sleep_while_running(load, Duration::from_secs(20)) {
         return Ok(());
     }
     loop {
-        for part in replica_names() {
-            if !running(load) {
+        for part in replicas() {
+            if !load.running() {
                 return Ok(());
             }
-            let pid = topology::stop(paths, &part, false)?;
+            let pid = topology::stop(paths, part, false)?;
             events.log(&format!("SIGTERM {part} (pid {pid}); exited"));
-            let pid = topology::start(paths, &part)?;
+            let pid = topology::start(paths, part)?;
             events.log(&format!("{part} ready again (pid {pid})"));
             if !sleep_while_running(load, Duration::from_secs(2)) {
                 return Ok(());
@@ -304,22 +253,22 @@ fn rolling(paths: &Paths, load: &mut Child, events: &Events) -> Result<(), Error
 /// validation was answered 200.
 fn database(
     paths: &Paths,
-    load: &mut Child,
+    load: &mut Artillery,
     events: &Events,
     results: &Path,
     tag: &str,
     listen_port: u16,
 ) -> Result<bool, Error> {
-    let links = crate::signed_links::links(paths, 2000)?;
+    let links = crate::bench::signed_links::links(paths, 2000)?;
     if !sleep_while_running(load, Duration::from_secs(40)) {
         return Ok(true);
     }
     let prober = Prober::start(listen_port, links);
-    let pid = topology::stop(paths, "db", false).or_else(|_| topology::stop(paths, "db", true))?;
+    let pid = topology::stop(paths, Part::Db, false).or_else(|_| topology::stop(paths, Part::Db, true))?;
     let stopped = now();
     events.log(&format!("database stopped (pid {pid})"));
     std::thread::sleep(Duration::from_secs(10));
-    let pid = topology::start(paths, "db")?;
+    let pid = topology::start(paths, Part::Db)?;
     let back = now();
     events.log(&format!("database started again (pid {pid})"));
     let body = br#"{"name": "Sonda Recuperacion", "rut": "11.111.111-1", "motive": "paseo-mascotas", "address": "Calle 1", "comuna": "Maipu"}"#;

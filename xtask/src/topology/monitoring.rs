@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use crate::console::step;
 use crate::error::Error;
+use crate::net;
 use crate::paths::{self, Paths};
 use crate::process::Spec;
-use crate::{net, step};
 
 const RULES: &str = "k8s/components/monitoring/prometheus-rule.yaml";
 const DASHBOARD: &str = "monitoring/dashboards/permisos.json";

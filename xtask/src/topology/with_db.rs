@@ -4,10 +4,11 @@
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use crate::console::step;
 use crate::error::Error;
+use crate::net;
 use crate::paths::{Paths, Secantus};
 use crate::process::{self, Spec};
-use crate::{net, step};
 
 pub struct ThrowawayDb {
     child: Child,

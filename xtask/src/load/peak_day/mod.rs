@@ -24,9 +24,10 @@ use tokio::task::JoinSet;
 use self::open_loop::OpenLoop;
 use self::report::{Kind, Summary};
 use self::schedule::Random;
+use crate::console::step;
 use crate::error::Error;
 use crate::paths::Paths;
-use crate::{step, usage};
+use crate::topology::usage;
 
 /// The headline's bound.
 const P99_BOUND_MS: f64 = 250.0;

@@ -7,12 +7,14 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::console::step;
 use crate::error::Error;
+use crate::net;
 use crate::paths::Paths;
 use crate::process;
-use crate::services::Service;
-use crate::with_db::ThrowawayDb;
-use crate::{net, services, step};
+use crate::topology::services;
+use crate::topology::services::Service;
+use crate::topology::with_db::ThrowawayDb;
 
 const LOAD_SECONDS: u32 = 10;
 const LOAD_CONNECTIONS: u32 = 64;
@@ -117,7 +119,7 @@ impl Started {
         } else {
             Service::Validator
         };
-        let secrets = crate::keys::Secrets::load(&paths.run_dir())?.env_for(service);
+        let secrets = crate::secrets::Secrets::load(&paths.run_dir())?.env_for(service);
         let started = Instant::now();
         let mut child = Command::new(paths.binary("release", binary))
             .env_clear()

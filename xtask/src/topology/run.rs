@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
 
+use crate::console::step;
 use crate::error::Error;
-use crate::keys;
 use crate::paths::Paths;
 use crate::process::{self, Spec};
-use crate::services::{self, ADMIN_OFFSET, Replica, Service};
-use crate::{net, settings, step};
+use crate::secrets;
+use crate::topology::services::{self, ADMIN_OFFSET, Replica, Service};
+use crate::{net, settings};
 
 struct Ports {
     issuer: u16,
@@ -100,7 +101,7 @@ fn start_all(
     };
     start(running, &database, 30, || net::listening(ports.database))?;
 
-    let secrets = keys::Secrets::load(&dir)?;
+    let secrets = secrets::Secrets::load(&dir)?;
     let links = Links {
         issuer: settings::or(
             "ISSUER_PUBLIC_URL",

@@ -6,12 +6,13 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use base64::Engine;
 use permit_token::{KeySet, SigningKey};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::services::Service;
 use crate::settings;
+use crate::topology::services::Service;
 
 pub const SIGNING_KEY: &str = "PERMIT_SIGNING_KEY";
 pub const PUBLIC_KEYS: &str = "PERMIT_PUBLIC_KEYS";
@@ -61,7 +62,7 @@ pub fn admin_token(path: &Path) -> Result<String, Error> {
     {
         return Ok(token.trim().to_owned());
     }
-    let token = crate::random_token();
+    let token = random_token();
     write_private(path, format!("{token}\n").as_bytes())?;
     Ok(token)
 }
@@ -112,11 +113,26 @@ pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
         .map_err(Error::io(format!("writing {}", path.display())))
 }
 
+/// 32 random bytes, URL-safe base64: an operator token.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the system's random source");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
+
+    #[test]
+    fn tokens_are_long_random_and_url_safe() {
+        let (a, b) = (random_token(), random_token());
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, b);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+    }
 
     #[test]
     fn the_private_key_and_the_operator_token_go_to_the_issuer_only() {

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::paths::Paths;
 use crate::process::Spec;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Service {
     Issuer,
     Validator,
@@ -27,7 +27,7 @@ impl Service {
 /// `cargo build` of both binaries; `release` for runs people use and measure, `debug` to
 /// reuse what `cargo test` built.
 pub fn build(paths: &Paths, profile: &str) -> Result<(), Error> {
-    crate::step(&format!("building the services ({profile})"));
+    crate::console::step(&format!("building the services ({profile})"));
     let cargo_profile = if profile == "debug" { "dev" } else { profile };
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
