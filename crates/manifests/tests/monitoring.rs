@@ -74,7 +74,7 @@ fn pod_monitors_scrape_the_admin_port_of_both_services() {
     );
 }
 
-/// GitHub's anchor for a README heading: lower case, spaces to dashes, most punctuation gone.
+/// GitHub's anchor for a Markdown heading: lower case, spaces to dashes, most punctuation gone.
 fn anchor(heading: &str) -> String {
     heading
         .trim()
@@ -86,11 +86,11 @@ fn anchor(heading: &str) -> String {
 }
 
 #[test]
-fn every_alert_has_a_summary_a_description_a_severity_and_a_runbook_in_the_readme() {
+fn every_alert_has_a_summary_a_description_a_severity_and_a_runbook_of_its_own() {
     let rule: PrometheusRule = with_monitoring().all("PrometheusRule").pop().unwrap();
     assert_eq!(rule.metadata.namespace.as_deref(), Some("permisos"));
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let anchors: BTreeSet<String> = readme
+    let runbooks = std::fs::read_to_string(root().join("docs/runbooks.md")).unwrap();
+    let anchors: BTreeSet<String> = runbooks
         .lines()
         .filter_map(|l| l.strip_prefix('#'))
         .map(|h| anchor(h.trim_start_matches('#')))
@@ -113,13 +113,13 @@ fn every_alert_has_a_summary_a_description_a_severity_and_a_runbook_in_the_readm
             "{name}"
         );
         let runbook = &alert.annotations["runbook"];
-        let target = runbook.strip_prefix("README.md#").expect("a README section");
+        let target = runbook.strip_prefix("docs/runbooks.md#").expect("a section of docs/runbooks.md");
         assert_eq!(
             target,
             name.to_lowercase(),
             "{name}: its runbook is the section named after it"
         );
-        assert!(anchors.contains(target), "README has no section {runbook}");
+        assert!(anchors.contains(target), "docs/runbooks.md has no section {runbook}");
     }
 }
 

@@ -99,7 +99,7 @@ impl Run<'_> {
             .env("TARGET", self.target)
             .env("ISSUER_HOST", self.issuer_host)
             .env("VALIDATOR_HOST", self.validator_host)
-            .env("CITIZENS", &citizens)
+            .env("CITIZENS", relative_to_scenarios(paths, &citizens)?)
             .env("FAULT_RECORD", &record)
             .env("ARTILLERY_DISABLE_TELEMETRY", "true")
             .env(
@@ -121,6 +121,14 @@ impl Run<'_> {
             record,
         })
     }
+}
+
+/// Artillery reads a payload relative to the scenario's folder, even an absolute path.
+fn relative_to_scenarios(paths: &Paths, file: &Path) -> Result<PathBuf, Error> {
+    let inside = file
+        .strip_prefix(&paths.root)
+        .map_err(|_| Error::Failed(format!("{} is outside the checkout", file.display())))?;
+    Ok(Path::new("../..").join(inside))
 }
 
 impl Artillery {
