@@ -21,17 +21,7 @@ for overlay in "$@"; do
   file="$dir/secrets.env"
   if [ ! -s "$file" ]; then
     step "generating $file"
-    (umask 077 && python3 - >"$file" <<'PY'
-import secrets
-print(f"ADMIN_TOKEN={secrets.token_urlsafe(32)}")
-print("MONGO_ROOT_USERNAME=root")
-print(f"MONGO_ROOT_PASSWORD={secrets.token_hex(24)}")
-print("MONGO_APP_USERNAME=permisos")
-print(f"MONGO_APP_PASSWORD={secrets.token_hex(24)}")
-# The replica set members' shared key: base64 text, 6 to 1024 characters.
-print(f"MONGO_KEYFILE={secrets.token_urlsafe(512)[:700].replace('-', '+').replace('_', '/')}")
-PY
-    )
+    (umask 077 && keys secrets-env >"$file")
   fi
   # Checkouts from before signed permits have a secrets.env without the key.
   if ! grep -q '^PERMIT_SIGNING_KEY=.' "$file"; then

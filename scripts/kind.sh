@@ -246,6 +246,6 @@ case "${1:-}" in
   status) need cargo; status ;;
   smoke) need cargo; ctl -n "$NAMESPACE" smoke ${IP:+--ip "$IP"} ${DOMAIN:+--domain "$DOMAIN"} ;;
   forward) need kubectl; forward ;;
-  ip) need cargo python3; ctl -n "$NAMESPACE" -o json hosts | python3 -c 'import json, sys; print(json.load(sys.stdin)["address"])' ;;
+  ip) need cargo; ctl -n "$NAMESPACE" -o json hosts | grep -o '"address": *"[^"]*"' | cut -d'"' -f4 ;;
   *) echo "usage: kind.sh up|down|images|deploy|status|smoke|forward|ip" >&2; exit 2 ;;
 esac

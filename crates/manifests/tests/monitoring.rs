@@ -113,7 +113,9 @@ fn every_alert_has_a_summary_a_description_a_severity_and_a_runbook_of_its_own()
             "{name}"
         );
         let runbook = &alert.annotations["runbook"];
-        let target = runbook.strip_prefix("docs/runbooks.md#").expect("a section of docs/runbooks.md");
+        let target = runbook
+            .strip_prefix("docs/runbooks.md#")
+            .expect("a section of docs/runbooks.md");
         assert_eq!(
             target,
             name.to_lowercase(),

@@ -69,6 +69,9 @@ pub enum KeysCommand {
     /// Print a new Ed25519 private key (PKCS#8 DER, base64, one line) for the issuer's
     /// PERMIT_SIGNING_KEY.
     New,
+    /// Print a fresh secrets.env for an overlay: the operator token, MongoDB's users'
+    /// passwords and replica-set key, and a permit signing key, each random.
+    SecretsEnv,
     /// Read a private key on stdin; print the JWK Set of its public key, plus the keys of
     /// each --keep set, for the validators' PERMIT_PUBLIC_KEYS.
     Public {
@@ -248,6 +251,10 @@ async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
         Command::Chaos(args) => delete_pods(cli, args).await,
         Command::Keys(KeysCommand::New) => {
             println!("{}", keys::new_key());
+            Ok(None)
+        }
+        Command::Keys(KeysCommand::SecretsEnv) => {
+            print!("{}", keys::secrets_env());
             Ok(None)
         }
         Command::Keys(KeysCommand::Public { keep }) => {

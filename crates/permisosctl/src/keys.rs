@@ -14,6 +14,28 @@ pub fn new_key() -> String {
         .collect()
 }
 
+/// A fresh `secrets.env` for an overlay's secretGenerator, every value random: the
+/// issuer's operator token, MongoDB's root and application passwords, the replica set
+/// members' shared key (base64 alphabet, 6 to 1024 characters) and a permit signing key.
+pub fn secrets_env() -> String {
+    format!(
+        "ADMIN_TOKEN={}\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD={}\nMONGO_APP_USERNAME=permisos\n\
+         MONGO_APP_PASSWORD={}\nMONGO_KEYFILE={}\nPERMIT_SIGNING_KEY={}\n",
+        random_hex(32),
+        random_hex(24),
+        random_hex(24),
+        random_hex(350),
+        new_key()
+    )
+}
+
+/// `bytes` random bytes as lower-case hex (two characters each).
+fn random_hex(bytes: usize) -> String {
+    let mut random = vec![0u8; bytes];
+    getrandom::fill(&mut random).expect("the system's random source");
+    random.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The JWK Set of `private`'s public key and of every key in the sets `kept`.
 pub fn public(private: &str, kept: &[(String, String)]) -> Result<String, Error> {
     let key = SigningKey::parse(private).map_err(|e| Error::Usage(format!("the private key on stdin: {e}")))?;
@@ -28,6 +50,43 @@ pub fn public(private: &str, kept: &[(String, String)]) -> Result<String, Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secrets_env_holds_every_secret_fresh_and_well_formed() {
+        let (first, second) = (secrets_env(), secrets_env());
+        let values = |text: &str| -> std::collections::BTreeMap<String, String> {
+            text.lines()
+                .map(|line| line.split_once('=').expect("NAME=value"))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        let (a, b) = (values(&first), values(&second));
+        let names: Vec<&str> = a.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "ADMIN_TOKEN",
+                "MONGO_APP_PASSWORD",
+                "MONGO_APP_USERNAME",
+                "MONGO_KEYFILE",
+                "MONGO_ROOT_PASSWORD",
+                "MONGO_ROOT_USERNAME",
+                "PERMIT_SIGNING_KEY"
+            ]
+        );
+        for secret in [
+            "ADMIN_TOKEN",
+            "MONGO_APP_PASSWORD",
+            "MONGO_KEYFILE",
+            "MONGO_ROOT_PASSWORD",
+            "PERMIT_SIGNING_KEY",
+        ] {
+            assert_ne!(a[secret], b[secret], "{secret} is not fresh");
+        }
+        assert!(a["ADMIN_TOKEN"].len() >= 32);
+        assert!((6..=1024).contains(&a["MONGO_KEYFILE"].len()));
+        assert!(SigningKey::parse(&a["PERMIT_SIGNING_KEY"]).is_ok());
+    }
 
     #[test]
     fn a_new_key_publishes_and_an_old_set_is_kept_beside_it() {

@@ -10,7 +10,7 @@ use issuer::{AdminToken, Options};
 use jiff::SignedDuration;
 use permit_domain::Rules;
 use serde_json::Value;
-use testkit::ManualClock;
+use testkit::{ManualClock, db_test};
 use tower::ServiceExt;
 
 const TOKEN: &str = "an-operator-token-of-at-least-32-characters";
@@ -142,8 +142,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn smoke_walks_a_citizen_and_a_police_check_through_one_address() {
     let system = system("2026-11-30T10:00").await;
     let out = system
@@ -180,8 +179,7 @@ async fn smoke_walks_a_citizen_and_a_police_check_through_one_address() {
     assert_eq!(answer["permit"].as_str().unwrap().len(), 22);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn smoke_names_the_first_step_that_fails() {
     let system = system("2026-11-30T23:30").await;
     let out = system
@@ -200,8 +198,7 @@ async fn smoke_names_the_first_step_that_fails() {
     assert!(text(&unreachable.stderr).contains("smoke failed at \"landing page\": no answer"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() {
     // 08:00 in Santiago is 11:00Z, an hour before the audit's --since.
     let system = system("2026-11-30T08:00").await;
@@ -239,8 +236,7 @@ async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() 
     assert_eq!(answer["duplicated"][0]["acknowledged"], 1);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn audit_refusals_exit_2_with_the_reason() {
     let system = system("2026-11-30T10:00").await;
     let created = vec![system.create(1).await];
@@ -267,8 +263,7 @@ async fn audit_refusals_exit_2_with_the_reason() {
     assert!(text(&out.stderr).contains("line 1: an acknowledged create without id or rut"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn without_a_cluster_each_command_says_why_and_exits_2() {
     let system = system("2026-11-30T10:00").await;
     for command in [

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use jiff::SignedDuration;
 use permit_domain::{Permit, PermitId, Refusal, Rules};
 use permit_store::{Store, StoreError};
-use testkit::{citizen, fresh_database, mongodb_uri, santiago};
+use testkit::{citizen, db_test, fresh_database, mongodb_uri, santiago};
 
 async fn store() -> Store {
     let store = Store::connect(&mongodb_uri(), &fresh_database(), "store-tests")
@@ -26,8 +26,7 @@ async fn issue(store: &Store, permit: &Permit) -> Result<(), StoreError> {
     store.issue(permit, claim.as_ref()).await
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn an_issued_permit_reads_back_unchanged() {
     let store = store().await;
     let permit = permit(1, "compras", "2026-11-30T10:00");
@@ -36,8 +35,7 @@ async fn an_issued_permit_reads_back_unchanged() {
     assert_eq!(store.find(&PermitId::generate()).await.unwrap(), None);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn an_audit_finds_every_permit_of_the_ruts_asked_and_no_other() {
     let store = store().await;
     let first = permit(1, "compras", "2026-11-30T10:00");
@@ -59,8 +57,7 @@ async fn an_audit_finds_every_permit_of_the_ruts_asked_and_no_other() {
     assert_eq!(held, expected);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_quota_of_a_permit_that_was_not_stored_is_given_back() {
     let store = store().await;
     let first = permit(1, "compras", "2026-11-30T10:00");
@@ -78,15 +75,13 @@ async fn the_quota_of_a_permit_that_was_not_stored_is_given_back() {
     assert!(matches!(third, Err(StoreError::Refused(Refusal::WeeklyLimit { .. }))));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn ensuring_indexes_twice_is_harmless() {
     let store = store().await;
     store.ensure_indexes().await.unwrap();
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_third_permit_of_a_week_is_refused_until_next_monday() {
     let store = store().await;
     issue(&store, &permit(2, "compras", "2026-11-30T10:00")).await.unwrap();
@@ -107,8 +102,7 @@ async fn the_third_permit_of_a_week_is_refused_until_next_monday() {
     issue(&store, &permit(2, "compras", "2026-12-07T10:00")).await.unwrap();
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_motive_with_its_own_cap_is_refused_before_the_general_limit() {
     let store = store().await;
     issue(&store, &permit(3, "donacion-sangre", "2026-11-30T10:00"))
@@ -131,8 +125,7 @@ async fn a_motive_with_its_own_cap_is_refused_before_the_general_limit() {
     issue(&store, &permit(3, "compras", "2026-11-30T11:00")).await.unwrap();
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn racing_claims_for_one_rut_never_exceed_the_limit() {
     let store = store().await;
     let attempts = (0..20).map(|_| {
@@ -150,8 +143,7 @@ async fn racing_claims_for_one_rut_never_exceed_the_limit() {
     assert_eq!(issued, 2);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn listing_pages_newest_first_with_a_cursor() {
     let store = store().await;
     let mut issued = Vec::new();
@@ -176,8 +168,7 @@ async fn listing_pages_newest_first_with_a_cursor() {
     assert_eq!(pages.len(), 4);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
     let store = store().await;
     let mut issued = Vec::new();
@@ -204,8 +195,7 @@ async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
     assert_eq!(audit.documents_examined, 20, "the audit reads every permit");
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn revoking_keeps_the_first_revocation_time() {
     let store = store().await;
     let permit = permit(20, "compras", "2026-11-30T10:00");
@@ -221,8 +211,7 @@ async fn revoking_keeps_the_first_revocation_time() {
     assert_eq!(store.revoke(&PermitId::generate(), first).await.unwrap(), None);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_revocation_list_holds_revoked_permits_until_they_expire() {
     let store = store().await;
     store.ensure_indexes().await.unwrap();
@@ -249,8 +238,7 @@ async fn the_revocation_list_holds_revoked_permits_until_they_expire() {
     assert_eq!(store.revocations(after_expiry).await.unwrap(), vec![]);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn collection_sizes_count_what_was_stored() {
     let store = store().await;
     store.ensure_indexes().await.unwrap();
@@ -278,8 +266,7 @@ async fn a_dead_database_is_reported_unavailable_within_seconds() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn an_abandoned_idempotency_key_is_taken_over_after_its_lease() {
     use permit_store::KeyState;
     let store = store().await;

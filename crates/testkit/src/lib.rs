@@ -19,6 +19,7 @@ use permit_web::{App, Config, Context};
 
 pub use app::TestApp;
 pub use process::ServiceProcess;
+pub use testkit_macros::db_test;
 
 /// The MongoDB-wire server under test, from `MONGODB_URI` (`make test` starts one).
 pub fn mongodb_uri() -> String {

@@ -140,7 +140,8 @@ pub async fn cluster_fault(paths: &Paths, settings: &Settings) -> Result<bool, E
     step(&format!(
         "audit: the answers against what the issuer lists since {since}"
     ));
-    let record = run.record.to_string_lossy().into_owned();
+    let record_file = run.record.expect("the faults scenario records its answers");
+    let record = record_file.to_string_lossy().into_owned();
     let domain = issuer.trim_start_matches("formulario.");
     let audit_status = ctl(&[
         "audit",
@@ -155,7 +156,7 @@ pub async fn cluster_fault(paths: &Paths, settings: &Settings) -> Result<bool, E
     ])
     .status()
     .map_err(Error::io("running permisosctl audit"))?;
-    let text = std::fs::read_to_string(&run.record).map_err(Error::io("reading the answer record"))?;
+    let text = std::fs::read_to_string(&record_file).map_err(Error::io("reading the answer record"))?;
     match Record::parse(&text) {
         Ok(record) => println!("{}", record.summary()),
         Err(problem) => println!("the answer record does not parse: {problem}"),

@@ -150,7 +150,8 @@ async fn run_scenario(
     };
     let (_, load_run) = load_run.finish()?;
     events.log("load finished");
-    let (record, report) = (load_run.record, load_run.report);
+    let record = load_run.record.expect("the faults scenario records its answers");
+    let report = load_run.report;
     for restart in restarts {
         let _ = restart.join();
     }

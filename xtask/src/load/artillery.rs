@@ -73,8 +73,8 @@ pub struct Artillery {
     pub child: Child,
     pub report: PathBuf,
     pub log: PathBuf,
-    /// The answers the fault hooks recorded (empty for `Permisos`).
-    pub record: PathBuf,
+    /// The answers the fault hooks record, one JSON line each (`Faults` only).
+    pub record: Option<PathBuf>,
 }
 
 impl Run<'_> {
@@ -89,9 +89,19 @@ impl Run<'_> {
         // A seed per minute: every run gets RUTs no earlier run of the week used.
         let seed = jiff::Timestamp::now().as_second().unsigned_abs() / 60;
         std::fs::write(&citizens, citizens_csv(seed, self.citizens)).map_err(Error::io("writing the citizens"))?;
-        File::create(&record).map_err(Error::io("creating the answer record"))?;
+        let record = match self.scenario {
+            Scenario::Faults => {
+                File::create(&record).map_err(Error::io("creating the answer record"))?;
+                Some(record)
+            }
+            Scenario::Permisos => None,
+        };
         let output = File::create(&log).map_err(Error::io("creating the artillery log"))?;
-        let child = Command::new(paths.root.join("node_modules/.bin/artillery"))
+        let mut command = Command::new(paths.root.join("node_modules/.bin/artillery"));
+        if let Some(record) = &record {
+            command.env("FAULT_RECORD", record);
+        }
+        let child = command
             .args(["run", "--environment", self.environment.name(), "--output"])
             .arg(&report)
             .arg(self.scenario.file())
@@ -100,7 +110,6 @@ impl Run<'_> {
             .env("ISSUER_HOST", self.issuer_host)
             .env("VALIDATOR_HOST", self.validator_host)
             .env("CITIZENS", relative_to_scenarios(paths, &citizens)?)
-            .env("FAULT_RECORD", &record)
             .env("ARTILLERY_DISABLE_TELEMETRY", "true")
             .env(
                 "NODE_OPTIONS",

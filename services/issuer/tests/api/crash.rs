@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use testkit::{ServiceProcess, citizen, fresh_database, mongodb_uri};
+use testkit::{ServiceProcess, citizen, db_test, fresh_database, mongodb_uri};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -137,8 +137,7 @@ fn redirect(uri: &str, to: &str) -> (String, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test(flavor = "multi_thread")]
 async fn a_create_whose_answer_died_with_its_issuer_is_replayed_by_another_without_a_second_quota() {
     let uri = mongodb_uri();
     let database = fresh_database();

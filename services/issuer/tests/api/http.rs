@@ -8,7 +8,7 @@ use issuer::{AdminToken, ClientKey, ClientLimiter, Options, Rate, TrustedProxies
 use permit_domain::{Motive, PermitForm, Rules};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use testkit::{ManualClock, TestApp, citizen, context, context_on, fresh_database};
+use testkit::{ManualClock, TestApp, citizen, context, context_on, db_test, fresh_database};
 
 use crate::TOKEN;
 
@@ -64,8 +64,7 @@ impl Issuer for TestApp {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_landing_page_links_to_the_form_and_states_the_rules() {
     let app = app().await;
     let response = app.get("/").await;
@@ -77,8 +76,7 @@ async fn the_landing_page_links_to_the_form_and_states_the_rules() {
     assert!(html.contains("Paseo de mascotas"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_form_offers_every_motive_with_labelled_inputs() {
     let app = app().await;
     let html = app.get("/nuevo").await.text().await.unwrap();
@@ -94,8 +92,7 @@ async fn the_form_offers_every_motive_with_labelled_inputs() {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
     let app = app().await;
     let response = app.submit(&citizen(1, "compras")).await;
@@ -115,8 +112,7 @@ async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
     assert!(html.contains("lunes 30 de noviembre de 2026, 13:15"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn an_invalid_form_comes_back_with_messages_and_the_values_kept() {
     let app = app().await;
     let form = PermitForm {
@@ -134,8 +130,7 @@ async fn an_invalid_form_comes_back_with_messages_and_the_values_kept() {
     assert!(html.contains(r#"<option value="compras" selected>"#));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn markup_typed_into_the_form_is_shown_escaped() {
     let app = app().await;
     let markup = |field: &str| format!("\"><script>alert('{field}')</script>");
@@ -155,8 +150,7 @@ async fn markup_typed_into_the_form_is_shown_escaped() {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_api_creates_a_permit_with_its_validation_url() {
     let app = app().await;
     let response = app.create(&&citizen(4, "paseo-mascotas")).await;
@@ -198,8 +192,7 @@ async fn the_api_creates_a_permit_with_its_validation_url() {
     assert_eq!(app.get(&format!("/permiso/{id}")).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_case_study_load_test_row_is_refused_naming_rut_and_motive() {
     let app = app().await;
     let row = json!({ "name": "user_1", "rut": "1111111-1", "motive": "test_1", "address": "address_1" });
@@ -211,8 +204,7 @@ async fn the_case_study_load_test_row_is_refused_naming_rut_and_motive() {
     assert!(body["errors"]["motive"].is_string());
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
     let app = app().await;
     for motive in ["compras", "banco"] {
@@ -251,8 +243,7 @@ async fn the_third_permit_in_a_week_is_refused_with_429_saying_when() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
     let database = fresh_database();
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
@@ -285,8 +276,7 @@ async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
     assert_eq!((created, refused), (2, 18), "{statuses:?}");
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
     let app = app().await;
     app.clock.set(testkit::santiago("2026-11-30T20:00"));
@@ -318,8 +308,7 @@ async fn a_permit_that_would_reach_the_curfew_is_refused_and_says_so() {
     assert_eq!(off.create(&&citizen(7, "compras")).await.status(), StatusCode::CREATED);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn unknown_and_malformed_permit_ids_are_404() {
     let app = app().await;
     assert_eq!(
@@ -332,8 +321,7 @@ async fn unknown_and_malformed_permit_ids_are_404() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
     let app = app().await;
     let url = format!("{}/api/create", app.url);
@@ -358,8 +346,7 @@ async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
 /// operator operation declares the token and refuses a request without it or with a wrong
 /// one; any other refuses none for want of a token. An admin route mounted outside the
 /// operator sub-router, and so without its guard, fails here.
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token() {
     let app = app().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
@@ -397,8 +384,7 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
     assert_eq!(guarded, ["GET /api/all", "POST /api/permits/{id}/revoke"]);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
     let app = app().await;
     let mut ids = Vec::new();
@@ -456,8 +442,7 @@ async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn no_answer_carrying_a_citizens_data_may_be_stored_by_a_cache() {
     let app = app().await;
     let created = app.create(&citizen(60, "compras")).await;
@@ -494,15 +479,13 @@ async fn no_answer_carrying_a_citizens_data_may_be_stored_by_a_cache() {
     assert!(cache_control(&css).unwrap().starts_with("public"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn without_an_admin_token_configured_the_admin_api_does_not_exist() {
     let app = app_with(Rules::default(), None).await;
     assert_eq!(app.admin_get("/api/all").await.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_operator_can_revoke_a_permit() {
     let app = app().await;
     let body: Value = app.create(&&citizen(8, "compras")).await.json().await.unwrap();
@@ -548,8 +531,7 @@ async fn create_with_key(app: &TestApp, key: &str, form: &PermitForm) -> reqwest
         .unwrap()
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_retried_create_with_its_idempotency_key_replays_the_permit_and_uses_no_second_quota() {
     let app = app().await;
     let form = citizen(20, "compras");
@@ -569,8 +551,7 @@ async fn a_retried_create_with_its_idempotency_key_replays_the_permit_and_uses_n
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn an_idempotency_key_reused_for_another_request_is_refused() {
     let app = app().await;
     assert_eq!(
@@ -587,8 +568,7 @@ async fn an_idempotency_key_reused_for_another_request_is_refused() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn one_clients_idempotency_key_never_meets_another_clients() {
     let app = app().await;
     // Two citizens' clients that happen to pick the same key each get their own permit.
@@ -623,8 +603,7 @@ async fn one_clients_idempotency_key_never_meets_another_clients() {
     assert_ne!(format!("/permiso/{}", replayed["id"].as_str().unwrap()), location);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn concurrent_requests_with_one_idempotency_key_issue_one_permit() {
     let app = app().await;
     let requests: Vec<_> = (0..10)
@@ -670,8 +649,7 @@ async fn concurrent_requests_with_one_idempotency_key_issue_one_permit() {
     assert_eq!(same_rut.count(), 1);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_refused_request_frees_its_idempotency_key() {
     let app = app().await;
     app.clock.set(testkit::santiago("2026-11-30T21:00"));
@@ -703,8 +681,7 @@ fn with_token<'a>(form: &'a PermitForm, token: &'a str) -> [(&'a str, &'a str); 
     ]
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn submitting_the_same_form_page_twice_issues_one_permit() {
     let app = app().await;
     let token = form_token(&app).await;
@@ -746,8 +723,7 @@ async fn submitting_the_same_form_page_twice_issues_one_permit() {
     assert!(!page.contains(&token), "the page comes back with a fresh token");
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_form_posted_from_another_site_is_refused() {
     let app = app().await;
     let form = citizen(25, "compras");
@@ -791,8 +767,7 @@ async fn a_form_posted_from_another_site_is_refused() {
     assert_eq!(opaque.status(), StatusCode::FORBIDDEN);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn bad_input_gets_a_clear_4xx_never_a_5xx() {
     let app = app().await;
     let post = |content_type: &'static str, body: Vec<u8>| {
@@ -841,8 +816,7 @@ async fn bad_input_gets_a_clear_4xx_never_a_5xx() {
     assert_eq!(app.create(&unknown).await.status(), StatusCode::CREATED);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn markup_in_stored_fields_is_shown_escaped_on_the_permit_page() {
     let app = app().await;
     let form = PermitForm {
@@ -860,8 +834,7 @@ async fn markup_in_stored_fields_is_shown_escaped_on_the_permit_page() {
     assert!(!html.contains("<script>"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
     let ctx = context(&clock, Rules::default()).await;
@@ -945,8 +918,7 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_openapi_document_describes_what_the_api_answers() {
     let app = app().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use testkit::{ServiceProcess, citizen, fresh_database, mongodb_uri, rut};
+use testkit::{ServiceProcess, citizen, db_test, fresh_database, mongodb_uri, rut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -22,8 +22,7 @@ fn start(extra: &[(&str, &str)]) -> ServiceProcess {
     ServiceProcess::start(env!("CARGO_BIN_EXE_issuer"), &env)
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
     let mut service = start(&[("SHUTDOWN_DRAIN_SECS", "1"), ("SHUTDOWN_TIMEOUT_SECS", "5")]);
     let http = reqwest::Client::new();
@@ -80,8 +79,7 @@ async fn sigterm_drains_finishes_requests_in_flight_and_exits_zero() {
     assert_eq!(status.code(), Some(0));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn logs_are_json_lines_with_request_ids_and_no_citizen_data() {
     let service = start(&[("RUST_LOG", "trace")]);
     let http = reqwest::Client::builder()

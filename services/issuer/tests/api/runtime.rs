@@ -7,7 +7,7 @@ use permit_domain::Rules;
 use permit_web::{Context, Health, Limits};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use testkit::{TestApp, citizen};
+use testkit::{TestApp, citizen, db_test};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -36,8 +36,7 @@ async fn response_text(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&buffer[..n]).into_owned()
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn request_ids_are_echoed_or_generated() {
     let app = app(Limits::default()).await;
     let echoed = app
@@ -55,8 +54,7 @@ async fn request_ids_are_echoed_or_generated() {
     assert_ne!(again.headers()["x-request-id"].to_str().unwrap(), first);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn metrics_use_route_templates_and_count_what_happened() {
     let app = app(Limits::default()).await;
     let created: Value = testkit::body_json(
@@ -87,8 +85,7 @@ async fn metrics_use_route_templates_and_count_what_happened() {
     assert!(!metrics.contains(id), "a permit id leaked into a label");
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn readiness_is_about_this_process_and_reports_the_database_apart() {
     let app = app(Limits::default()).await;
     let get = |path: &'static str| {
@@ -155,8 +152,7 @@ async fn readiness_is_about_this_process_and_reports_the_database_apart() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn errors_from_layers_are_rendered_as_the_client_asked() {
     let app = app(Limits {
         max_body_bytes: 1024,
@@ -215,8 +211,7 @@ async fn errors_from_layers_are_rendered_as_the_client_asked() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
     let app = app(Limits {
         max_concurrent_requests: 1,
@@ -242,8 +237,7 @@ async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
     assert!(counted.is_some_and(|l| l.ends_with(" 1")), "{metrics}");
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_request_over_the_timeout_gets_503_not_a_hang() {
     let app = app(Limits {
         request_timeout: Duration::from_secs(1),
@@ -256,8 +250,7 @@ async fn a_request_over_the_timeout_gets_503_not_a_hang() {
     assert!(response.contains(r#""code":"timeout""#), "{response}");
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn pages_carry_strict_security_headers() {
     let with_tls = app(Limits {
         hsts_max_age: Some(31_536_000),

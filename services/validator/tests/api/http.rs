@@ -6,7 +6,7 @@ use jiff::SignedDuration;
 use permit_domain::Rules;
 use reqwest::{StatusCode, header};
 use serde_json::Value;
-use testkit::{TestApp, santiago};
+use testkit::{TestApp, db_test, santiago};
 use validator::{Revocations, Signed};
 
 async fn app() -> TestApp {
@@ -22,8 +22,7 @@ async fn app() -> TestApp {
     .await
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
     let app = app().await;
     let permit = app.stored_permit(1).await;
@@ -40,8 +39,7 @@ async fn a_permit_goes_from_not_yet_valid_to_valid_to_expired() {
     assert!(app.page(&path).await.1.contains("EXPIRADO"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_page_masks_name_and_rut_and_hides_the_address() {
     let app = app().await;
     let permit = app.stored_permit(2).await;
@@ -54,8 +52,7 @@ async fn the_page_masks_name_and_rut_and_hides_the_address() {
     assert!(html.contains("Compra de insumos básicos"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_revoked_permit_shows_revoked() {
     let app = app().await;
     let permit = app.stored_permit(3).await;
@@ -69,8 +66,7 @@ async fn a_revoked_permit_shows_revoked() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_json_api_gives_the_same_status_and_masked_fields() {
     let app = app().await;
     let permit = app.stored_permit(4).await;
@@ -88,8 +84,7 @@ async fn the_json_api_gives_the_same_status_and_masked_fields() {
     assert!(body.get("address").is_none());
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn unknown_and_malformed_ids_are_404_never_500() {
     let app = app().await;
     for id in [
@@ -108,8 +103,7 @@ async fn unknown_and_malformed_ids_are_404_never_500() {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_home_form_takes_a_code_or_a_pasted_link() {
     let app = app().await;
     let (status, html) = app.page("/").await;
@@ -158,8 +152,7 @@ async fn the_home_form_takes_a_code_or_a_pasted_link() {
     }
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn validity_times_are_shown_in_santiago_time_across_dst() {
     let app = app().await;
     // 2026-04-04 is the last Saturday of summer time in Chile (UTC-3); winter is UTC-4.
@@ -169,8 +162,7 @@ async fn validity_times_are_shown_in_santiago_time_across_dst() {
     assert_eq!(body["valid_from"], "2026-07-01T10:15:00-04:00");
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_openapi_document_describes_what_the_api_answers() {
     let app = app().await;
     let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
@@ -187,8 +179,7 @@ async fn the_openapi_document_describes_what_the_api_answers() {
     testkit::assert_fits_schema(&doc, "ErrorBody", &missing);
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_typed_code_with_markup_is_shown_back_escaped() {
     let app = app().await;
     let (status, html) = app

@@ -9,10 +9,9 @@ use permit_domain::{Permit, Rules};
 use permit_store::Store;
 use reqwest::StatusCode;
 use serde_json::Value;
-use testkit::{ServiceProcess, citizen, fresh_database, mongodb_uri};
+use testkit::{ServiceProcess, citizen, db_test, fresh_database, mongodb_uri};
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_check_logs_its_request_and_status_but_no_citizen_data() {
     let (uri, database) = (mongodb_uri(), fresh_database());
     let store = Store::connect(&uri, &database, "tests").await.unwrap();

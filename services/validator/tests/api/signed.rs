@@ -10,7 +10,7 @@ use permit_token::{KeySet, PermitClaims, SigningKey};
 use permit_web::Context;
 use reqwest::{StatusCode, header};
 use serde_json::Value;
-use testkit::{ManualClock, TestApp, citizen};
+use testkit::{ManualClock, TestApp, citizen, db_test};
 use validator::{Revocations, Signed};
 
 fn new_key() -> SigningKey {
@@ -48,8 +48,7 @@ async fn json(app: &TestApp, path: &str) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap())
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_signed_permit_reads_through_its_validity_window_with_masked_fields() {
     let (app, _) = app().await;
     let permit = app.stored_permit(1).await;
@@ -83,8 +82,7 @@ async fn a_signed_permit_reads_through_its_validity_window_with_masked_fields() 
     assert_eq!(json(&app, &format!("/api/v/{token}")).await.1["status"], "expired");
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn altered_truncated_and_foreign_tokens_read_not_valid_never_not_found() {
     let (app, _) = app().await;
     let permit = app.stored_permit(2).await;
@@ -114,8 +112,7 @@ async fn altered_truncated_and_foreign_tokens_read_not_valid_never_not_found() {
     );
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_revocation_is_seen_within_the_refresh_interval() {
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
     let ctx = testkit::context(&clock, Rules::default()).await;
@@ -257,8 +254,7 @@ async fn signed_path(issuer: &TestApp, n: u32) -> (String, String) {
     (body["id"].as_str().unwrap().to_owned(), path)
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn a_key_rotation_walks_through_publish_switch_and_retire() {
     let (old, new) = (SigningKey::generate_pem(), SigningKey::generate_pem());
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
@@ -297,8 +293,7 @@ async fn a_key_rotation_walks_through_publish_switch_and_retire() {
     assert!(retired.page(&format!("/validar/{old_id}")).await.1.contains("EXPIRADO"));
 }
 
-#[tokio::test]
-#[ignore = "needs MongoDB: `make test`, or MONGODB_URI=... cargo test -- --include-ignored"]
+#[db_test]
 async fn the_public_keys_and_the_scanner_are_served_with_their_policies() {
     let (app, _) = app().await;
     let response = app.get("/.well-known/jwks.json").await;
