@@ -30,14 +30,14 @@ pub fn bench_runtime(paths: &Paths, runs: usize) -> Result<(), Error> {
         "| binary | ready, median of {runs} (ms) | ready, max (ms) | idle RSS (MiB) | peak RSS under load (MiB) | load |"
     );
     println!("|---|---|---|---|---|---|");
-    for binary in ["issuer", "validator"] {
+    for service in Service::BOTH {
         let mut ready = Vec::new();
         let mut idle = Vec::new();
         let mut loaded = None;
         for run in 0..runs {
             let started = Started::start(
                 paths,
-                binary,
+                service,
                 &db.uri,
                 &format!("bench_runtime_{}_{run}", std::process::id()),
             )?;
@@ -45,14 +45,15 @@ pub fn bench_runtime(paths: &Paths, runs: usize) -> Result<(), Error> {
             ready.push(started.ready_ms);
             idle.push(kib(started.child.id(), "VmRSS")?);
             if run + 1 == runs {
-                loaded = Some(load(paths, &started, binary, &db.uri, run)?);
+                loaded = Some(load(paths, &started, service, &db.uri, run)?);
             }
         }
         ready.sort_by(f64::total_cmp);
         idle.sort_unstable();
         let (label, requests_per_sec, peak) = loaded.expect("at least one run");
         println!(
-            "| {binary} | {:.1} | {:.1} | {:.1} | {:.1} | wrk {LOAD_CONNECTIONS} connections {LOAD_SECONDS} s on `GET {label}`: {requests_per_sec} req/s |",
+            "| {} | {:.1} | {:.1} | {:.1} | {:.1} | wrk {LOAD_CONNECTIONS} connections {LOAD_SECONDS} s on `GET {label}`: {requests_per_sec} req/s |",
+            service.name(),
             ready[ready.len() / 2],
             ready[ready.len() - 1],
             idle[idle.len() / 2] as f64 / 1024.0,
@@ -64,13 +65,13 @@ pub fn bench_runtime(paths: &Paths, runs: usize) -> Result<(), Error> {
 
 /// wrk against the landing page (issuer) or a permit's check (validator, with a permit an
 /// issuer made); the route, requests per second and the binary's peak RSS in KiB.
-fn load(paths: &Paths, started: &Started, binary: &str, uri: &str, run: usize) -> Result<(String, String, u64), Error> {
-    let (label, path) = if binary == "issuer" {
+fn load(paths: &Paths, started: &Started, service: Service, uri: &str, run: usize) -> Result<(String, String, u64), Error> {
+    let (label, path) = if service == Service::Issuer {
         ("/".to_owned(), "/".to_owned())
     } else {
         let issuer = Started::start(
             paths,
-            "issuer",
+            Service::Issuer,
             uri,
             &format!("bench_runtime_{}_{run}", std::process::id()),
         )?;
@@ -112,13 +113,9 @@ struct Started {
 }
 
 impl Started {
-    fn start(paths: &Paths, binary: &str, uri: &str, database: &str) -> Result<Started, Error> {
+    fn start(paths: &Paths, service: Service, uri: &str, database: &str) -> Result<Started, Error> {
         let (port, admin) = (net::free_port()?, net::free_port()?);
-        let service = if binary == "issuer" {
-            Service::Issuer
-        } else {
-            Service::Validator
-        };
+        let binary = service.name();
         let secrets = crate::secrets::Secrets::load(&paths.run_dir())?.env_for(service);
         let started = Instant::now();
         let mut child = Command::new(paths.binary("release", binary))
