@@ -41,7 +41,7 @@ local-status:
 
 ## load-test: the case study's artillery experiment, charted (ENV=smoke|low|medium|high|stress, TARGET=http://<ip>, MONITORING=1)
 load-test:
-	@scripts/load-test.sh
+	@scripts/tools.sh node charts $$([ -n "$$TARGET" ] || echo secantus nginx) $${MONITORING:+prometheus} && cargo xtask load-test --env "$${ENV:-smoke}" $${TARGET:+--target "$$TARGET"} $${SKIP_BUILD:+--no-build} $${KEEP_UP:+--keep-up}
 
 ## fault-test: replicas killed, a rolling restart and the database stopped, under load; audited, charted (RELIABILITY.md; SCENARIOS=kill,rolling LOAD=stress MONITORING=1)
 fault-test:
@@ -91,6 +91,6 @@ status:
 smoke:
 	@scripts/kind.sh smoke
 
-## cluster-fault-test: the case study's medium load through the entrance while permisosctl chaos deletes pods, then permisosctl audit
+## cluster-fault-test: the case study's medium load through the entrance while permisosctl chaos deletes pods, then permisosctl audit (IP= DOMAIN= LOAD=medium CHAOS_TARGET=all CHAOS_EVERY=10s CHAOS_FOR=2m)
 cluster-fault-test:
-	@scripts/cluster-fault-test.sh
+	@scripts/tools.sh node && cargo xtask cluster-fault

@@ -32,7 +32,8 @@ step "verifying the Kubernetes manifests offline"
 scripts/verify-manifests.sh 2>&1 | tee .run/verify-output.txt
 
 step "smoke load test: the case study's scenario through nginx and 4 + 4 replicas"
-PROFILE=debug SKIP_BUILD=1 ENV=smoke scripts/load-test.sh
+scripts/tools.sh node charts nginx
+PROFILE=debug cargo xtask load-test --env smoke --no-build
 
 step "the record day, shortened: 1/2000 of its volume, 3,600 times faster (about 20 s)"
 PROFILE=debug SKIP_BUILD=1 SECANTUS=py ERRORS_ONLY=1 SPEED=3600 SCALE=0.0005 scripts/record-day.sh peak-day
