@@ -23,7 +23,7 @@ api-fuzz:
 e2e:
 	@scripts/e2e.sh
 
-## bench-runtime: start-up time and memory of the release binaries (BENCHMARKS.md)
+## bench-runtime: start-up time and memory of the release binaries (docs/benchmarks.md)
 bench-runtime:
 	@scripts/tools.sh wrk secantus && cargo xtask bench-runtime --runs "$${RUNS:-10}"
 
@@ -43,7 +43,7 @@ local-status:
 load-test:
 	@scripts/tools.sh node charts $$([ -n "$$TARGET" ] || echo secantus nginx) $${MONITORING:+prometheus} && cargo xtask load-test --env "$${ENV:-smoke}" $${TARGET:+--target "$$TARGET"} $${SKIP_BUILD:+--no-build} $${KEEP_UP:+--keep-up}
 
-## fault-test: replicas killed, a rolling restart and the database stopped, under load; audited, charted (RELIABILITY.md; SCENARIOS=kill,rolling LOAD=stress MONITORING=1)
+## fault-test: replicas killed, a rolling restart and the database stopped, under load; audited, charted (docs/reliability.md; SCENARIOS=kill,rolling LOAD=stress MONITORING=1)
 fault-test:
 	@scripts/tools.sh node secantus nginx charts $${MONITORING:+prometheus} && cargo xtask fault --scenarios "$${SCENARIOS:-kill,rolling,database}" --load "$${LOAD:-medium}"
 
@@ -55,11 +55,11 @@ secantus-rs:
 capacity:
 	@scripts/capacity.sh
 
-## peak-day: Chile's record day (1.29 M permit requests) replayed open-loop, SPEED times faster (SPEED=18 SCALE=1; BENCHMARKS.md)
+## peak-day: Chile's record day (1.29 M permit requests) replayed open-loop, SPEED times faster (SPEED=18 SCALE=1; docs/benchmarks.md)
 peak-day:
 	@scripts/record-day.sh peak-day
 
-## data-growth: p50/p99 of create and check and the database's size at 10k..1.29M stored permits, with query plans (STOPS=; BENCHMARKS.md)
+## data-growth: p50/p99 of create and check and the database's size at 10k..1.29M stored permits, with query plans (STOPS=; docs/benchmarks.md)
 data-growth:
 	@scripts/record-day.sh data-growth
 

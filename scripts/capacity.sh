@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make capacity`: closed-loop maximum throughput of create and of validate through nginx,
 # each beside nginx answering a static response and nginx proxying to a trivial upstream
-# (the ceiling for anything behind the proxy) in the same run (BENCHMARKS.md). The signed
+# (the ceiling for anything behind the proxy) in the same run (docs/benchmarks.md). The signed
 # validation path is driven over TOKENS distinct signed links, with the database up and
 # with it frozen (SIGSTOP). Runs in a fresh local topology (curfew off), brought down after.
 # wrk shares the machine with it.

@@ -4,7 +4,7 @@
 # SECANTUS=py), the curfew off; then the run's chart. One of:
 #
 #   peak-day     `make peak-day SPEED=18 SCALE=1`: the day replayed open-loop, SPEED times
-#                faster, SCALE of its volume (cargo xtask peak-day; BENCHMARKS.md). Fails
+#                faster, SCALE of its volume (cargo xtask peak-day; docs/benchmarks.md). Fails
 #                unless it held: no error, p99 under 250 ms (ERRORS_ONLY=1: no error; the
 #                short replay in `make test` judges no speed).
 #   data-growth  `make data-growth STOPS=...`: permits stored through the API up to each

@@ -56,7 +56,7 @@ impl Cursor {
     /// The `$lte` bound stands outside the `$or` so that the planner walks the newest-first
     /// index from the cursor and stops at the page's end. A bare `$or` of the two cases is
     /// planned as two scans and a blocking sort of everything older than the cursor: one
-    /// page then cost a read of the whole collection (seen with `explain`, BENCHMARKS.md).
+    /// page then cost a read of the whole collection (seen with `explain`, docs/benchmarks.md).
     pub(crate) fn filter(&self) -> Document {
         let at = DateTime::from_millis(self.requested_at_ms);
         doc! {

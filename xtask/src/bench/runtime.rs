@@ -1,4 +1,4 @@
-//! `bench-runtime`: start-up time and memory of the two release binaries (BENCHMARKS.md,
+//! `bench-runtime`: start-up time and memory of the two release binaries (docs/benchmarks.md,
 //! "Runtime"). For each binary, N times: start it against a throw-away database, time from
 //! spawn to the first 200 from /readyz, then read its idle RSS; on the last run, load it
 //! with wrk for 10 s and read its peak RSS (VmHWM). Prints a Markdown table. Bounded, and

@@ -25,7 +25,7 @@ pub struct Settings {
     pub port: u16,
 }
 
-/// The probes' rates: under a tenth of what the topology sustains for each (BENCHMARKS.md,
+/// The probes' rates: under a tenth of what the topology sustains for each (docs/benchmarks.md,
 /// capacity), so that requests do not wait for one another.
 const CREATES_PER_SECOND: f64 = 200.0;
 const CHECKS_PER_SECOND: f64 = 500.0;
