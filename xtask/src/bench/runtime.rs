@@ -65,7 +65,13 @@ pub fn bench_runtime(paths: &Paths, runs: usize) -> Result<(), Error> {
 
 /// wrk against the landing page (issuer) or a permit's check (validator, with a permit an
 /// issuer made); the route, requests per second and the binary's peak RSS in KiB.
-fn load(paths: &Paths, started: &Started, service: Service, uri: &str, run: usize) -> Result<(String, String, u64), Error> {
+fn load(
+    paths: &Paths,
+    started: &Started,
+    service: Service,
+    uri: &str,
+    run: usize,
+) -> Result<(String, String, u64), Error> {
     let (label, path) = if service == Service::Issuer {
         ("/".to_owned(), "/".to_owned())
     } else {
