@@ -75,9 +75,9 @@ kind-down:
 kind-forward:
 	@scripts/kind.sh forward
 
-## images: build the two container images, tagged by content
+## images: build the two container images, tagged by content (pulls the bases, or makes them from Debian where none can be pulled)
 images:
-	@scripts/kind.sh images
+	@scripts/images.sh build
 
 ## deploy: load the images into kind, apply k8s/overlays/kind (GATEWAY=1: kind-gateway) MongoDB first, wait with reasons (permisosctl wait)
 deploy:

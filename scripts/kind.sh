@@ -113,23 +113,8 @@ entrance() {
 # Each image is tagged by its content (the image ID), so a rebuild that changed anything
 # gets a new tag and rolls out, and an unchanged one keeps its tag and rolls nothing.
 images() {
-  need docker
-  local revision
-  revision="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  mkdir -p "$ROOT/.run"
-  : >"$TAGS.new"
-  for service in issuer validator; do
-    step "building image permisos/$service"
-    docker build --target "$service" --build-arg GIT_REVISION="$revision" \
-      --iidfile "$ROOT/.run/$service.iid" -t "permisos/$service:build" .
-    local id tag
-    id="$(cut -d: -f2 <"$ROOT/.run/$service.iid")"
-    tag="c-${id:0:16}"
-    docker tag "permisos/$service:build" "permisos/$service:$tag"
-    echo "$service=$tag" >>"$TAGS.new"
-    echo "    permisos/$service:$tag"
-  done
-  mv "$TAGS.new" "$TAGS"
+  # Tagged by content in $TAGS, which deploy() reads.
+  scripts/images.sh build
 }
 
 tag_of() { sed -n "s/^$1=//p" "$TAGS"; }

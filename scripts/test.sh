@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (`make test`, and CI): formatting, lints, every test against a real
 # MongoDB-wire server (MONGODB_URI when set, otherwise a throw-away SecantusDB), `make run`
-# and `make local-up` as a newcomer runs them, the offline scanner's script against damaged
+# and `make local-up` as a newcomer runs them, the two container images built and run as
+# their pods run them (on a Docker engine of its own where none runs), the offline scanner's script against damaged
 # tokens (node), the API fuzzer, the offline checks of the Kubernetes manifests, the
 # smoke load test through the local topology (fails on any failed virtual user), a short
 # replay of the record day (fails on any error), and the browser tests. Ends with one line counting every test.
@@ -18,8 +19,15 @@ cargo fmt --all -- --check
 step "linting"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "every test, those that need a database included"
-cargo xtask with-db cargo test --workspace --locked -- --include-ignored 2>&1 | tee .run/test-output.txt
+step "every test, those that need a database included (the images' after them)"
+cargo xtask with-db cargo test --workspace --locked -- --include-ignored --skip pod_image_ 2>&1 | tee .run/test-output.txt
+
+step "the images as the pods run them: built from the Dockerfile, run with the manifests' settings"
+eval "$(scripts/images.sh engine)"
+trap 'scripts/images.sh stop' EXIT
+# The release build the make-run test just made, where no Rust image can be pulled.
+CARGO_TARGET_DIR="$ROOT/target/make-run" scripts/images.sh build
+cargo xtask with-db cargo test -p manifests --test images --locked -- --ignored 2>&1 | tee .run/images-output.txt
 
 step "the offline scanner's script against malformed and tampered tokens (node --test)"
 scripts/tools.sh node
@@ -46,4 +54,4 @@ PROFILE=debug SKIP_BUILD=1 scripts/e2e.sh 2>&1 | tee .run/e2e-output.txt
 awk '/^test result:/ { passed += $4; failed += $6 }
      /^# pass / { passed += $3 } /^# fail / { failed += $3 }
      END { printf "tests: %d passed, %d failed\n", passed, failed }' \
-  .run/test-output.txt .run/scanner-output.txt .run/verify-output.txt .run/e2e-output.txt
+  .run/test-output.txt .run/images-output.txt .run/scanner-output.txt .run/verify-output.txt .run/e2e-output.txt

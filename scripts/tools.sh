@@ -8,7 +8,8 @@
 #   schemathesis  the API fuzzer into .venv
 #   node        package.json's packages (artillery, playwright-core, axe-core) into node_modules
 #   charts      matplotlib into .venv, for the load reports' charts
-#   nginx chromium wrk cmake prometheus   Debian packages (prometheus brings promtool)
+#   nginx chromium wrk cmake prometheus docker mmdebstrap   Debian packages (prometheus
+#               brings promtool, docker the docker.io engine)
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
@@ -70,6 +71,8 @@ tool() {
     wrk) apt_install wrk wrk ;;
     cmake) apt_install cmake cmake ;;
     prometheus) apt_install prometheus promtool ;;
+    docker) apt_install docker.io dockerd ;;
+    mmdebstrap) apt_install mmdebstrap mmdebstrap ;;
     charts) venv_install "matplotlib==$MATPLOTLIB_VERSION" ;;
     *) echo "unknown tool $1" >&2; exit 2 ;;
   esac

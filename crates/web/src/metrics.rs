@@ -138,11 +138,7 @@ impl Metrics {
         )
         .expect("valid metric");
         build_info
-            .with_label_values(&[
-                service,
-                env!("CARGO_PKG_VERSION"),
-                option_env!("GIT_REVISION").unwrap_or("unknown"),
-            ])
+            .with_label_values(&[service, env!("CARGO_PKG_VERSION"), &revision()])
             .set(1);
         let mut collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(http_requests.clone()),
@@ -266,4 +262,14 @@ pub fn method_label(method: &Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "other",
     }
+}
+
+/// The git revision: the image's `GIT_REVISION` (set when it is built), else the one the
+/// binary was compiled with, else `unknown`.
+fn revision() -> String {
+    std::env::var("GIT_REVISION")
+        .ok()
+        .filter(|r| !r.trim().is_empty())
+        .or(option_env!("GIT_REVISION").map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
 }
