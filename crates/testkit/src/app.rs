@@ -32,7 +32,7 @@ impl TestApp {
 
     /// `router` over `ctx`, which runs on `clock`.
     pub async fn serve(ctx: Context, clock: ManualClock, router: impl FnOnce(Context) -> Router) -> TestApp {
-        let app = App::bind(ctx, &crate::config("unused", Rules::default()))
+        let app = App::bind(ctx, &crate::listening())
             .await
             .expect("two free loopback ports");
         let (public, admin) = app.local_addrs().expect("bound addresses");

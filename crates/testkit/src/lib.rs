@@ -113,6 +113,12 @@ pub fn config(database: &str, rules: Rules) -> Config {
     config_at(&mongodb_uri(), database, rules)
 }
 
+/// What `App::bind` reads of a configuration (both ports free loopback ports, the
+/// runtime's defaults), for a context built already: no database is named.
+pub(crate) fn listening() -> Config {
+    config_at("mongodb://127.0.0.1:1", "unused", Rules::default())
+}
+
 fn config_at(uri: &str, database: &str, rules: Rules) -> Config {
     let variables = [
         ("MONGODB_URI", uri),
