@@ -85,6 +85,20 @@ impl Manifests {
             .collect()
     }
 
+    /// The data of the services' ConfigMap (`permisos-config-<hash>`).
+    pub fn services_config(&self) -> std::collections::BTreeMap<String, String> {
+        self.all::<k8s_openapi::api::core::v1::ConfigMap>("ConfigMap")
+            .into_iter()
+            .find(|c| {
+                c.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("permisos-config"))
+            })
+            .and_then(|c| c.data)
+            .expect("the permisos-config ConfigMap")
+    }
+
     pub fn kinds(&self) -> Vec<String> {
         self.0
             .iter()

@@ -19,7 +19,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Container, HTTPGetAction};
+use k8s_openapi::api::core::v1::{Container, HTTPGetAction};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use manifests::{Manifests, root};
 use rustls_pki_types::pem::PemObject;
@@ -99,14 +99,14 @@ impl Pod {
         u16::try_from(port.container_port).unwrap()
     }
 
-    /// The port and path of an HTTP probe.
-    fn probe(&self, probe: Option<&k8s_openapi::api::core::v1::Probe>) -> (u16, String) {
+    /// Where an HTTP probe asks, on the loopback address.
+    fn probe(&self, probe: Option<&k8s_openapi::api::core::v1::Probe>) -> String {
         let HTTPGetAction { path, port, .. } = probe.and_then(|p| p.http_get.clone()).expect("an HTTP probe");
         let port = match port {
             IntOrString::String(name) => self.port(&name),
             IntOrString::Int(n) => u16::try_from(n).unwrap(),
         };
-        (port, path.expect("a probe path"))
+        format!("http://127.0.0.1:{port}{}", path.expect("a probe path"))
     }
 
     /// The container's environment as the kubelet would set it: the ConfigMap, then `env`
@@ -252,26 +252,12 @@ async fn wait_for(http: &reqwest::Client, url: &str, wanted: u16, within: Durati
 /// manifest says, the process is the manifest's user with no capability and no way to
 /// gain one, and nothing was written to the image.
 async fn probes_and_process(http: &reqwest::Client, pod: &Pod, running: &Running) {
-    let (port, path) = pod.probe(pod.container.liveness_probe.as_ref());
+    let liveness = pod.probe(pod.container.liveness_probe.as_ref());
     let startup = pod.container.startup_probe.as_ref().unwrap();
     let allowed = startup.period_seconds.unwrap() * startup.failure_threshold.unwrap();
-    wait_for(
-        http,
-        &format!("http://127.0.0.1:{port}{path}"),
-        200,
-        Duration::from_secs(allowed as u64),
-        running,
-    )
-    .await;
-    let (port, path) = pod.probe(pod.container.readiness_probe.as_ref());
-    wait_for(
-        http,
-        &format!("http://127.0.0.1:{port}{path}"),
-        200,
-        Duration::from_secs(30),
-        running,
-    )
-    .await;
+    wait_for(http, &liveness, 200, Duration::from_secs(allowed as u64), running).await;
+    let readiness = pod.probe(pod.container.readiness_probe.as_ref());
+    wait_for(http, &readiness, 200, Duration::from_secs(30), running).await;
     let process = running.process_status();
     let uid = pod.user.to_string();
     assert!(
@@ -298,19 +284,12 @@ async fn probes_and_process(http: &reqwest::Client, pod: &Pod, running: &Running
 /// `docker stop` as the kubelet's SIGTERM: readiness turns 503 while the process drains,
 /// then it exits 0 within the grace period.
 async fn stops_cleanly(http: &reqwest::Client, pod: &Pod, running: &Running) {
-    let (port, path) = pod.probe(pod.container.readiness_probe.as_ref());
+    let readiness = pod.probe(pod.container.readiness_probe.as_ref());
     let started = Instant::now();
     let mut stop = docker();
     stop.args(["stop", &running.name]);
     let stopping = std::thread::spawn(move || stop.output().unwrap());
-    wait_for(
-        http,
-        &format!("http://127.0.0.1:{port}{path}"),
-        503,
-        Duration::from_secs(5),
-        running,
-    )
-    .await;
+    wait_for(http, &readiness, 503, Duration::from_secs(5), running).await;
     let stopped = stopping.join().unwrap();
     assert!(stopped.status.success());
     assert!(started.elapsed() < Duration::from_secs(pod.grace_seconds as u64));
@@ -323,17 +302,7 @@ async fn stops_cleanly(http: &reqwest::Client, pod: &Pod, running: &Running) {
 async fn pod_image_runs_as_its_pod_and_the_two_issue_and_check_a_permit() {
     let uri = std::env::var("MONGODB_URI").expect("MONGODB_URI: the test database on this host");
     let manifests = Manifests::render_overlay("kind");
-    let config = manifests
-        .all::<ConfigMap>("ConfigMap")
-        .into_iter()
-        .find(|c| {
-            c.metadata
-                .name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("permisos-config"))
-        })
-        .and_then(|c| c.data)
-        .expect("the permisos-config ConfigMap");
+    let config = manifests.services_config();
     let key = permit_token::SigningKey::generate_pem();
     let public = permit_token::KeySet::new([permit_token::SigningKey::parse(&key).unwrap().public_key().clone()]);
     let values = BTreeMap::from([
@@ -406,14 +375,17 @@ async fn pod_image_runs_as_its_pod_and_the_two_issue_and_check_a_permit() {
         let check: Value = check.json().await.unwrap();
         assert_eq!(check["status"], "not_yet_valid", "{path}: {check}");
     }
-    let forged = format!("{base}/api/v/{}A", &token[..token.len() - 1]);
+    // One character of its middle changed, to another one (every bit of it counts there).
+    let middle = token.len() / 2;
+    let other = if &token[middle..=middle] == "A" { "B" } else { "A" };
+    let forged = format!("{base}/api/v/{}{other}{}", &token[..middle], &token[middle + 1..]);
     assert_eq!(status(&http, &forged).await, Some(400));
     stops_cleanly(&http, &validator, &running).await;
 }
 
-/// The PEM certificates of a file in an image.
-fn bundle_of(image: &str, path: &str, into: &Path) -> Vec<CertificateDer<'static>> {
-    let name = format!("image-test-bundle-{}", std::process::id());
+/// A file of an image, copied out of a container made (not started) from it.
+fn copy_out(image: &str, path: &str, into: &Path) {
+    let name = format!("image-test-copy-{}", std::process::id());
     run(docker().args(["create", "--name", &name, image]));
     let copied = docker()
         .args(["cp", &format!("{name}:{path}")])
@@ -426,10 +398,6 @@ fn bundle_of(image: &str, path: &str, into: &Path) -> Vec<CertificateDer<'static
         "{path} is not in {image}: {}",
         String::from_utf8_lossy(&copied.stderr)
     );
-    CertificateDer::pem_file_iter(into)
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect()
 }
 
 #[test]
@@ -440,7 +408,11 @@ fn pod_image_verifies_a_real_certificate_chain_and_holds_santiagos_zone() {
     for service in ["issuer", "validator"] {
         let image = image(service);
         let bundle: PathBuf = scratch.join(format!("{service}-ca-certificates.crt"));
-        let roots = bundle_of(&image, "/etc/ssl/certs/ca-certificates.crt", &bundle);
+        copy_out(&image, "/etc/ssl/certs/ca-certificates.crt", &bundle);
+        let roots: Vec<CertificateDer> = CertificateDer::pem_file_iter(&bundle)
+            .unwrap()
+            .map(|c| c.unwrap())
+            .collect();
         assert!(roots.len() > 100, "{image}: {} roots", roots.len());
         let anchors: Vec<_> = roots
             .iter()
@@ -468,15 +440,7 @@ fn pod_image_verifies_a_real_certificate_chain_and_holds_santiagos_zone() {
         assert!(verify(&[]).is_err(), "the chain verifies against nothing");
         // The zone's rules as files too, for anything that reads /usr/share/zoneinfo.
         let zone = scratch.join(format!("{service}-Santiago"));
-        let name = format!("image-test-zone-{}", std::process::id());
-        run(docker().args(["create", "--name", &name, &image]));
-        let copied = docker()
-            .args(["cp", &format!("{name}:/usr/share/zoneinfo/America/Santiago")])
-            .arg(&zone)
-            .output()
-            .unwrap();
-        let _ = docker().args(["rm", &name]).output();
-        assert!(copied.status.success(), "{image} has no America/Santiago zone file");
+        copy_out(&image, "/usr/share/zoneinfo/America/Santiago", &zone);
         assert!(std::fs::read(&zone).unwrap().starts_with(b"TZif"));
     }
     let _ = std::fs::remove_dir_all(&scratch);

@@ -11,19 +11,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Container};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use manifests::{Manifests, root};
 
-fn config(m: &Manifests) -> BTreeMap<String, String> {
-    m.all::<ConfigMap>("ConfigMap")
-        .into_iter()
-        .find(|c| {
-            c.metadata
-                .name
-                .as_deref()
-                .is_some_and(|n| n.starts_with("permisos-config"))
-        })
-        .and_then(|c| c.data)
-        .expect("the permisos-config ConfigMap")
-}
-
 fn app_containers(m: &Manifests) -> Vec<Container> {
     m.all::<Deployment>("Deployment")
         .into_iter()
@@ -105,8 +92,8 @@ fn production_images_come_from_a_registry_of_its_own() {
 
 #[test]
 fn the_client_address_rules_are_set_by_each_overlay() {
-    let kind = config(&Manifests::render_overlay("kind"));
-    let production = config(&Manifests::render_overlay("production"));
+    let kind = Manifests::render_overlay("kind").services_config();
+    let production = Manifests::render_overlay("production").services_config();
     for key in ["CREATE_RATE_LIMIT", "TRUSTED_PROXIES"] {
         assert!(kind.contains_key(key) && production.contains_key(key), "{key}");
     }
