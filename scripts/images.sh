@@ -145,10 +145,17 @@ build() {
   mv "$TAGS.new" "$TAGS"
 }
 
+# The engine's DOCKER_HOST for this process; stops here, with engine's reason, without one.
+use_engine() {
+  local line
+  line="$(engine)" || exit 1
+  eval "$line"
+}
+
 case "${1:-}" in
   engine) engine ;;
   stop) stop ;;
-  base) eval "$(engine)"; base ;;
-  build) eval "$(engine)"; build ;;
+  base) use_engine; base ;;
+  build) use_engine; build ;;
   *) echo "usage: images.sh build|engine|base|stop" >&2; exit 2 ;;
 esac

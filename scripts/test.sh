@@ -23,7 +23,8 @@ step "every test, those that need a database included (the images' after them)"
 cargo xtask with-db cargo test --workspace --locked -- --include-ignored --skip pod_image_ 2>&1 | tee .run/test-output.txt
 
 step "the images as the pods run them: built from the Dockerfile, run with the manifests' settings"
-eval "$(scripts/images.sh engine)"
+engine="$(scripts/images.sh engine)"  # stops the run, saying what is missing, without one
+eval "$engine"
 trap 'scripts/images.sh stop' EXIT
 # Where no Rust image can be pulled: the release binaries the make-run test just built
 # from a copy of this checkout's files.
