@@ -71,8 +71,12 @@ stop() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     step "stopping dockerd (pid $pid)"
     kill "$pid"
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true
+  fi
+  # dockerd leaves its network namespace's bind mount behind; the folder cannot go without.
+  if grep -q " $ENGINE_DIR/exec/netns/default " /proc/mounts 2>/dev/null; then
+    umount "$ENGINE_DIR/exec/netns/default" || true
   fi
 }
 
