@@ -23,12 +23,16 @@ for overlay in "$@"; do
     step "generating $file"
     (umask 077 && keys secrets-env >"$file")
   fi
-  # Checkouts from before signed permits have a secrets.env without the key.
-  if ! grep -q '^PERMIT_SIGNING_KEY=.' "$file"; then
-    step "adding a permit signing key to $file"
-    key="$(keys new)"
-    (umask 077 && sed -i.bak '/^PERMIT_SIGNING_KEY=/d' "$file" && rm -f "$file.bak" && echo "PERMIT_SIGNING_KEY=$key" >>"$file")
-  fi
+  # Checkouts from before signed permits (or before pseudonyms) have a secrets.env
+  # without the signing key (or the privacy key).
+  for entry in PERMIT_SIGNING_KEY:new PRIVACY_KEY:privacy; do
+    name="${entry%%:*}"
+    if ! grep -q "^$name=." "$file"; then
+      step "adding $name to $file"
+      value="$(keys "${entry#*:}")"
+      (umask 077 && sed -i.bak "/^$name=/d" "$file" && rm -f "$file.bak" && echo "$name=$value" >>"$file")
+    fi
+  done
   if [ ! -s "$dir/public-keys.json" ]; then
     step "publishing its public key in $dir/public-keys.json"
     sed -n 's/^PERMIT_SIGNING_KEY=//p' "$file" | keys public >"$dir/public-keys.json"

@@ -17,8 +17,9 @@ use crate::topology::services::Service;
 pub const SIGNING_KEY: &str = "PERMIT_SIGNING_KEY";
 pub const PUBLIC_KEYS: &str = "PERMIT_PUBLIC_KEYS";
 pub const ADMIN_TOKEN: &str = "ADMIN_TOKEN";
+pub const PRIVACY_KEY: &str = "PRIVACY_KEY";
 /// The variables `Secrets` hands out, each to its service only; never passed on as they are.
-pub const ROUTED: [&str; 3] = [SIGNING_KEY, PUBLIC_KEYS, ADMIN_TOKEN];
+pub const ROUTED: [&str; 4] = [SIGNING_KEY, PUBLIC_KEYS, ADMIN_TOKEN, PRIVACY_KEY];
 
 /// What each service is given of this checkout's secrets, decided here only: the private
 /// key and the operator token go to the issuer, the public keys to the validator. No
@@ -26,19 +27,21 @@ pub const ROUTED: [&str; 3] = [SIGNING_KEY, PUBLIC_KEYS, ADMIN_TOKEN];
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Secrets {
     admin_token: String,
+    privacy_key: String,
     keys: PermitKeys,
 }
 
 impl Secrets {
-    /// `ADMIN_TOKEN`, `PERMIT_SIGNING_KEY` and `PERMIT_PUBLIC_KEYS` when set, otherwise the
-    /// checkout's own in `run_dir` (made there on first use).
+    /// `ADMIN_TOKEN`, `PRIVACY_KEY`, `PERMIT_SIGNING_KEY` and `PERMIT_PUBLIC_KEYS` when set,
+    /// otherwise the checkout's own in `run_dir` (made there on first use).
     pub fn load(run_dir: &Path) -> Result<Secrets, Error> {
-        let admin_token = match settings::var(ADMIN_TOKEN) {
-            Some(token) => token,
-            None => admin_token(&run_dir.join("admin-token"))?,
+        let own = |variable, file| match settings::var(variable) {
+            Some(value) => Ok(value),
+            None => checkout_token(&run_dir.join(file)),
         };
         Ok(Secrets {
-            admin_token,
+            admin_token: own(ADMIN_TOKEN, "admin-token")?,
+            privacy_key: own(PRIVACY_KEY, "privacy-key")?,
             keys: permit_keys(run_dir)?,
         })
     }
@@ -48,6 +51,7 @@ impl Secrets {
         match service {
             Service::Issuer => vec![
                 (ADMIN_TOKEN.into(), self.admin_token.clone()),
+                (PRIVACY_KEY.into(), self.privacy_key.clone()),
                 (SIGNING_KEY.into(), self.keys.signing.clone()),
             ],
             Service::Validator => vec![(PUBLIC_KEYS.into(), self.keys.public.clone())],
@@ -55,8 +59,9 @@ impl Secrets {
     }
 }
 
-/// The operator's token, made once per checkout and kept out of the repository.
-pub fn admin_token(path: &Path) -> Result<String, Error> {
+/// A random token at `path` (the operator's token, the privacy key), made once per checkout
+/// and kept out of the repository.
+pub fn checkout_token(path: &Path) -> Result<String, Error> {
     if let Ok(token) = std::fs::read_to_string(path)
         && token.trim().len() >= 32
     {
@@ -135,16 +140,17 @@ mod tests {
     }
 
     #[test]
-    fn the_private_key_and_the_operator_token_go_to_the_issuer_only() {
+    fn the_private_keys_and_the_operator_token_go_to_the_issuer_only() {
         let secrets = Secrets {
             admin_token: "t".repeat(43),
+            privacy_key: "p".repeat(43),
             keys: PermitKeys {
                 signing: "private".into(),
                 public: "public".into(),
             },
         };
         let names = |service| -> Vec<String> { secrets.env_for(service).into_iter().map(|(name, _)| name).collect() };
-        assert_eq!(names(Service::Issuer), [ADMIN_TOKEN, SIGNING_KEY]);
+        assert_eq!(names(Service::Issuer), [ADMIN_TOKEN, PRIVACY_KEY, SIGNING_KEY]);
         assert_eq!(names(Service::Validator), [PUBLIC_KEYS]);
         for service in Service::BOTH {
             assert!(names(service).iter().all(|name| ROUTED.contains(&name.as_str())));

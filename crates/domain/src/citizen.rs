@@ -52,19 +52,26 @@ impl Name {
         &self.0
     }
 
-    /// The initial of each word, the rest hidden: `J*** P****`.
+    /// The initial of each word, `J. P. S.`, of the first six at most (a QR code has to
+    /// hold them). Not the words' lengths, which would narrow a name down for a stranger
+    /// and add nothing for an officer holding the cédula.
     pub fn masked(&self) -> String {
-        self.0
-            .split(' ')
-            .map(|word| {
-                let mut chars = word.chars();
-                let initial = chars.next().map(String::from).unwrap_or_default();
-                initial + &"*".repeat(chars.count())
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+        let words: Vec<&str> = self.0.split(' ').collect();
+        let mut initials: Vec<String> = words
+            .iter()
+            .take(MASKED_WORDS)
+            .filter_map(|word| word.chars().next())
+            .map(|initial| format!("{initial}."))
+            .collect();
+        if words.len() > MASKED_WORDS {
+            initials.push("…".into());
+        }
+        initials.join(" ")
     }
 }
+
+/// Initials shown of a masked name, at most.
+const MASKED_WORDS: usize = 6;
 
 /// A street address; free text, since Chilean addresses take every shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +128,9 @@ mod tests {
 
     #[test]
     fn names_are_masked_word_by_word() {
-        assert_eq!(Name::parse("Juan Pérez").unwrap().masked(), "J*** P****");
+        assert_eq!(Name::parse("Juan Pérez").unwrap().masked(), "J. P.");
+        assert_eq!(Name::parse("Ángela  de la Fuente").unwrap().masked(), "Á. d. l. F.");
+        assert_eq!(Name::parse(&"a ".repeat(40)).unwrap().masked(), "a. a. a. a. a. a. …");
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod error;
 mod motive;
 mod permit;
 mod permit_id;
+mod privacy;
 mod rules;
 mod rut;
 
@@ -18,5 +19,6 @@ pub use error::{FieldError, FieldErrors};
 pub use motive::Motive;
 pub use permit::{Permit, PermitForm, PermitRequest, Status};
 pub use permit_id::{NotAPermitId, PermitId};
+pub use privacy::{PrivacyKey, Pseudonym, WeakKey};
 pub use rules::{Curfew, QuotaClaim, QuotaReached, Refusal, Rules, Week, Window};
 pub use rut::Rut;

@@ -7,7 +7,7 @@ use jiff::{SignedDuration, Timestamp, ToSpan, ZonedDateTime};
 
 use crate::calendar::{day_and_time, time_of_day};
 use crate::motive::Motive;
-use crate::rut::Rut;
+use crate::privacy::Pseudonym;
 
 #[derive(Debug, Clone)]
 pub struct Rules {
@@ -190,12 +190,13 @@ impl Rules {
         }
     }
 
-    /// What issuing a permit for `rut` and `motive` at `now` counts against, if the limit is on.
-    pub fn quota_claim(&self, rut: &Rut, motive: Motive, now: Timestamp) -> Option<QuotaClaim> {
+    /// What issuing a permit for the citizen `holder` and `motive` at `now` counts against,
+    /// if the limit is on. The counter is named by the RUT's pseudonym: the ledger holds no RUT.
+    pub fn quota_claim(&self, holder: &Pseudonym, motive: Motive, now: Timestamp) -> Option<QuotaClaim> {
         let limit = self.weekly_limit?;
         let week = self.week(now);
         Some(QuotaClaim {
-            key: format!("{}|{}", rut.canonical(), week.label),
+            key: format!("{holder}|{}", week.label),
             limit,
             motive,
             week,
@@ -284,6 +285,7 @@ impl Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rut::Rut;
 
     fn at(text: &str) -> Timestamp {
         text.parse::<ZonedDateTime>().unwrap().timestamp()
@@ -423,16 +425,18 @@ mod tests {
     }
 
     #[test]
-    fn the_quota_key_is_per_rut_and_week_and_can_be_switched_off() {
+    fn the_quota_key_is_per_citizen_and_week_names_no_rut_and_can_be_switched_off() {
         let rut = Rut::parse("12.345.678-5").unwrap();
+        let holder = crate::PrivacyKey::parse(&"k".repeat(32)).unwrap().pseudonym(&rut);
         let now = at("2026-12-01T10:00:00-03:00[America/Santiago]");
-        let claim = Rules::default().quota_claim(&rut, motive("compras"), now).unwrap();
-        assert_eq!(claim.key, "12345678-5|2026-W49");
+        let claim = Rules::default().quota_claim(&holder, motive("compras"), now).unwrap();
+        assert_eq!(claim.key, format!("{holder}|2026-W49"));
+        assert!(!claim.key.contains("12345678"));
         assert_eq!(claim.limit, 2);
         let off = Rules {
             weekly_limit: None,
             ..Rules::default()
         };
-        assert!(off.quota_claim(&rut, motive("compras"), now).is_none());
+        assert!(off.quota_claim(&holder, motive("compras"), now).is_none());
     }
 }

@@ -88,10 +88,12 @@ impl Rut {
         format!("{}-{}", self.body, self.check.as_char())
     }
 
-    /// The RUT with its middle digits hidden, as shown to whoever checks a permit: `12.***.***-5`.
+    /// The RUT as shown to whoever checks a permit: its last three digits and check digit,
+    /// `**.***.678-5`, enough to match a cédula in the officer's hand. The leading digits
+    /// are hidden, and their count too: RUTs are numbered in order of registration, so they
+    /// would tell a stranger roughly how old the holder is.
     pub fn masked(&self) -> String {
-        let millions = self.body / 1_000_000;
-        format!("{millions}.***.***-{}", self.check.as_char())
+        format!("**.***.{:03}-{}", self.body % 1000, self.check.as_char())
     }
 }
 
@@ -175,9 +177,10 @@ mod tests {
     }
 
     #[test]
-    fn masks_all_but_millions_and_check_digit() {
-        assert_eq!(Rut::parse("12.345.678-5").unwrap().masked(), "12.***.***-5");
-        assert_eq!(Rut::parse("7.654.321-6").unwrap().masked(), "7.***.***-6");
+    fn masks_all_but_the_last_three_digits_and_the_check_digit() {
+        assert_eq!(Rut::parse("12.345.678-5").unwrap().masked(), "**.***.678-5");
+        assert_eq!(Rut::parse("7.654.321-6").unwrap().masked(), "**.***.321-6");
+        assert!(Rut::from_body(10_000_004).unwrap().masked().starts_with("**.***.004-"));
     }
 
     proptest! {

@@ -277,7 +277,7 @@ fn every_required_variable_is_set_for_both_services() {
         for required in REQUIRED_VARIABLES.iter().chain([&own]) {
             assert!(set.contains(*required), "{name} does not set {required}");
         }
-        for issuer_only in ["ADMIN_TOKEN", "PERMIT_SIGNING_KEY"] {
+        for issuer_only in ["ADMIN_TOKEN", "PERMIT_SIGNING_KEY", "PRIVACY_KEY"] {
             assert_eq!(
                 set.contains(issuer_only),
                 name == "issuer",

@@ -69,8 +69,11 @@ pub enum KeysCommand {
     /// Print a new Ed25519 private key (PKCS#8 DER, base64, one line) for the issuer's
     /// PERMIT_SIGNING_KEY.
     New,
+    /// Print a new PRIVACY_KEY for the issuer (32 random bytes, hex): the key of the RUT
+    /// pseudonyms in the quota ledger and of the holders' links.
+    Privacy,
     /// Print a fresh secrets.env for an overlay: the operator token, MongoDB's users'
-    /// passwords and replica-set key, and a permit signing key, each random.
+    /// passwords and replica-set key, a permit signing key and a privacy key, each random.
     SecretsEnv,
     /// Read a private key on stdin; print the JWK Set of its public key, plus the keys of
     /// each --keep set, for the validators' PERMIT_PUBLIC_KEYS.
@@ -251,6 +254,10 @@ async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
         Command::Chaos(args) => delete_pods(cli, args).await,
         Command::Keys(KeysCommand::New) => {
             println!("{}", keys::new_key());
+            Ok(None)
+        }
+        Command::Keys(KeysCommand::Privacy) => {
+            println!("{}", keys::privacy_key());
             Ok(None)
         }
         Command::Keys(KeysCommand::SecretsEnv) => {

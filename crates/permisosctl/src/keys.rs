@@ -16,17 +16,24 @@ pub fn new_key() -> String {
 
 /// A fresh `secrets.env` for an overlay's secretGenerator, every value random: the
 /// issuer's operator token, MongoDB's root and application passwords, the replica set
-/// members' shared key (base64 alphabet, 6 to 1024 characters) and a permit signing key.
+/// members' shared key (base64 alphabet, 6 to 1024 characters), a permit signing key and
+/// the issuer's privacy key (RUT pseudonyms and holder links).
 pub fn secrets_env() -> String {
     format!(
         "ADMIN_TOKEN={}\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD={}\nMONGO_APP_USERNAME=permisos\n\
-         MONGO_APP_PASSWORD={}\nMONGO_KEYFILE={}\nPERMIT_SIGNING_KEY={}\n",
+         MONGO_APP_PASSWORD={}\nMONGO_KEYFILE={}\nPERMIT_SIGNING_KEY={}\nPRIVACY_KEY={}\n",
         random_hex(32),
         random_hex(24),
         random_hex(24),
         random_hex(350),
-        new_key()
+        new_key(),
+        privacy_key(),
     )
+}
+
+/// A new `PRIVACY_KEY`: 32 random bytes as hex.
+pub fn privacy_key() -> String {
+    random_hex(32)
 }
 
 /// `bytes` random bytes as lower-case hex (two characters each).
@@ -71,7 +78,8 @@ mod tests {
                 "MONGO_KEYFILE",
                 "MONGO_ROOT_PASSWORD",
                 "MONGO_ROOT_USERNAME",
-                "PERMIT_SIGNING_KEY"
+                "PERMIT_SIGNING_KEY",
+                "PRIVACY_KEY"
             ]
         );
         for secret in [
@@ -80,12 +88,14 @@ mod tests {
             "MONGO_KEYFILE",
             "MONGO_ROOT_PASSWORD",
             "PERMIT_SIGNING_KEY",
+            "PRIVACY_KEY",
         ] {
             assert_ne!(a[secret], b[secret], "{secret} is not fresh");
         }
         assert!(a["ADMIN_TOKEN"].len() >= 32);
         assert!((6..=1024).contains(&a["MONGO_KEYFILE"].len()));
         assert!(SigningKey::parse(&a["PERMIT_SIGNING_KEY"]).is_ok());
+        assert!(permit_domain::PrivacyKey::parse(&a["PRIVACY_KEY"]).is_ok());
     }
 
     #[test]

@@ -28,7 +28,7 @@ async fn system(at: &str) -> System {
     let ctx = testkit::context(&clock, Rules::default()).await;
     let options = Options {
         admin: AdminToken::from_setting(Some(TOKEN.into())).unwrap(),
-        ..Options::new(testkit::signing_key())
+        ..Options::new(testkit::signing_key(), testkit::privacy_key())
     };
     let issuer = issuer::router(ctx.clone(), options);
     let signed = validator::Signed {

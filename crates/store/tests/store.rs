@@ -22,7 +22,11 @@ fn permit(n: u32, motive: &str, at: &str) -> Permit {
 }
 
 async fn issue(store: &Store, permit: &Permit) -> Result<(), StoreError> {
-    let claim = Rules::default().quota_claim(&permit.rut, permit.motive, permit.requested_at);
+    let claim = Rules::default().quota_claim(
+        &testkit::privacy_key().pseudonym(&permit.rut),
+        permit.motive,
+        permit.requested_at,
+    );
     store.issue(permit, claim.as_ref()).await
 }
 
@@ -179,7 +183,11 @@ async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
     }
     let known = &issued[7];
     let claim = Rules::default()
-        .quota_claim(&known.rut, known.motive, known.requested_at)
+        .quota_claim(
+            &testkit::privacy_key().pseudonym(&known.rut),
+            known.motive,
+            known.requested_at,
+        )
         .unwrap();
     let plans = store
         .query_plans(known, &claim, "una-llave", known.requested_at)

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
-use permit_domain::{Clock, PermitForm, Rules, Rut};
+use permit_domain::{Clock, PermitForm, PrivacyKey, Rules, Rut};
 use permit_store::Store;
 use permit_token::{KeySet, SigningKey};
 use permit_web::config::Env;
@@ -42,6 +42,18 @@ pub fn signing_key() -> Arc<SigningKey> {
 pub fn signing_key_pem() -> String {
     static PEM: LazyLock<String> = LazyLock::new(SigningKey::generate_pem);
     PEM.clone()
+}
+
+/// One privacy key per test process, as the issuer's `PRIVACY_KEY` holds it, so two
+/// issuers in one test count one citizen's quota alike.
+pub fn privacy_key_text() -> String {
+    static TEXT: LazyLock<String> = LazyLock::new(|| format!("test-privacy-key-{}", fresh_database()));
+    TEXT.clone()
+}
+
+/// `privacy_key_text`, parsed.
+pub fn privacy_key() -> PrivacyKey {
+    PrivacyKey::parse(&privacy_key_text()).expect("a long printable key")
 }
 
 /// The public half of `signing_key`, as a validator is configured with it.

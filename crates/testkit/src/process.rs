@@ -19,7 +19,7 @@ pub struct ServiceProcess {
 
 impl ServiceProcess {
     /// Starts `binary` on free loopback ports and waits for its "listening" log line. The
-    /// test signing key is set for either service, unless `env` sets another.
+    /// test signing and privacy keys are set for either service, unless `env` sets another.
     pub fn start(binary: &str, env: &[(&str, &str)]) -> ServiceProcess {
         let mut child = Command::new(binary)
             .env_clear()
@@ -27,6 +27,7 @@ impl ServiceProcess {
             .env("ADMIN_ADDR", "127.0.0.1:0")
             .env("PERMIT_SIGNING_KEY", crate::signing_key_pem())
             .env("PERMIT_PUBLIC_KEYS", crate::key_set().to_json())
+            .env("PRIVACY_KEY", crate::privacy_key_text())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -25,9 +25,9 @@ pub struct PermitClaims {
     /// Whole seconds: a token rounds the stored times down to the second.
     pub valid_from: Timestamp,
     pub expires_at: Timestamp,
-    /// `J**** P**** S***`.
+    /// `J. P. S.`.
     pub name: String,
-    /// `12.***.***-5`.
+    /// `**.***.678-5`.
     pub rut: String,
 }
 

@@ -111,8 +111,8 @@ mod tests {
             motive: Motive::parse("compras").unwrap(),
             valid_from: Timestamp::from_second(1_800_000_000).unwrap(),
             expires_at: Timestamp::from_second(1_800_010_800).unwrap(),
-            name: "J**** P**** S***".into(),
-            rut: "12.***.***-5".into(),
+            name: "J. P. S.".into(),
+            rut: "**.***.678-5".into(),
         }
     }
 

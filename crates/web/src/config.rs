@@ -141,8 +141,14 @@ impl Links {
         &self.validator
     }
 
+    /// The permit's public page: what a checkpoint sees of it, nothing more.
     pub fn permit_page(&self, id: &permit_domain::PermitId) -> String {
         format!("{}/permiso/{id}", self.issuer)
+    }
+
+    /// The holder's own page, opened by the secret only the holder was given.
+    pub fn holder_page(&self, id: &permit_domain::PermitId, secret: &str) -> String {
+        format!("{}/permiso/{id}?clave={secret}", self.issuer)
     }
 
     /// The link that asks the database: always the current status.

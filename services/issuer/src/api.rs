@@ -30,7 +30,9 @@ pub struct PermitView {
     validation_url: String,
     /// The same check through the database (`/validar/{id}`): revocations at once.
     lookup_url: String,
-    /// The holder's page, with the QR code.
+    /// The holder's own page, with the QR code: it carries the holder's secret (`clave`),
+    /// so it is given to whoever asked for the permit and to nobody else. For the operator,
+    /// the permit's public page.
     permit_url: String,
     /// At the time of the answer.
     status: &'static str,
@@ -53,15 +55,25 @@ pub struct PermitView {
     revoked_at: Option<String>,
 }
 
+/// Who a `PermitView` is for: only the holder is handed the link to their own page.
+#[derive(Clone, Copy)]
+pub enum Viewer {
+    Holder,
+    Operator,
+}
+
 impl PermitView {
-    pub fn of(state: &IssuerState, permit: &Permit) -> PermitView {
+    pub fn of(state: &IssuerState, permit: &Permit, viewer: Viewer) -> PermitView {
         let ctx = &state.ctx;
         let status = permit.status(ctx.now());
         PermitView {
             id: permit.id.to_string(),
             validation_url: state.validation_url(permit),
             lookup_url: ctx.links.validation_page(&permit.id),
-            permit_url: ctx.links.permit_page(&permit.id),
+            permit_url: match viewer {
+                Viewer::Holder => state.holder_url(&permit.id),
+                Viewer::Operator => ctx.links.permit_page(&permit.id),
+            },
             status: status.code(),
             status_label: status.label(),
             name: permit.name.as_str().to_owned(),
@@ -106,10 +118,13 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<PermitView>), AppError> {
     let form = permit_form(&headers, &body)?;
     let permit = match key {
-        Some(key) => issue_once(&state.ctx, &form, &key).await?,
-        None => issue(&state.ctx, &form).await?,
+        Some(key) => issue_once(&state, &form, &key).await?,
+        None => issue(&state, &form).await?,
     };
-    Ok((StatusCode::CREATED, Json(PermitView::of(&state, &permit))))
+    Ok((
+        StatusCode::CREATED,
+        Json(PermitView::of(&state, &permit, Viewer::Holder)),
+    ))
 }
 
 /// The `Idempotency-Key` header, parsed at the edge: absent, or 1 to 255 visible ASCII
@@ -196,7 +211,11 @@ pub async fn all(
     }
     let page = state.ctx.store.list(limit, cursor.as_ref()).await?;
     Ok(Json(PermitPage {
-        permits: page.permits.iter().map(|p| PermitView::of(&state, p)).collect(),
+        permits: page
+            .permits
+            .iter()
+            .map(|p| PermitView::of(&state, p, Viewer::Operator))
+            .collect(),
         next_cursor: page.next.map(|c| c.encode()),
     }))
 }
@@ -222,6 +241,6 @@ pub async fn revoke(State(state): State<IssuerState>, Path(id): Path<String>) ->
         .revoke(&id, state.ctx.now())
         .await?
         .ok_or(AppError::NotFound)?;
-    tracing::info!(permit = %permit.id, "permit revoked");
-    Ok(Json(PermitView::of(&state, &permit)))
+    tracing::info!(motive = permit.motive.code(), "permit revoked");
+    Ok(Json(PermitView::of(&state, &permit, Viewer::Operator)))
 }

@@ -3,7 +3,8 @@
 
 use permit_domain::{FieldErrors, Permit, PermitForm, PermitId, PermitRequest, Refusal};
 use permit_store::{KeyState, StoreError};
-use permit_web::Context;
+
+use crate::IssuerState;
 
 /// Why a permit was not issued.
 #[derive(Debug, thiserror::Error)]
@@ -33,14 +34,15 @@ impl From<StoreError> for IssueError {
 }
 
 /// Parses the request, applies the rules, counts the quota and stores the permit.
-pub async fn issue(ctx: &Context, form: &PermitForm) -> Result<Permit, IssueError> {
+pub async fn issue(state: &IssuerState, form: &PermitForm) -> Result<Permit, IssueError> {
     let request = form.parse().map_err(IssueError::Invalid)?;
-    issue_as(ctx, PermitId::generate(), request).await
+    issue_as(state, PermitId::generate(), request).await
 }
 
 /// Where an idempotency key came from. Each source has its own namespace, and a client's
-/// key is scoped to the citizen it asks for, so one client's key can never meet another's:
-/// not to replay their permit, nor to learn that they used it.
+/// key is scoped to the citizen it asks for (by pseudonym: the stored key names no RUT), so
+/// one client's key can never meet another's: not to replay their permit, nor to learn that
+/// they used it.
 pub enum IdempotencyKey {
     /// The form page's one-time token, made by us.
     Form(PermitId),
@@ -50,25 +52,30 @@ pub enum IdempotencyKey {
 
 impl IdempotencyKey {
     /// The key as stored, for `request`.
-    fn scoped(&self, request: &PermitRequest) -> String {
+    fn scoped(&self, state: &IssuerState, request: &PermitRequest) -> String {
         match self {
             IdempotencyKey::Form(token) => format!("form:{token}"),
-            IdempotencyKey::Client(key) => format!("api:{}:{key}", request.rut.canonical()),
+            IdempotencyKey::Client(key) => format!("api:{}:{key}", state.options.privacy.pseudonym(&request.rut)),
         }
     }
 }
 
 /// As `issue`, at most once per idempotency key: a retry with the same key and request
 /// gets the same permit and uses no second quota.
-pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &IdempotencyKey) -> Result<Permit, IssueError> {
+pub async fn issue_once(state: &IssuerState, form: &PermitForm, key: &IdempotencyKey) -> Result<Permit, IssueError> {
+    let ctx = &state.ctx;
     let request = form.parse().map_err(IssueError::Invalid)?;
-    let key = &key.scoped(&request);
-    match ctx.store.reserve_key(key, &fingerprint(&request), ctx.now()).await? {
+    let key = &key.scoped(state, &request);
+    match ctx
+        .store
+        .reserve_key(key, &fingerprint(state, &request), ctx.now())
+        .await?
+    {
         KeyState::Replay(permit) => Ok(permit),
         KeyState::InProgress => Err(IssueError::InProgress),
         KeyState::KeyReused => Err(IssueError::KeyReused),
         KeyState::Reserved(id) => {
-            let issued = issue_as(ctx, id, request).await;
+            let issued = issue_as(state, id, request).await;
             match &issued {
                 Ok(_) => ctx.store.complete_key(key).await?,
                 // Refused before anything was stored: the key is free for a corrected request.
@@ -83,25 +90,29 @@ pub async fn issue_once(ctx: &Context, form: &PermitForm, key: &IdempotencyKey) 
     }
 }
 
-/// What makes two requests the same request.
-fn fingerprint(request: &PermitRequest) -> String {
-    [
+/// What makes two requests the same request: a keyed digest of their fields, so the
+/// idempotency record can tell a retry from another request without holding either.
+fn fingerprint(state: &IssuerState, request: &PermitRequest) -> String {
+    let fields = [
         request.name.as_str(),
         &request.rut.canonical(),
         request.motive.code(),
         request.address.as_str(),
         request.comuna.as_str(),
     ]
-    .join("\u{1f}")
+    .join("\u{1f}");
+    state.options.privacy.digest("request", &fields)
 }
 
-async fn issue_as(ctx: &Context, id: PermitId, request: PermitRequest) -> Result<Permit, IssueError> {
+async fn issue_as(state: &IssuerState, id: PermitId, request: PermitRequest) -> Result<Permit, IssueError> {
+    let ctx = &state.ctx;
     let now = ctx.now();
     let window = ctx.rules.window(request.motive, now).map_err(|refusal| {
         ctx.metrics.permit_refused(refusal.code());
         IssueError::Refused(refusal)
     })?;
-    let claim = ctx.rules.quota_claim(&request.rut, request.motive, now);
+    let holder = state.options.privacy.pseudonym(&request.rut);
+    let claim = ctx.rules.quota_claim(&holder, request.motive, now);
     let permit = Permit::issue_as(id, request, window);
     if let Err(error) = ctx.store.issue(&permit, claim.as_ref()).await {
         let error = IssueError::from(error);
@@ -111,6 +122,7 @@ async fn issue_as(ctx: &Context, id: PermitId, request: PermitRequest) -> Result
         return Err(error);
     }
     ctx.metrics.permit_issued(permit.motive.code());
-    tracing::info!(permit = %permit.id, motive = permit.motive.code(), "permit issued");
+    // A permit's id is a handle on a person's movements: never in info-level logs.
+    tracing::info!(motive = permit.motive.code(), "permit issued");
     Ok(permit)
 }

@@ -33,6 +33,11 @@ impl IssuerState {
         let token = self.options.signer.sign_token(&PermitClaims::of(permit));
         self.ctx.links.signed_validation_page(&token)
     }
+
+    /// The link to the holder's own page, for the holder only (see `pages::permit`).
+    fn holder_url(&self, id: &permit_domain::PermitId) -> String {
+        self.ctx.links.holder_page(id, &self.options.privacy.holder_secret(id))
+    }
 }
 
 /// Every route of the issuer, with the shared protections around them. The guards are

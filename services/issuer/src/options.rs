@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use permit_domain::PrivacyKey;
 use permit_token::SigningKey;
 use permit_web::ConfigError;
 use permit_web::config::Env;
@@ -20,6 +21,9 @@ pub struct Options {
     /// `PERMIT_SIGNING_KEY` (required): the Ed25519 private key that signs every permit's
     /// token, PKCS#8 as PEM or as its DER in base64.
     pub signer: Arc<SigningKey>,
+    /// `PRIVACY_KEY` (required, 32 or more printable characters): keys the RUT pseudonyms of
+    /// the quota ledger and the holders' links to their own permits.
+    pub privacy: PrivacyKey,
     /// `ADMIN_TOKEN`: without it the operator's endpoints do not exist.
     pub admin: Option<AdminToken>,
     /// `CREATE_RATE_LIMIT` (`30/60`, or `off`) with `TRUSTED_PROXIES` and
@@ -29,10 +33,12 @@ pub struct Options {
 }
 
 impl Options {
-    /// Signing with `signer`; no operator API, no per-client limit.
-    pub fn new(signer: Arc<SigningKey>) -> Options {
+    /// Signing with `signer`, pseudonyms and links under `privacy`; no operator API, no
+    /// per-client limit.
+    pub fn new(signer: Arc<SigningKey>, privacy: PrivacyKey) -> Options {
         Options {
             signer,
+            privacy,
             admin: None,
             create_limit: None,
         }
@@ -55,9 +61,14 @@ impl Options {
             variable: "PERMIT_SIGNING_KEY",
             problem: error.to_string(),
         })?;
+        let privacy = PrivacyKey::parse(&env.required("PRIVACY_KEY")?).map_err(|weak| ConfigError {
+            variable: "PRIVACY_KEY",
+            problem: weak.to_string(),
+        })?;
         tracing::info!(key_id = %signer.public_key().id(), "signing permits");
         Ok(Options {
             signer: Arc::new(signer),
+            privacy,
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
             create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted, key))),
         })
@@ -71,8 +82,10 @@ mod tests {
     fn read(pairs: &[(&'static str, &str)]) -> Result<Options, ConfigError> {
         let key = SigningKey::generate_pem();
         let mut pairs: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
-        if !pairs.iter().any(|(k, _)| *k == "PERMIT_SIGNING_KEY") {
-            pairs.push(("PERMIT_SIGNING_KEY", key));
+        for (variable, value) in [("PERMIT_SIGNING_KEY", key), ("PRIVACY_KEY", "p".repeat(32))] {
+            if !pairs.iter().any(|(k, _)| *k == variable) {
+                pairs.push((variable, value));
+            }
         }
         Options::read(&Env(move |name: &str| {
             pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
@@ -104,6 +117,8 @@ mod tests {
             ("CLIENT_IPV6_PREFIX", "8"),
             ("ADMIN_TOKEN", "short"),
             ("PERMIT_SIGNING_KEY", "MC4CAQAwBQYDK2VwBCIE"),
+            ("PRIVACY_KEY", "short"),
+            ("PRIVACY_KEY", ""),
         ] {
             assert_eq!(read(&[(variable, value)]).err().unwrap().variable, variable);
         }

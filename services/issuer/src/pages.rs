@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use askama::Template;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use permit_domain::{FieldErrors, Motive, PermitForm, PermitId, time_of_day};
@@ -186,8 +186,8 @@ pub async fn submit(
     let key = IdempotencyKey::Form(token.clone());
     let deadline = Instant::now() + DOUBLE_SUBMIT_WAIT;
     let error = loop {
-        match issue_once(&state.ctx, &form, &key).await {
-            Ok(permit) => return Ok(Redirect::to(&format!("/permiso/{}", permit.id)).into_response()),
+        match issue_once(&state, &form, &key).await {
+            Ok(permit) => return Ok(Redirect::to(&holder_path(&state, &permit.id)).into_response()),
             Err(IssueError::InProgress) if Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -234,9 +234,15 @@ fn same_origin(headers: &HeaderMap, issuer_home: &str) -> Result<(), CrossSite> 
     if allowed { Ok(()) } else { Err(CrossSite) }
 }
 
+/// The holder's page, relative to the issuer: where the form sends its citizen.
+fn holder_path(state: &IssuerState, id: &PermitId) -> String {
+    format!("/permiso/{id}?clave={}", state.options.privacy.holder_secret(id))
+}
+
+/// The holder's own page: every field, the QR code.
 #[derive(Template)]
 #[template(path = "permit.html")]
-struct PermitPage {
+struct HolderPage {
     id: String,
     status_code: &'static str,
     status_label: &'static str,
@@ -249,15 +255,59 @@ struct PermitPage {
     expires_at: String,
     validation_url: String,
     qr_svg: String,
+    /// This page's own address, to keep.
+    holder_url: String,
 }
 
-pub async fn permit(State(state): State<IssuerState>, Path(id): Path<String>) -> Result<Html<String>, PageError> {
+/// What anyone holding only the permit's id sees: what a checkpoint sees, no address, no
+/// QR code (the QR is the permit: it is shown to its holder only).
+#[derive(Template)]
+#[template(path = "permit_public.html")]
+struct PublicPage {
+    status_code: &'static str,
+    status_label: &'static str,
+    name: String,
+    rut: String,
+    motive: &'static str,
+    valid_from: String,
+    expires_at: String,
+    /// A `clave` was given and is not this permit's.
+    wrong_secret: bool,
+}
+
+#[derive(Deserialize)]
+pub struct HolderSecret {
+    clave: Option<String>,
+}
+
+/// A permit's page. Its id alone is no key to the holder's data: the id is in the QR code,
+/// which every officer scans and anyone can photograph. The full page needs the holder's
+/// secret (`clave`), given only to whoever asked for the permit.
+pub async fn permit(
+    State(state): State<IssuerState>,
+    Path(id): Path<String>,
+    Query(secret): Query<HolderSecret>,
+) -> Result<Html<String>, PageError> {
     let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
     let permit = state.ctx.store.find(&id).await?.ok_or(AppError::NotFound)?;
     let ctx = &state.ctx;
     let status = permit.status(ctx.now());
+    let presented = secret.presented();
+    if !presented.is_some_and(|clave| state.options.privacy.opens(&id, clave)) {
+        let page = PublicPage {
+            status_code: status.code(),
+            status_label: status.label(),
+            name: permit.name.masked(),
+            rut: permit.rut.masked(),
+            motive: permit.motive.label(),
+            valid_from: ctx.local(permit.valid_from),
+            expires_at: ctx.local(permit.expires_at),
+            wrong_secret: presented.is_some(),
+        };
+        return Ok(Html(page.render()?));
+    }
     let validation_url = state.validation_url(&permit);
-    let page = PermitPage {
+    let page = HolderPage {
         id: permit.id.to_string(),
         status_code: status.code(),
         status_label: status.label(),
@@ -270,8 +320,15 @@ pub async fn permit(State(state): State<IssuerState>, Path(id): Path<String>) ->
         expires_at: ctx.local(permit.expires_at),
         qr_svg: qr::svg_for(&validation_url).unwrap_or_default(),
         validation_url,
+        holder_url: state.holder_url(&permit.id),
     };
     Ok(Html(page.render()?))
+}
+
+impl HolderSecret {
+    fn presented(&self) -> Option<&str> {
+        self.clave.as_deref().filter(|c| !c.is_empty())
+    }
 }
 
 #[cfg(test)]

@@ -29,9 +29,9 @@ pub struct CheckView {
     #[schema(format = DateTime)]
     expires_at: String,
     motive: MotiveView,
-    /// Initials only: `A** M**** R****`.
+    /// Initials only: `A. M. R.`.
     name: String,
-    /// Middle digits hidden: `12.***.***-5`.
+    /// The last three digits and the check digit: `**.***.678-5`.
     rut: String,
 }
 

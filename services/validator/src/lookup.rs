@@ -28,7 +28,7 @@ pub async fn check(ctx: &Context, id: &str) -> Result<Option<Check>, StoreError>
     };
     let status = permit.status(ctx.now());
     ctx.metrics.permit_checked(status.code());
-    tracing::info!(permit = %permit.id, status = status.code(), "permit checked");
+    tracing::info!(status = status.code(), "permit checked");
     Ok(Some(Check {
         id: permit.id,
         status,

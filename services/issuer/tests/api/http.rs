@@ -5,7 +5,7 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use issuer::{AdminToken, ClientKey, ClientLimiter, Options, Rate, TrustedProxies};
-use permit_domain::{Motive, PermitForm, Rules};
+use permit_domain::{Motive, PermitForm, PermitId, Rules};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use testkit::{ManualClock, TestApp, citizen, context, context_on, db_test, fresh_database};
@@ -15,7 +15,7 @@ use crate::TOKEN;
 fn admin_only(token: Option<&str>) -> Options {
     Options {
         admin: AdminToken::from_setting(token.map(String::from)).unwrap(),
-        ..Options::new(testkit::signing_key())
+        ..Options::new(testkit::signing_key(), testkit::privacy_key())
     }
 }
 
@@ -98,7 +98,14 @@ async fn a_valid_form_redirects_to_the_permit_page_with_its_qr_code() {
     let response = app.submit(&citizen(1, "compras")).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
-    let id = location.strip_prefix("/permiso/").unwrap();
+    let (id, secret) = location
+        .strip_prefix("/permiso/")
+        .and_then(|rest| rest.split_once("?clave="))
+        .expect("the holder's own page");
+    assert_eq!(
+        secret,
+        testkit::privacy_key().holder_secret(&PermitId::parse(id).unwrap())
+    );
     let html = app.get(&location).await.text().await.unwrap();
     assert!(html.contains(r#"<svg class="qr""#));
     let link = html
@@ -168,7 +175,7 @@ async fn the_api_creates_a_permit_with_its_validation_url() {
     assert_eq!(signed.id.as_str(), id);
     assert_eq!(signed.motive, Motive::parse("paseo-mascotas").unwrap());
     assert_eq!(signed.rut, testkit::rut(4).masked());
-    assert_eq!(signed.name, "J**** P**** S***");
+    assert_eq!(signed.name, "J. P. S.");
     assert_eq!(signed.valid_from, testkit::santiago("2026-11-30T10:15"));
     assert_eq!(signed.expires_at, testkit::santiago("2026-11-30T10:45"));
     let bytes = URL_SAFE_NO_PAD.decode(token).unwrap();
@@ -189,7 +196,66 @@ async fn the_api_creates_a_permit_with_its_validation_url() {
     assert_eq!(body["rut"], testkit::rut(4).to_string());
     assert_eq!(body["valid_from"], "2026-11-30T10:15:00-03:00");
     assert_eq!(body["expires_at"], "2026-11-30T10:45:00-03:00");
-    assert_eq!(app.get(&format!("/permiso/{id}")).await.status(), StatusCode::OK);
+    let holder = app.get(holder_path(&body)).await;
+    assert_eq!(holder.status(), StatusCode::OK);
+    assert!(holder.text().await.unwrap().contains(&citizen.address));
+}
+
+/// The path of the holder's own page, from a created permit's `permit_url`.
+fn holder_path(created: &Value) -> &str {
+    let url = created["permit_url"].as_str().expect("a permit_url");
+    assert!(url.contains("?clave="), "{url} is not the holder's link");
+    url.strip_prefix("http://formulario.test").expect("an issuer link")
+}
+
+#[db_test]
+async fn a_permits_id_alone_shows_what_a_checkpoint_sees_and_only_the_holders_link_opens_it() {
+    let app = app().await;
+    let citizen = citizen(5, "compras");
+    let created: Value = app.create(&citizen).await.json().await.unwrap();
+    let other: Value = app.create(&testkit::citizen(6, "compras")).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    let rut = testkit::rut(5);
+    let personal = [
+        citizen.name.as_str(),
+        "Juana",
+        &citizen.address,
+        &rut.to_string(),
+        &rut.canonical(),
+    ];
+    let public = format!("/permiso/{id}");
+    let other_secret = holder_path(&other).split_once("?clave=").unwrap().1.to_owned();
+    for (path, wrong) in [
+        (public.clone(), false),
+        (format!("{public}?clave={other_secret}"), true),
+        (format!("{public}?clave=not-a-secret"), true),
+        (format!("{public}?clave="), false),
+    ] {
+        let answer = app.get(&path).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        let html = answer.text().await.unwrap();
+        for private in personal {
+            assert!(!html.contains(private), "{path} shows {private:?}");
+        }
+        assert!(html.contains("J. P. S.") && html.contains(&rut.masked()), "{path}");
+        assert!(html.contains("AÚN NO VIGENTE"));
+        assert!(
+            !html.contains("<svg") && !html.contains("/v/"),
+            "{path}: only the holder gets the QR"
+        );
+        assert_eq!(html.contains("la clave no corresponde"), wrong, "{path}");
+    }
+    let html = app.get(holder_path(&created)).await.text().await.unwrap();
+    for private in &personal[..4] {
+        assert!(html.contains(private), "the holder's page lacks {private:?}");
+    }
+    assert!(html.contains(r#"<svg class="qr""#));
+    // The operator's listing carries no holder's link.
+    let listed: Value = app.admin_get("/api/all").await.json().await.unwrap();
+    for permit in listed["permits"].as_array().unwrap() {
+        let url = permit["permit_url"].as_str().unwrap();
+        assert!(!url.contains("clave"), "{url}");
+    }
 }
 
 #[db_test]
@@ -250,13 +316,13 @@ async fn twenty_concurrent_creates_over_two_issuers_issue_exactly_two() {
     let first = TestApp::serve(
         context_on(&database, &clock, Rules::default()).await,
         clock.clone(),
-        |ctx| issuer::router(ctx, Options::new(testkit::signing_key())),
+        |ctx| issuer::router(ctx, Options::new(testkit::signing_key(), testkit::privacy_key())),
     )
     .await;
     let second = TestApp::serve(
         context_on(&database, &clock, Rules::default()).await,
         clock.clone(),
-        |ctx| issuer::router(ctx, Options::new(testkit::signing_key())),
+        |ctx| issuer::router(ctx, Options::new(testkit::signing_key(), testkit::privacy_key())),
     )
     .await;
     let body = &citizen(6, "compras");
@@ -453,12 +519,12 @@ async fn no_answer_carrying_a_citizens_data_may_be_stored_by_a_cache() {
             .map(|v| v.to_str().unwrap().to_owned())
     };
     let mut answers = vec![("POST /api/create", cache_control(&created))];
-    let id = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let created: Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
     let permit_page = app.get(&format!("/permiso/{id}")).await;
     answers.push(("GET /permiso/{id}", cache_control(&permit_page)));
+    let holder_page = app.get(holder_path(&created)).await;
+    answers.push(("GET /permiso/{id}?clave=", cache_control(&holder_page)));
     answers.push(("GET /nuevo", cache_control(&app.get("/nuevo").await)));
     let submitted = app.submit(&citizen(61, "compras")).await;
     answers.push(("POST /nuevo", cache_control(&submitted)));
@@ -509,7 +575,7 @@ async fn a_dead_database_gives_503_with_retry_after_not_a_hang() {
     let clock = ManualClock::at_santiago("2026-11-30T10:00");
     let ctx = testkit::dead_context(&clock, Rules::default()).await;
     let app = TestApp::serve(ctx, clock, |ctx| {
-        issuer::router(ctx, Options::new(testkit::signing_key()))
+        issuer::router(ctx, Options::new(testkit::signing_key(), testkit::privacy_key()))
     })
     .await;
     let response = app.create(&&citizen(9, "compras")).await;
@@ -824,12 +890,7 @@ async fn markup_in_stored_fields_is_shown_escaped_on_the_permit_page() {
         ..citizen(27, "compras")
     };
     let created: Value = app.create(&form).await.json().await.unwrap();
-    let html = app
-        .get(&format!("/permiso/{}", created["id"].as_str().unwrap()))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.get(holder_path(&created)).await.text().await.unwrap();
     assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
     assert!(!html.contains("<script>"));
 }
@@ -846,7 +907,7 @@ async fn creates_over_a_clients_rate_limit_get_429_with_retry_after() {
     );
     let options = Options {
         create_limit: Some(Arc::new(limiter)),
-        ..Options::new(testkit::signing_key())
+        ..Options::new(testkit::signing_key(), testkit::privacy_key())
     };
     let app = TestApp::serve(ctx, clock, |ctx| issuer::router(ctx, options)).await;
     let create_from = |client: &'static str, n: u32| {

@@ -13,7 +13,10 @@ use tokio::net::TcpStream;
 
 async fn app(limits: Limits) -> TestApp {
     TestApp::start(Rules::default(), |ctx| {
-        issuer::router(Context { limits, ..ctx }, issuer::Options::new(testkit::signing_key()))
+        issuer::router(
+            Context { limits, ..ctx },
+            issuer::Options::new(testkit::signing_key(), testkit::privacy_key()),
+        )
     })
     .await
 }
@@ -120,7 +123,10 @@ async fn readiness_is_about_this_process_and_reports_the_database_apart() {
     // A pod whose database has never answered is not ready: it cannot create the indexes.
     let clock = testkit::ManualClock::at_santiago("2026-11-30T10:00");
     let never = TestApp::serve(testkit::dead_context(&clock, Rules::default()).await, clock, |ctx| {
-        issuer::router(ctx, issuer::Options::new(testkit::signing_key()))
+        issuer::router(
+            ctx,
+            issuer::Options::new(testkit::signing_key(), testkit::privacy_key()),
+        )
     })
     .await;
     let not_yet = testkit::body_text(never.http.get(format!("{}/readyz?verbose", never.admin))).await;

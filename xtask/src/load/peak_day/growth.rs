@@ -5,7 +5,7 @@
 //! of one request and not a queue, and every query's plan is read with `explain`.
 
 use futures_util::StreamExt;
-use permit_domain::{Permit, PermitId, Rules};
+use permit_domain::{Permit, PermitId, PrivacyKey, Rules};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
@@ -86,8 +86,10 @@ pub async fn data_growth(paths: &Paths, settings: &Settings) -> Result<bool, Err
         let creates = probe_creates(&client, &base, &mut ids, settings.probe_seconds).await;
         let checks = probe_checks(&client, &base, &ids, &mut random, settings.probe_seconds).await;
         let known = pick(&store, &ids, &mut random).await?;
+        // The plan depends on the counter's key shape, not on which key names it.
+        let holder = PrivacyKey::generate().pseudonym(&known.rut);
         let claim = Rules::default()
-            .quota_claim(&known.rut, known.motive, known.requested_at)
+            .quota_claim(&holder, known.motive, known.requested_at)
             .ok_or_else(|| Error::Failed("the stored permits' motive counts against no week".into()))?;
         let key = idempotency_key(random.next_u64() % stored_permits);
         let plans = store
