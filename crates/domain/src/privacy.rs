@@ -52,11 +52,7 @@ impl PrivacyKey {
     }
 
     fn tag(&self, label: &str, text: &str) -> hmac::Tag {
-        let mut context = hmac::Context::with_key(&self.0);
-        context.update(label.as_bytes());
-        context.update(b"\x1f");
-        context.update(text.as_bytes());
-        context.sign()
+        hmac::sign(&self.0, &message(label, text))
     }
 
     /// The same for the same RUT, whatever its written form.
@@ -77,12 +73,16 @@ impl PrivacyKey {
 
     /// Whether `presented` is the holder secret of `id`; compared in constant time.
     pub fn opens(&self, id: &PermitId, presented: &str) -> bool {
-        URL_SAFE_NO_PAD.decode(presented).is_ok_and(|tag| {
-            let mut message = b"holder\x1f".to_vec();
-            message.extend_from_slice(id.as_str().as_bytes());
-            hmac::verify(&self.0, &message, &tag).is_ok()
-        })
+        URL_SAFE_NO_PAD
+            .decode(presented)
+            .is_ok_and(|tag| hmac::verify(&self.0, &message("holder", id.as_str()), &tag).is_ok())
     }
+}
+
+/// What is signed for `text` under `label`: the label keeps one use's digest from standing
+/// for another's.
+fn message(label: &str, text: &str) -> Vec<u8> {
+    [label.as_bytes(), b"\x1f", text.as_bytes()].concat()
 }
 
 impl fmt::Debug for PrivacyKey {
