@@ -99,8 +99,8 @@ test('a citizen gets a permit and its QR code leads to VIGENTE', async () => {
   await page.goto(decoded.data);
   assert.equal((await page.textContent('.status .label')).trim(), 'VIGENTE');
   const facts = await page.textContent('dl.facts');
-  assert.match(facts, /J\*{4} P\*{4} S\*{3}/);
-  assert.match(facts, /12\.\*{3}\.\*{3}-5/);
+  assert.match(facts, /J\. P\. S\./);
+  assert.match(facts, /\*\*\.\*\*\*\.678-5/);
   assert.doesNotMatch(facts, /Juana|12\.345\.678/);
   await audit(page, '05-validation-valid');
 });
