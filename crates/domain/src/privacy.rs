@@ -66,6 +66,16 @@ impl PrivacyKey {
         URL_SAFE_NO_PAD.encode(self.tag(label, text))
     }
 
+    /// 64 bytes of key material for `purpose` (a session cookie's key), independent of every
+    /// other use of this key: HMAC as a key-derivation function, one block per half.
+    pub fn subkey(&self, purpose: &str) -> [u8; 64] {
+        let mut key = [0u8; 64];
+        for (half, part) in key.chunks_exact_mut(32).zip(["1", "2"]) {
+            half.copy_from_slice(self.tag(&format!("subkey {purpose}"), part).as_ref());
+        }
+        key
+    }
+
     /// The secret that, beside the permit's id, opens the holder's own page.
     pub fn holder_secret(&self, id: &PermitId) -> String {
         URL_SAFE_NO_PAD.encode(self.tag("holder", id.as_str()))
@@ -131,6 +141,16 @@ mod tests {
         assert!(!pseudonym.as_str().contains("12345678"));
         // Labels keep uses apart: a RUT's pseudonym is not the digest of its text.
         assert_ne!(pseudonym.as_str(), a.digest("fields", &rut.canonical()));
+    }
+
+    #[test]
+    fn subkeys_differ_by_purpose_and_by_key_and_halves_are_not_repeated() {
+        let (a, b) = (key(&"a".repeat(32)), key(&"b".repeat(32)));
+        let session = a.subkey("session");
+        assert_eq!(session, a.subkey("session"));
+        assert_ne!(session, a.subkey("sign-in"));
+        assert_ne!(session, b.subkey("session"));
+        assert_ne!(session[..32], session[32..]);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Shared by the test suites: where the database is, a fresh database name per test, a
 //! clock the test sets, valid citizens, contexts and servers on free ports, a service's
 //! router served as a test app (wired as its binary wires it), the service binaries run as processes, bodies of answers
-//! read in one call, answers checked against an OpenAPI document, and a signing key.
+//! read in one call, answers checked against an OpenAPI document, a signing key, and the
+//! OpenID Connect test provider with its citizens.
 
 mod app;
+pub mod identity;
 mod process;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +20,7 @@ use permit_web::metrics::Service;
 use permit_web::{App, Config, Context};
 
 pub use app::TestApp;
+pub use identity::IdentityProvider;
 pub use process::ServiceProcess;
 pub use testkit_macros::db_test;
 

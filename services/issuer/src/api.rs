@@ -12,9 +12,12 @@ use permit_web::openapi::{ErrorBody, MotiveView};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use axum_extra::extract::PrivateCookieJar;
+
 use crate::IssuerState;
 use crate::issue::{IdempotencyKey, issue, issue_once};
 use crate::json_body::{CreatePermit, permit_form};
+use crate::sign_in;
 
 const DEFAULT_PAGE: u32 = 20;
 const MAX_PAGE: u32 = 100;
@@ -114,9 +117,16 @@ pub async fn create(
     State(state): State<IssuerState>,
     IdempotencyHeader(key): IdempotencyHeader,
     headers: HeaderMap,
+    jar: PrivateCookieJar,
     body: Bytes,
 ) -> Result<(StatusCode, Json<PermitView>), AppError> {
-    let form = permit_form(&headers, &body)?;
+    // Where sign-in is on, the API serves the signed-in citizen's browser only (its session
+    // cookie), in their name.
+    let identity = sign_in::citizen(&state, &jar)?;
+    let mut form = permit_form(&headers, &body)?;
+    if let Some(identity) = &identity {
+        identity.fill(&mut form);
+    }
     let permit = match key {
         Some(key) => issue_once(&state, &form, &key).await?,
         None => issue(&state, &form).await?,

@@ -6,6 +6,7 @@ use permit_domain::Refusal;
 use permit_web::{AppError, ServiceError};
 
 use crate::issue::IssueError;
+use crate::sign_in::SignInError;
 
 /// The per-client rate limit refused a request.
 #[derive(Debug)]
@@ -69,6 +70,38 @@ impl From<IssueError> for AppError {
                 &error,
             ),
         }
+    }
+}
+
+impl From<SignInError> for AppError {
+    fn from(error: SignInError) -> AppError {
+        let (status, code, message, retry) = match &error {
+            SignInError::Required => (
+                StatusCode::UNAUTHORIZED,
+                "sign_in_required",
+                "Para solicitar un permiso primero ingresa con tu ClaveÚnica: el permiso se emite a tu nombre.",
+                None,
+            ),
+            SignInError::Failed(_) => (
+                StatusCode::BAD_REQUEST,
+                "sign_in_failed",
+                "No se pudo completar el ingreso: la solicitud expiró, se canceló o no corresponde a este navegador. Vuelve a ingresar.",
+                None,
+            ),
+            SignInError::Rejected(_) => (
+                StatusCode::BAD_GATEWAY,
+                "identity_rejected",
+                "No se pudo verificar la identidad que entregó ClaveÚnica. Vuelve a ingresar; si se repite, inténtalo más tarde.",
+                None,
+            ),
+            SignInError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "identity_provider_unavailable",
+                "ClaveÚnica no responde en este momento. Inténtalo de nuevo en unos minutos.",
+                Some(30),
+            ),
+        };
+        described(status, code, message.into(), retry, &error)
     }
 }
 
@@ -138,6 +171,10 @@ mod tests {
             RateLimited { retry_after_secs: 7 }.into(),
             Unauthorized.into(),
             CrossSite.into(),
+            SignInError::Required.into(),
+            SignInError::Failed("state does not match".into()).into(),
+            SignInError::Rejected("ID token: nonce".into()).into(),
+            SignInError::Unavailable("discovery: connection refused".into()).into(),
         ];
         let mut codes: Vec<&str> = errors.iter().map(AppError::code).collect();
         for error in &errors {

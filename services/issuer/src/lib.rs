@@ -10,6 +10,7 @@ mod openapi;
 mod options;
 mod pages;
 mod qr;
+mod sign_in;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -20,6 +21,7 @@ use permit_web::{Context, assets, harden};
 pub use admin::AdminToken;
 pub use client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
 pub use options::Options;
+pub use sign_in::{CitizenAuth, ClaimNames, Identity, OidcSettings, SignIn, SignInError};
 
 #[derive(Clone)]
 pub struct IssuerState {
@@ -60,6 +62,9 @@ pub fn router(ctx: Context, options: Options) -> Router {
         .route("/", get(pages::landing))
         .route("/nuevo", get(pages::form))
         .route("/permiso/{id}", get(pages::permit))
+        .route("/ingresar", get(sign_in::begin))
+        .route(sign_in::CALLBACK_PATH, get(sign_in::finish))
+        .route("/salir", post(sign_in::sign_out))
         .merge(permit_requests)
         .merge(operator)
         .merge(assets::routes())

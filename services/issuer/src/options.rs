@@ -9,6 +9,7 @@ use permit_web::config::Env;
 
 use crate::admin::AdminToken;
 use crate::client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
+use crate::sign_in::{CitizenAuth, SignIn};
 
 /// Per client and replica; generous enough for a household or a shared mobile address.
 const DEFAULT_CREATE_RATE: Rate = Rate {
@@ -30,14 +31,18 @@ pub struct Options {
     /// `CLIENT_IPV6_PREFIX` (64): permits a client may request per window, over the form and
     /// the API together.
     pub create_limit: Option<Arc<ClientLimiter>>,
+    /// `CITIZEN_AUTH` (`none`) and the `OIDC_*` settings: who may ask for a permit in whose
+    /// name (see `sign_in`).
+    pub sign_in: SignIn,
 }
 
 impl Options {
     /// Signing with `signer`, pseudonyms and links under `privacy`; no operator API, no
-    /// per-client limit.
+    /// per-client limit, no sign-in (demonstration mode).
     pub fn new(signer: Arc<SigningKey>, privacy: PrivacyKey) -> Options {
         Options {
             signer,
+            sign_in: SignIn::new(CitizenAuth::None, &privacy),
             privacy,
             admin: None,
             create_limit: None,
@@ -65,9 +70,14 @@ impl Options {
             variable: "PRIVACY_KEY",
             problem: weak.to_string(),
         })?;
+        let auth = CitizenAuth::read(env)?;
+        if matches!(auth, CitizenAuth::None) {
+            tracing::warn!("CITIZEN_AUTH=none: permits are issued in any name typed, without identity verification");
+        }
         tracing::info!(key_id = %signer.public_key().id(), "signing permits");
         Ok(Options {
             signer: Arc::new(signer),
+            sign_in: SignIn::new(auth, &privacy),
             privacy,
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
             create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted, key))),

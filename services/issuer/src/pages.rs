@@ -12,10 +12,13 @@ use permit_domain::{FieldErrors, Motive, PermitForm, PermitId, time_of_day};
 use permit_web::{AppError, PageError};
 use serde::Deserialize;
 
+use axum_extra::extract::PrivateCookieJar;
+
 use crate::IssuerState;
 use crate::errors::CrossSite;
 use crate::issue::{IdempotencyKey, IssueError, issue_once};
 use crate::qr;
+use crate::sign_in::{self, Identity};
 
 struct MotiveRow {
     code: &'static str,
@@ -58,6 +61,7 @@ impl RulesView {
 #[derive(Template)]
 #[template(path = "landing.html")]
 struct Landing {
+    demo: bool,
     rules: RulesView,
     motives: Vec<MotiveRow>,
     validator_home: String,
@@ -65,6 +69,7 @@ struct Landing {
 
 pub async fn landing(State(state): State<IssuerState>) -> Result<Html<String>, PageError> {
     let page = Landing {
+        demo: state.options.sign_in.demo(),
         rules: RulesView::of(&state),
         motives: motive_rows(),
         validator_home: state.ctx.links.validator_home().to_owned(),
@@ -85,6 +90,9 @@ struct FieldView {
 #[derive(Template)]
 #[template(path = "form.html")]
 struct FormPage {
+    demo: bool,
+    /// The signed-in citizen the permit will name, as `(name, RUT)`.
+    identity: Option<(String, String)>,
     fields: Vec<FieldView>,
     motives: Vec<MotiveRow>,
     alert: Option<String>,
@@ -96,6 +104,7 @@ struct FormPage {
 impl FormPage {
     fn new(
         state: &IssuerState,
+        identity: Option<&Identity>,
         form: &PermitForm,
         errors: &FieldErrors,
         alert: Option<String>,
@@ -109,8 +118,10 @@ impl FormPage {
             value: value.to_owned(),
             error: errors.get(name).map(ToString::to_string),
         };
-        FormPage {
-            fields: vec![
+        // Who the permit names comes from the identity when there is one, not from the form.
+        let mut fields = match identity {
+            Some(_) => vec![],
+            None => vec![
                 field(
                     "name",
                     "Nombre completo",
@@ -119,22 +130,29 @@ impl FormPage {
                     &form.name,
                 ),
                 field("rut", "RUT", "Por ejemplo: 12.345.678-5", "off", &form.rut),
-                field(
-                    "motive",
-                    "Motivo",
-                    "La duración del permiso depende del motivo.",
-                    "off",
-                    &form.motive,
-                ),
-                field(
-                    "address",
-                    "Dirección de salida",
-                    "Calle, número y departamento si corresponde.",
-                    "street-address",
-                    &form.address,
-                ),
-                field("comuna", "Comuna", "Por ejemplo: Ñuñoa", "address-level2", &form.comuna),
             ],
+        };
+        fields.extend([
+            field(
+                "motive",
+                "Motivo",
+                "La duración del permiso depende del motivo.",
+                "off",
+                &form.motive,
+            ),
+            field(
+                "address",
+                "Dirección de salida",
+                "Calle, número y departamento si corresponde.",
+                "street-address",
+                &form.address,
+            ),
+            field("comuna", "Comuna", "Por ejemplo: Ñuñoa", "address-level2", &form.comuna),
+        ]);
+        FormPage {
+            demo: state.options.sign_in.demo(),
+            identity: identity.map(|who| (who.name.as_str().to_owned(), who.rut.to_string())),
+            fields,
             motives: motive_rows(),
             alert,
             rules: RulesView::of(state),
@@ -143,17 +161,35 @@ impl FormPage {
     }
 }
 
-pub async fn form(State(state): State<IssuerState>) -> Result<Html<String>, PageError> {
+/// Asks the citizen to sign in first, where sign-in is on.
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage {
+    demo: bool,
+    alert: Option<String>,
+}
+
+fn sign_in_page(alert: Option<String>) -> Result<Html<String>, PageError> {
+    Ok(Html(SignInPage { demo: false, alert }.render()?))
+}
+
+pub async fn form(State(state): State<IssuerState>, jar: PrivateCookieJar) -> Result<Response, PageError> {
+    let identity = match sign_in::citizen(&state, &jar) {
+        Ok(identity) => identity,
+        Err(_) => return Ok(sign_in_page(None)?.into_response()),
+    };
     Ok(Html(
         FormPage::new(
             &state,
+            identity.as_ref(),
             &PermitForm::default(),
             &FieldErrors::new(),
             None,
             PermitId::generate().as_str(),
         )
         .render()?,
-    ))
+    )
+    .into_response())
 }
 
 /// The form as posted: the permit fields and the page's one-time token.
@@ -174,14 +210,26 @@ const DOUBLE_SUBMIT_WAIT: Duration = Duration::from_secs(3);
 pub async fn submit(
     State(state): State<IssuerState>,
     headers: HeaderMap,
+    jar: PrivateCookieJar,
     submitted: Result<Form<Submitted>, FormRejection>,
 ) -> Result<Response, PageError> {
     same_origin(&headers, state.ctx.links.issuer_home())?;
-    let Form(Submitted { form, token }) = submitted.map_err(|rejection| match rejection.status() {
+    let identity = match sign_in::citizen(&state, &jar) {
+        Ok(identity) => identity,
+        Err(error) => {
+            let alert = "Tu sesión terminó o no has ingresado. Ingresa de nuevo; luego vuelve a enviar el formulario.";
+            let page = sign_in_page(Some(alert.into()))?;
+            return Ok(AppError::from(error).decorate(page.into_response()));
+        }
+    };
+    let Form(Submitted { mut form, token }) = submitted.map_err(|rejection| match rejection.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::UnsupportedMediaType,
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge,
         _ => AppError::Malformed(rejection.body_text()),
     })?;
+    if let Some(identity) = &identity {
+        identity.fill(&mut form);
+    }
     let token = PermitId::parse(&token).unwrap_or_else(|_| PermitId::generate());
     let key = IdempotencyKey::Form(token.clone());
     let deadline = Instant::now() + DOUBLE_SUBMIT_WAIT;
@@ -195,9 +243,10 @@ pub async fn submit(
         }
     };
     let page = match &error {
-        IssueError::Invalid(errors) => FormPage::new(&state, &form, errors, None, token.as_str()),
+        IssueError::Invalid(errors) => FormPage::new(&state, identity.as_ref(), &form, errors, None, token.as_str()),
         IssueError::Refused(refusal) => FormPage::new(
             &state,
+            identity.as_ref(),
             &form,
             &FieldErrors::new(),
             Some(refusal.to_string()),
@@ -208,6 +257,7 @@ pub async fn submit(
             let alert = "Este formulario ya se había enviado con otros datos. Revísalos y envíalo de nuevo.";
             FormPage::new(
                 &state,
+                identity.as_ref(),
                 &form,
                 &FieldErrors::new(),
                 Some(alert.into()),
@@ -243,6 +293,7 @@ fn holder_path(state: &IssuerState, id: &PermitId) -> String {
 #[derive(Template)]
 #[template(path = "permit.html")]
 struct HolderPage {
+    demo: bool,
     id: String,
     status_code: &'static str,
     status_label: &'static str,
@@ -264,6 +315,7 @@ struct HolderPage {
 #[derive(Template)]
 #[template(path = "permit_public.html")]
 struct PublicPage {
+    demo: bool,
     status_code: &'static str,
     status_label: &'static str,
     name: String,
@@ -295,6 +347,7 @@ pub async fn permit(
     let presented = secret.presented();
     if !presented.is_some_and(|clave| state.options.privacy.opens(&id, clave)) {
         let page = PublicPage {
+            demo: state.options.sign_in.demo(),
             status_code: status.code(),
             status_label: status.label(),
             name: permit.name.masked(),
@@ -308,6 +361,7 @@ pub async fn permit(
     }
     let validation_url = state.validation_url(&permit);
     let page = HolderPage {
+        demo: state.options.sign_in.demo(),
         id: permit.id.to_string(),
         status_code: status.code(),
         status_label: status.label(),

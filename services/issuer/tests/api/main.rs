@@ -7,3 +7,4 @@ mod crash;
 mod http;
 mod process;
 mod runtime;
+mod sign_in;
