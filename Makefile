@@ -9,7 +9,7 @@ help:
 
 ## run: the whole system locally (SecantusDB + issuer + validator), until Ctrl-C
 run:
-	@scripts/tools.sh secantus && cargo xtask run
+	@scripts/tools.sh secantus identity && cargo xtask run
 
 ## test: fmt, clippy, every test (throw-away SecantusDB or $MONGODB_URI), make run and make local-up as a newcomer, the scanner script, API fuzzing, manifests, load smoke, browser tests
 test:

@@ -10,7 +10,8 @@ set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$ROOT"
 
-scripts/tools.sh secantus
+# The database, and the test identity provider's npm package (oidc-provider).
+scripts/tools.sh secantus identity
 mkdir -p .run
 
 step "checking formatting"
@@ -33,7 +34,6 @@ PREBUILT_DIR="$ROOT/target/make-run/release" scripts/images.sh build
 cargo xtask with-db cargo test --workspace --test images --locked -- --ignored 2>&1 | tee .run/images-output.txt
 
 step "the offline scanner's script against malformed and tampered tokens (node --test)"
-scripts/tools.sh node
 SCANNER_FIXTURE="$(cargo xtask scanner-fixture)" node --test services/validator/tests/ 2>&1 | tee .run/scanner-output.txt
 
 step "fuzzing both JSON APIs from their OpenAPI documents (schemathesis)"

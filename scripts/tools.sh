@@ -48,24 +48,31 @@ venv_install() {
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "$@"
 }
 
+# The npm packages of the package.json in $1, pinned by its lock, unless installed already.
+npm_install() {
+  # shellcheck disable=SC2016 # the ${...} is JavaScript's, not the shell's
+  if ! (cd "$1" && node -e '
+    const pkg = require("./package.json");
+    const wanted = { ...pkg.dependencies, ...pkg.devDependencies };
+    for (const [name, version] of Object.entries(wanted))
+      if (require(`./node_modules/${name}/package.json`).version !== version) process.exit(1);
+  ') 2>/dev/null; then
+    command -v npm >/dev/null || { echo "Node.js 20 with npm is needed" >&2; exit 1; }
+    step "installing the npm packages into ${1#"$ROOT"/}/node_modules"
+    (cd "$1" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
+      npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 tool() {
   case "$1" in
     secantus) venv_install "SecantusDB==$SECANTUS_VERSION" ;;
     checkers) venv_install "SecantusDB==$SECANTUS_VERSION" "${CHECKERS[@]}" ;;
     # checkov, in the same venv, needs packaging<24; schemathesis is content with it.
     schemathesis) venv_install "schemathesis==$SCHEMATHESIS_VERSION" "packaging==23.2" ;;
-    node)
-      # shellcheck disable=SC2016 # the ${...} is JavaScript's, not the shell's
-      if ! (cd "$ROOT" && node -e '
-        const wanted = require("./package.json").devDependencies;
-        for (const [name, version] of Object.entries(wanted))
-          if (require(`./node_modules/${name}/package.json`).version !== version) process.exit(1);
-      ') 2>/dev/null; then
-        command -v npm >/dev/null || { echo "Node.js 20 with npm is needed" >&2; exit 1; }
-        step "installing the npm packages into node_modules"
-        (cd "$ROOT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 PUPPETEER_SKIP_DOWNLOAD=1 \
-          npm ci --no-audit --no-fund --loglevel=error)
-      fi ;;
+    node) npm_install "$ROOT" ;;
+    # The test identity provider's own package (oidc-provider): `make run` needs only it.
+    identity) npm_install "$ROOT/identity" ;;
     nginx) apt_install nginx-light nginx ;;
     chromium) apt_install chromium chromium ;;
     wrk) apt_install wrk wrk ;;

@@ -13,8 +13,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The ports `make run` uses by default: issuer, validator, their admin ports, SecantusDB.
-const PORTS: [u16; 5] = [8081, 8082, 9081, 9082, 27017];
+/// The ports `make run` uses by default: issuer, validator, their admin ports, SecantusDB,
+/// the test identity provider.
+const PORTS: [u16; 6] = [8081, 8082, 9081, 9082, 27017, 8083];
 
 #[tokio::test]
 #[ignore = "builds in release and installs SecantusDB into a fresh copy: `make test` runs it"]
@@ -32,7 +33,17 @@ async fn make_run_serves_both_sites_and_ctrl_c_stops_everything_it_started() {
     let http = browser(&[&issuer, &validator]);
     let landing = http.get(format!("{issuer}/")).send().await.unwrap();
     assert_eq!(landing.status(), 200);
+    // Citizens sign in, at the test identity provider make run started.
+    let refused = http
+        .post(format!("{issuer}/api/create"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    sign_in(&http, &issuer).await;
     let permit = create_permit(&http, &issuer).await;
+    assert_eq!(permit["rut"], "12.345.678-5", "the identity's RUT: {permit}");
     // The QR's signed link, verified with the key make run made, and the database link.
     for (field, path) in [("validation_url", "/v/"), ("lookup_url", "/validar/")] {
         let url = permit[field].as_str().unwrap().to_owned();
@@ -151,6 +162,16 @@ fn xtask_acts_on_the_checkout_it_runs_in_not_the_one_it_was_built_in() {
 }
 
 /// A permit requested through the issuer at `issuer`, as the API answers it (201).
+/// Signed in as RUN 12345678-5 (identity/citizens.json): `http` keeps the session.
+async fn sign_in(http: &reqwest::Client, issuer: &str) {
+    let begun = http.get(format!("{issuer}/ingresar")).send().await.unwrap();
+    assert_eq!(begun.status(), 303);
+    let authorize = begun.headers()["location"].to_str().unwrap().to_owned();
+    let back = testkit::identity::sign_in_at(http, &authorize, "12345678-5").await;
+    let done = http.get(&back).send().await.unwrap();
+    assert_eq!(done.status(), 303, "{}", done.text().await.unwrap());
+}
+
 async fn create_permit(http: &reqwest::Client, issuer: &str) -> serde_json::Value {
     let created = http
         .post(format!("{issuer}/api/create"))
@@ -374,8 +395,11 @@ fn group_members(group: u32) -> Vec<u32> {
 }
 
 /// A client that reaches `*.localhost` on the loopback address, as browsers do.
+/// Keeps cookies and follows no redirects, so a test sees them.
 fn browser(urls: &[&str]) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder();
+    let mut builder = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none());
     for url in urls {
         let authority = url.trim_start_matches("http://");
         let (host, port) = authority.split_once(':').expect("a URL with a port");

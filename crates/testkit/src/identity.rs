@@ -70,52 +70,66 @@ impl IdentityProvider {
         ]
     }
 
-    /// A citizen at the provider: follows `authorize` (the authorization request), signs in
-    /// as `login` (their RUN, `12345678-5`), consents, and returns where the provider sends
-    /// the browser back (the issuer's callback, with the code and state).
+    /// A citizen at this provider, in a browser of their own: see `sign_in_at`.
     pub async fn sign_in(&self, authorize: &str, login: &str) -> String {
         let browser = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("an HTTP client");
-        let mut next = authorize.to_owned();
-        for _ in 0..12 {
-            if !next.starts_with(&self.issuer) {
-                return next;
-            }
-            let answer = browser.get(&next).send().await.expect("the provider answers");
-            if let Some(location) = answer.headers().get("location") {
-                next = absolute(&self.issuer, location.to_str().expect("an ASCII location"));
-                continue;
-            }
-            let page = answer.text().await.expect("a page");
-            let form: &[(&str, &str)] = if page.contains(r#"name="prompt" value="login""#) {
-                &[("prompt", "login"), ("login", login), ("password", "any")]
-            } else if page.contains(r#"name="prompt" value="consent""#) {
-                &[("prompt", "consent")]
-            } else {
-                panic!("an unexpected page at the provider: {page}")
-            };
-            let answer = browser
-                .post(&next)
-                .form(form)
-                .send()
-                .await
-                .expect("the provider answers");
-            let location = answer
-                .headers()
-                .get("location")
-                .expect("the provider redirects after a form");
-            next = absolute(&self.issuer, location.to_str().expect("an ASCII location"));
-        }
-        panic!("the provider never sent the browser back")
+        sign_in_at(&browser, authorize, login).await
     }
 }
 
-fn absolute(issuer: &str, location: &str) -> String {
+/// A citizen at the provider of `authorize` (the authorization request it is sent to), in
+/// `browser` (a cookie store, no redirects followed): signs in as `login` (their RUN,
+/// `12345678-5`) with any password, consents, and returns where the provider sends the
+/// browser back (the issuer's callback, with the code and state).
+pub async fn sign_in_at(browser: &reqwest::Client, authorize: &str, login: &str) -> String {
+    let origin = origin(authorize);
+    let mut next = authorize.to_owned();
+    for _ in 0..12 {
+        if !next.starts_with(&origin) {
+            return next;
+        }
+        let answer = browser.get(&next).send().await.expect("the provider answers");
+        if let Some(location) = answer.headers().get("location") {
+            next = absolute(&origin, location.to_str().expect("an ASCII location"));
+            continue;
+        }
+        let page = answer.text().await.expect("a page");
+        let form: &[(&str, &str)] = if page.contains(r#"name="prompt" value="login""#) {
+            &[("prompt", "login"), ("login", login), ("password", "any")]
+        } else if page.contains(r#"name="prompt" value="consent""#) {
+            &[("prompt", "consent")]
+        } else {
+            panic!("an unexpected page at the provider: {page}")
+        };
+        let answer = browser
+            .post(&next)
+            .form(form)
+            .send()
+            .await
+            .expect("the provider answers");
+        let location = answer
+            .headers()
+            .get("location")
+            .expect("the provider redirects after a form");
+        next = absolute(&origin, location.to_str().expect("an ASCII location"));
+    }
+    panic!("the provider never sent the browser back")
+}
+
+/// `http://host:port` of a URL.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("an absolute URL");
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    format!("{scheme}://{authority}")
+}
+
+fn absolute(origin: &str, location: &str) -> String {
     if location.starts_with('/') {
-        format!("{issuer}{location}")
+        format!("{origin}{location}")
     } else {
         location.to_owned()
     }

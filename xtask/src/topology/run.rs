@@ -1,5 +1,7 @@
-//! `make run`: SecantusDB with its data in .run/db, one issuer and one validator built in
-//! release mode, all on 127.0.0.1, in the foreground until Ctrl-C stops them all.
+//! `make run`: SecantusDB with its data in .run/db, the test identity provider standing in
+//! for ClaveÚnica (identity/provider.mjs; not with `CITIZEN_AUTH=none`), one issuer and one
+//! validator built in release mode, all on 127.0.0.1, in the foreground until Ctrl-C stops
+//! them all.
 
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ struct Ports {
     issuer: u16,
     validator: u16,
     database: u16,
+    identity: u16,
 }
 
 impl Ports {
@@ -28,6 +31,7 @@ impl Ports {
             issuer: settings::number("ISSUER_PORT", 8081, public.clone())?,
             validator: settings::number("VALIDATOR_PORT", 8082, public)?,
             database: settings::number("DB_PORT", 27017, 1..=u16::MAX)?,
+            identity: settings::number("IDENTITY_PORT", 8083, 1..=u16::MAX)?,
         })
     }
 }
@@ -51,6 +55,9 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
     }
     let ports = Ports::from_env()?;
     net::require_free(ports.database, "DB_PORT")?;
+    if sign_in() {
+        net::require_free(ports.identity, "IDENTITY_PORT")?;
+    }
     for (port, variable) in [(ports.issuer, "ISSUER_PORT"), (ports.validator, "VALIDATOR_PORT")] {
         net::require_free(port, variable)?;
         net::require_free(port + ADMIN_OFFSET, variable)?;
@@ -77,6 +84,13 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
 struct Links {
     issuer: String,
     validator: String,
+    /// The identity provider's address, when citizens sign in.
+    identity: Option<String>,
+}
+
+/// Citizens sign in (`CITIZEN_AUTH=oidc`, the default here) unless told `none`.
+fn sign_in() -> bool {
+    !settings::or("CITIZEN_AUTH", "oidc").eq_ignore_ascii_case("none")
 }
 
 fn start_all(
@@ -102,7 +116,7 @@ fn start_all(
     start(running, &database, 30, || net::listening(ports.database))?;
 
     let secrets = secrets::Secrets::load(&dir)?;
-    let links = Links {
+    let mut links = Links {
         issuer: settings::or(
             "ISSUER_PUBLIC_URL",
             &format!("http://formulario.localhost:{}", ports.issuer),
@@ -111,8 +125,9 @@ fn start_all(
             "VALIDATOR_PUBLIC_URL",
             &format!("http://validar.localhost:{}", ports.validator),
         ),
+        identity: None,
     };
-    let env = vec![
+    let mut env = vec![
         (
             "MONGODB_URI".to_owned(),
             settings::or("MONGODB_URI", &format!("mongodb://127.0.0.1:{}", ports.database)),
@@ -126,6 +141,40 @@ fn start_all(
             settings::or("SHUTDOWN_DRAIN_SECS", "0"),
         ),
     ];
+    if sign_in() {
+        let identity = format!("http://127.0.0.1:{}", ports.identity);
+        // One registration for this run: the secret is made here and given to both sides.
+        let client_secret = secrets::random_token();
+        step(&format!(
+            "starting the test identity provider (in place of ClaveÚnica) on {identity}"
+        ));
+        let provider = Spec {
+            name: "identity provider".into(),
+            argv: vec![
+                "node".into(),
+                paths.root.join("identity/provider.mjs").display().to_string(),
+            ],
+            env: vec![
+                ("OIDC_PORT".into(), ports.identity.to_string()),
+                ("OIDC_CLIENT_ID".into(), "permisos-formulario".into()),
+                ("OIDC_CLIENT_SECRET".into(), client_secret.clone()),
+                ("OIDC_REDIRECT_URIS".into(), format!("{}/ingresar/vuelta", links.issuer)),
+            ],
+            log: dir.join("identity.log"),
+            cpuset: None,
+            detached: false,
+        };
+        start(running, &provider, 30, || net::listening(ports.identity))?;
+        env.extend([
+            ("CITIZEN_AUTH".to_owned(), "oidc".to_owned()),
+            ("OIDC_ISSUER_URL".to_owned(), identity.clone()),
+            ("OIDC_CLIENT_ID".to_owned(), "permisos-formulario".to_owned()),
+            ("OIDC_CLIENT_SECRET".to_owned(), client_secret),
+        ]);
+        links.identity = Some(identity);
+    } else {
+        env.push(("CITIZEN_AUTH".to_owned(), "none".to_owned()));
+    }
     step("starting the issuer and the validator");
     for service in Service::BOTH {
         let port = match service {
@@ -174,11 +223,19 @@ fn supervisor(pid: u32) -> bool {
 fn print_welcome(links: &Links) {
     println!(
         "\nRunning. Open in a browser:\n  Solicitar un permiso:  {issuer}/\n  Validar un permiso:    {validator}/\n\n\
+         {sign_in}\n\
          Operator API:  curl -H \"Authorization: Bearer $(cat .run/admin-token)\" {issuer}/api/all\n\
-         Logs:          .run/issuer.log  .run/validator.log  .run/db.log\n\
+         Logs:          .run/issuer.log  .run/validator.log  .run/db.log  .run/identity.log\n\
          Rules:         PERMIT_CURFEW={curfew}  PERMIT_WEEKLY_LIMIT={limit}  PERMIT_START_DELAY_MINUTES={delay}",
         issuer = links.issuer,
         validator = links.validator,
+        sign_in = match &links.identity {
+            Some(identity) => format!(
+                "Sign-in:       the test identity provider at {identity}, as ClaveÚnica: RUN 12345678-5,\n               \
+                 9876543-3 or 15432109-8 (identity/citizens.json), any password. CITIZEN_AUTH=none: no sign-in."
+            ),
+            None => "Sign-in:       off (CITIZEN_AUTH=none): permits in any name, every page says so.".to_owned(),
+        },
         curfew = settings::or("PERMIT_CURFEW", "22:00-05:00"),
         limit = settings::or("PERMIT_WEEKLY_LIMIT", "2"),
         delay = settings::or("PERMIT_START_DELAY_MINUTES", "15"),

@@ -1,14 +1,21 @@
 //! The relying party's side of OpenID Connect: discovery, the authorization request with
 //! PKCE, `state` and `nonce`, the code exchange, the ID token's checks and the userinfo
-//! request, with `openidconnect` doing the protocol and `reqwest` the HTTP.
+//! request, with `openidconnect` doing the protocol and hyper over rustls the HTTP.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use jiff::Timestamp;
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreProviderMetadata};
+use openidconnect::http;
 use openidconnect::url::Url;
 use openidconnect::{
     AsyncHttpClient, AuthorizationCode, ClaimsVerificationError, CsrfToken, EndpointMaybeSet, EndpointNotSet,
@@ -48,19 +55,9 @@ pub struct Provider {
 
 impl Provider {
     pub fn new(settings: OidcSettings) -> Provider {
-        // reqwest's TLS uses the process's rustls provider: ring, as kube and mongodb do.
-        // Installed once; a second install (tests build many) is refused and harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            // Never follow a redirect the provider did not publish (OpenID Connect requires
-            // none, and following them turns the issuer into a request forwarder).
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(PROVIDER_TIMEOUT)
-            .build()
-            .expect("the TLS configuration is valid");
         Provider {
             settings,
-            http: Http(http),
+            http: Http::new(),
             metadata: RwLock::new(None),
         }
     }
@@ -144,21 +141,20 @@ impl Provider {
         let endpoint = metadata
             .userinfo_endpoint()
             .ok_or_else(|| SignInError::Rejected("the provider publishes no userinfo endpoint".into()))?;
+        let request = http::Request::post(endpoint.url().as_str())
+            .header(http::header::AUTHORIZATION, format!("Bearer {access_token}"))
+            .header(http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .map_err(|error| SignInError::Rejected(format!("userinfo request: {error}")))?;
         let answer = self
             .http
-            .0
-            .post(endpoint.url().clone())
-            .bearer_auth(access_token)
-            .send()
+            .send(request)
             .await
             .map_err(|error| SignInError::Unavailable(format!("userinfo: {error}")))?;
         if !answer.status().is_success() {
             return Err(SignInError::Rejected(format!("userinfo answered {}", answer.status())));
         }
-        answer
-            .json()
-            .await
-            .map_err(|error| SignInError::Rejected(format!("userinfo: {error}")))
+        serde_json::from_slice(answer.body()).map_err(|error| SignInError::Rejected(format!("userinfo: {error}")))
     }
 
     fn client(&self, metadata: &CoreProviderMetadata, redirect: &RedirectUrl) -> Client {
@@ -223,25 +219,65 @@ fn failed_check(error: &ClaimsVerificationError) -> &'static str {
     }
 }
 
-/// The service's reqwest client, as openidconnect's HTTP client.
-struct Http(reqwest::Client);
+/// The HTTP client for the provider: hyper over rustls (ring, Mozilla's roots compiled
+/// in, so no CA file in the image is needed), HTTP/1.1, no redirects followed (OpenID
+/// Connect needs none, and following them would make the issuer a request forwarder),
+/// every exchange bounded in time and size.
+struct Http(HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>);
 
-impl<'c> AsyncHttpClient<'c> for Http {
-    type Error = reqwest::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, reqwest::Error>> + Send + 'c>>;
+/// A provider's answer larger than this is refused (discovery and keys are a few KiB).
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
-    fn call(&'c self, request: HttpRequest) -> Self::Future {
-        Box::pin(call(&self.0, request))
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("no answer within {PROVIDER_TIMEOUT:?}")]
+    Timeout,
+    #[error("{0}")]
+    Transport(String),
+}
+
+impl Http {
+    fn new() -> Http {
+        let tls = HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(Arc::new(rustls::crypto::ring::default_provider()))
+            .expect("ring offers TLS 1.2 and 1.3")
+            // Plain HTTP only where the settings allow it: a loopback provider.
+            .https_or_http()
+            .enable_http1()
+            .build();
+        Http(HyperClient::builder(TokioExecutor::new()).build(tls))
+    }
+
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let exchange = async {
+            let answer = self
+                .0
+                .request(request)
+                .await
+                .map_err(|e| HttpError::Transport(e.to_string()))?;
+            let (parts, body) = answer.into_parts();
+            let body = Limited::new(body, MAX_ANSWER_BYTES)
+                .collect()
+                .await
+                .map_err(|e| HttpError::Transport(e.to_string()))?
+                .to_bytes();
+            Ok(HttpResponse::from_parts(parts, body.to_vec()))
+        };
+        tokio::time::timeout(PROVIDER_TIMEOUT, exchange)
+            .await
+            .map_err(|_| HttpError::Timeout)?
     }
 }
 
-async fn call(http: &reqwest::Client, request: HttpRequest) -> Result<HttpResponse, reqwest::Error> {
-    let answer = http.execute(reqwest::Request::try_from(request)?).await?;
-    let mut response = HttpResponse::new(Vec::new());
-    *response.status_mut() = answer.status();
-    *response.headers_mut() = answer.headers().clone();
-    *response.body_mut() = answer.bytes().await?.to_vec();
-    Ok(response)
+impl<'c> AsyncHttpClient<'c> for Http {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
+    }
 }
 
 #[cfg(test)]

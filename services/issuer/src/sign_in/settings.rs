@@ -59,6 +59,15 @@ impl OidcSettings {
             variable: "OIDC_ISSUER_URL",
             problem: format!("is not a URL ({error})"),
         })?;
+        // Tokens and the client secret cross this connection: TLS, but to a provider on this
+        // machine (the tests', `make run`'s).
+        let loopback = matches!(issuer.url().host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if issuer.url().scheme() != "https" && !loopback {
+            return Err(ConfigError {
+                variable: "OIDC_ISSUER_URL",
+                problem: "must be an https:// URL (http only for a provider on 127.0.0.1)".into(),
+            });
+        }
         let scopes = env
             .optional("OIDC_SCOPES")
             .unwrap_or_else(|| "run name".into())
@@ -138,7 +147,11 @@ mod tests {
             let pairs: Vec<_> = OIDC.into_iter().filter(|(k, _)| *k != missing).collect();
             assert_eq!(read(&pairs).err().unwrap().variable, missing);
         }
-        for (variable, value) in [("OIDC_ISSUER_URL", "not a url"), ("OIDC_RUT_CLAIM", "a.b")] {
+        for (variable, value) in [
+            ("OIDC_ISSUER_URL", "not a url"),
+            ("OIDC_ISSUER_URL", "http://accounts.claveunica.gob.cl/openid"),
+            ("OIDC_RUT_CLAIM", "a.b"),
+        ] {
             let mut pairs = OIDC.to_vec();
             pairs.push((variable, value));
             pairs.retain(|(k, v)| *k != variable || *v == value);
