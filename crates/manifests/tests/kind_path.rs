@@ -286,6 +286,26 @@ fn our_ingress_nginx_settings_are_part_of_its_install() {
     assert_eq!(settings["use-forwarded-headers"], "false");
     assert_eq!(settings["proxy-body-size"], "16k");
     assert_eq!(settings["allow-snippet-annotations"], "false");
+    // Its access log holds no path or query: permit ids, signed tokens, holder links.
+    let format = &settings["log-format-upstream"];
+    for variable in [
+        "$request",
+        "$request_uri",
+        "$uri",
+        "$args",
+        "$query_string",
+        "$arg_",
+        "$document_uri",
+    ] {
+        let named = format.match_indices(variable).any(|(at, _)| {
+            // `$request_id`, `$request_time`, `$request_method` are not the request line.
+            // (`$request_uri` is listed on its own.)
+            let rest = &format[at + variable.len()..];
+            variable != "$request" || !rest.starts_with(|c: char| c == '_' || c.is_ascii_alphanumeric())
+        });
+        assert!(!named, "the access log names {variable}");
+    }
+    assert!(format.contains("$req_id") && format.contains("$status"));
 }
 
 #[test]

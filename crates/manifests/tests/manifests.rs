@@ -448,3 +448,54 @@ fn metallb_configuration_fits_the_crd_schemas() {
     );
     assert_eq!(adverts[0].spec.ip_address_pools, [pools[0].metadata.name.clone()]);
 }
+
+#[test]
+fn production_signs_citizens_in_and_the_kind_overlays_say_they_are_demonstrations() {
+    for overlay in OVERLAYS {
+        let m = Manifests::render_overlay(overlay);
+        let config = m
+            .all::<ConfigMap>("ConfigMap")
+            .into_iter()
+            .find(|c| {
+                c.metadata
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("permisos-config"))
+            })
+            .and_then(|c| c.data)
+            .expect("permisos-config");
+        let issuer = m
+            .all::<Deployment>("Deployment")
+            .into_iter()
+            .find(|d| d.metadata.name.as_deref() == Some("issuer"))
+            .expect("the issuer");
+        let env = issuer
+            .spec
+            .unwrap()
+            .template
+            .spec
+            .unwrap()
+            .containers
+            .remove(0)
+            .env
+            .unwrap_or_default();
+        let secret = env
+            .iter()
+            .find(|v| v.name == "OIDC_CLIENT_SECRET")
+            .and_then(|v| v.value_from.as_ref()?.secret_key_ref.as_ref());
+        if overlay == "production" {
+            assert_eq!(config["CITIZEN_AUTH"], "oidc");
+            assert!(config["OIDC_ISSUER_URL"].starts_with("https://"));
+            assert!(config.contains_key("OIDC_CLIENT_ID"));
+            assert_eq!(
+                secret.map(|s| s.key.as_str()),
+                Some("OIDC_CLIENT_SECRET"),
+                "from the Secret"
+            );
+        } else {
+            // Their load tests ask in thousands of made-up names.
+            assert_eq!(config["CITIZEN_AUTH"], "none", "{overlay}");
+            assert!(secret.is_none(), "{overlay}");
+        }
+    }
+}
