@@ -5,28 +5,16 @@
 // Run by scripts/e2e.sh (`make e2e`), which starts the topology and seeds two permits.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
 import { PNG } from 'pngjs';
 import jsQR from 'jsqr';
+import { SIZES, audit, launch } from './browser.mjs';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const ISSUER = process.env.ISSUER_URL;
 const VALIDATOR = process.env.VALIDATOR_URL;
 const SEEDED = JSON.parse(process.env.SEEDED_PERMITS);
 const ARTIFACTS = process.env.ARTIFACTS;
-const SIZES = { mobile: { width: 375, height: 812 }, desktop: { width: 1280, height: 900 } };
-
-// No sandbox as root; no background traffic on a closed network.
-const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-function launch(extraArgs = []) {
-  return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: [...ARGS, ...extraArgs] });
-}
 
 let browser;
 
@@ -40,20 +28,6 @@ after(async () => browser?.close());
 async function newPage({ javaScriptEnabled = true } = {}) {
   const context = await browser.newContext({ viewport: SIZES.mobile, locale: 'es-CL', javaScriptEnabled });
   return context.newPage();
-}
-
-/** Screenshots at both widths, then no serious or critical axe-core violation. */
-async function audit(page, name) {
-  for (const [label, size] of Object.entries(SIZES)) {
-    await page.setViewportSize(size);
-    await page.screenshot({ path: `${ARTIFACTS}/${name}-${label}.png`, fullPage: true });
-  }
-  await page.setViewportSize(SIZES.mobile);
-  // Evaluated through the DevTools protocol, so the pages' strict CSP need not allow it.
-  await page.evaluate(AXE);
-  const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const grave = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(grave.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`), [], name);
 }
 
 async function fillForm(page, fields) {

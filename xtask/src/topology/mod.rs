@@ -4,6 +4,7 @@
 //! .run/local/pids, so `down` stops exactly what `up` started, and `start`/`stop` act on
 //! one part (the fault suite's kills and restarts) with the settings `up` saved.
 
+pub mod identity;
 pub mod monitoring;
 pub mod run;
 pub mod services;
@@ -31,6 +32,8 @@ const TRIVIAL_UPSTREAM_PORT: u16 = 18079;
 const VALIDATOR_BASE: u16 = 18180;
 /// The database's port when `LOCAL_DB_PORT` is not set.
 pub const DEFAULT_DB_PORT: u16 = 27117;
+/// The test identity provider's, with `CITIZEN_AUTH=oidc`.
+const DEFAULT_IDENTITY_PORT: u16 = 18090;
 
 /// What `up` was asked for, saved so a part started again runs exactly as the first did.
 #[derive(Serialize, Deserialize)]
@@ -50,6 +53,9 @@ pub struct Topology {
     /// Where Prometheus listens, when MONITORING=1 asked for it.
     #[serde(default)]
     pub prometheus_port: Option<u16>,
+    /// The test identity provider, when CITIZEN_AUTH=oidc asked citizens to sign in.
+    #[serde(default)]
+    identity: Option<identity::Identity>,
 }
 
 fn dir(paths: &Paths) -> PathBuf {
@@ -60,6 +66,7 @@ fn dir(paths: &Paths) -> PathBuf {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Part {
     Db,
+    Identity,
     Replica(Service, u16),
     Nginx,
     Prometheus,
@@ -70,6 +77,7 @@ impl Part {
     pub fn parse(name: &str) -> Option<Part> {
         match name {
             "db" => Some(Part::Db),
+            "identity" => Some(Part::Identity),
             "nginx" => Some(Part::Nginx),
             "prometheus" => Some(Part::Prometheus),
             _ => {
@@ -92,6 +100,7 @@ impl std::fmt::Display for Part {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Part::Db => f.write_str("db"),
+            Part::Identity => f.write_str("identity"),
             Part::Nginx => f.write_str("nginx"),
             Part::Prometheus => f.write_str("prometheus"),
             Part::Replica(service, n) => write!(f, "{}-{n}", service.name()),
@@ -121,7 +130,9 @@ fn recorded(paths: &Paths) -> Vec<(Part, u32)> {
 
 impl Topology {
     /// Settings from the environment (`REPLICAS`, `LISTEN`, `LOCAL_DB_PORT`, `PROFILE`,
-    /// `CPUSET`, `MONITORING`, `PROMETHEUS_PORT`), which `make local-up VAR=...` passes on.
+    /// `CPUSET`, `MONITORING`, `PROMETHEUS_PORT`, `CITIZEN_AUTH`, `IDENTITY_PORT`), which
+    /// `make local-up VAR=...` passes on. Citizens sign in only with `CITIZEN_AUTH=oidc`:
+    /// the load tests ask in thousands of made-up names.
     pub fn from_env() -> Result<Topology, Error> {
         let replicas = settings::number("REPLICAS", 4, 1..=50)?;
         let listen = settings::or("LISTEN", "127.0.0.1:8080");
@@ -151,6 +162,15 @@ impl Topology {
         // per-client limit on creates is off here unless asked for.
         default("TRUSTED_PROXIES", "127.0.0.1".into());
         default("CREATE_RATE_LIMIT", "off".into());
+        let identity = match settings::var("CITIZEN_AUTH") {
+            Some(mode) if mode.eq_ignore_ascii_case("oidc") => Some(identity::Identity::new(settings::number(
+                "IDENTITY_PORT",
+                DEFAULT_IDENTITY_PORT,
+                1..=u16::MAX,
+            )?)),
+            _ => None,
+        };
+        env.retain(|(name, _)| name != "CITIZEN_AUTH");
         // Secrets are routed by `Secrets`, each to its service only.
         env.retain(|(name, _)| !crate::secrets::ROUTED.contains(&name.as_str()));
         env.retain(|(name, _)| name != "MONGODB_URI");
@@ -167,6 +187,7 @@ impl Topology {
                 None | Some("" | "0") => None,
                 Some(_) => Some(settings::number("PROMETHEUS_PORT", 9090, 1..=u16::MAX)?),
             },
+            identity,
         })
     }
 
@@ -259,6 +280,12 @@ impl Topology {
     fn env_for(&self, service: Service) -> Vec<(String, String)> {
         let mut env = self.env.clone();
         env.extend(self.secrets.env_for(service));
+        if service == Service::Issuer {
+            match &self.identity {
+                Some(identity) => env.extend(identity.issuer_env()),
+                None => env.push(("CITIZEN_AUTH".into(), "none".into())),
+            }
+        }
         env
     }
 }
@@ -279,6 +306,11 @@ fn start_everything(paths: &Paths, topology: &Topology, nginx: &Path, database: 
         topology.db_port
     ));
     start_part(paths, topology, Part::Db)?;
+    if let Some(identity) = &topology.identity {
+        net::require_free(identity.port, "IDENTITY_PORT")?;
+        step(&format!("starting the test identity provider on {}", identity.issuer()));
+        start_part(paths, topology, Part::Identity)?;
+    }
     for replica in topology.replicas() {
         step(&format!(
             "starting {} on 127.0.0.1:{} (admin {})",
@@ -320,6 +352,13 @@ fn start_part(paths: &Paths, topology: &Topology, part: Part) -> Result<(), Erro
             cpuset: topology.cpuset.clone(),
             detached: true,
         };
+        (spec, Box::new(move || net::listening(port)))
+    } else if part == Part::Identity {
+        let identity = topology.identity.as_ref().ok_or_else(|| {
+            Error::Usage("this topology has no identity provider: CITIZEN_AUTH=oidc make local-up".into())
+        })?;
+        let port = identity.port;
+        let spec = identity.spec(paths, setting(topology, "ISSUER_PUBLIC_URL"), log, true);
         (spec, Box::new(move || net::listening(port)))
     } else {
         let replica = part

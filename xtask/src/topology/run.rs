@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::paths::Paths;
 use crate::process::{self, Spec};
 use crate::secrets;
+use crate::topology::identity::{self, Identity};
 use crate::topology::services::{self, ADMIN_OFFSET, Replica, Service};
 use crate::{net, settings};
 
@@ -142,36 +143,15 @@ fn start_all(
         ),
     ];
     if sign_in() {
-        let identity = format!("http://127.0.0.1:{}", ports.identity);
-        // One registration for this run: the secret is made here and given to both sides.
-        let client_secret = secrets::random_token();
+        let identity = Identity::new(ports.identity);
         step(&format!(
-            "starting the test identity provider (in place of ClaveÚnica) on {identity}"
+            "starting the test identity provider (in place of ClaveÚnica) on {}",
+            identity.issuer()
         ));
-        let provider = Spec {
-            name: "identity provider".into(),
-            argv: vec![
-                "node".into(),
-                paths.root.join("identity/provider.mjs").display().to_string(),
-            ],
-            env: vec![
-                ("OIDC_PORT".into(), ports.identity.to_string()),
-                ("OIDC_CLIENT_ID".into(), "permisos-formulario".into()),
-                ("OIDC_CLIENT_SECRET".into(), client_secret.clone()),
-                ("OIDC_REDIRECT_URIS".into(), format!("{}/ingresar/vuelta", links.issuer)),
-            ],
-            log: dir.join("identity.log"),
-            cpuset: None,
-            detached: false,
-        };
+        let provider = identity.spec(paths, &links.issuer, dir.join("identity.log"), false);
         start(running, &provider, 30, || net::listening(ports.identity))?;
-        env.extend([
-            ("CITIZEN_AUTH".to_owned(), "oidc".to_owned()),
-            ("OIDC_ISSUER_URL".to_owned(), identity.clone()),
-            ("OIDC_CLIENT_ID".to_owned(), "permisos-formulario".to_owned()),
-            ("OIDC_CLIENT_SECRET".to_owned(), client_secret),
-        ]);
-        links.identity = Some(identity);
+        env.extend(identity.issuer_env());
+        links.identity = Some(identity.issuer());
     } else {
         env.push(("CITIZEN_AUTH".to_owned(), "none".to_owned()));
     }
@@ -231,8 +211,9 @@ fn print_welcome(links: &Links) {
         validator = links.validator,
         sign_in = match &links.identity {
             Some(identity) => format!(
-                "Sign-in:       the test identity provider at {identity}, as ClaveÚnica: RUN 12345678-5,\n               \
-                 9876543-3 or 15432109-8 (identity/citizens.json), any password. CITIZEN_AUTH=none: no sign-in."
+                "Sign-in:       at the test identity provider ({identity}), as with ClaveÚnica:\n               \
+                 {}. CITIZEN_AUTH=none: no sign-in.",
+                identity::CITIZENS
             ),
             None => "Sign-in:       off (CITIZEN_AUTH=none): permits in any name, every page says so.".to_owned(),
         },
