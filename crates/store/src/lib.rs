@@ -8,6 +8,7 @@ mod error;
 mod idempotency;
 mod page;
 mod plans;
+mod retention;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,7 @@ use crate::error::is_duplicate_key;
 pub use crate::idempotency::KeyState;
 pub use crate::page::{BadCursor, Cursor, Page};
 pub use crate::plans::QueryPlan;
+pub use crate::retention::{LegalHold, MOST_LISTED};
 
 /// How long the driver looks for a server before an operation fails as unavailable, so a
 /// dead database is answered with 503 in about this long instead of a hang (under 2 s,
@@ -83,6 +85,8 @@ pub struct Store {
     permits: Collection<PermitDocument>,
     quotas: Collection<Document>,
     keys: Collection<Document>,
+    /// Counts by day, comuna and motive of the permits erased (`retention`).
+    statistics: Collection<Document>,
     releases: Arc<QuotaReleases>,
 }
 
@@ -119,6 +123,7 @@ impl Store {
             permits: database.collection("permits"),
             quotas: database.collection("weekly_quotas"),
             keys: database.collection("idempotency_keys"),
+            statistics: database.collection("permit_statistics"),
             releases: Arc::default(),
             database,
         })
@@ -138,6 +143,17 @@ impl Store {
                     .options(IndexOptions::builder().sparse(true).build())
                     .build(),
             )
+            .await?;
+        // A citizen's own permits (the rights page), and the erasure of expired ones.
+        self.permits
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "rut": 1, "requested_at": -1 })
+                    .build(),
+            )
+            .await?;
+        self.permits
+            .create_index(IndexModel::builder().keys(retention::BY_EXPIRY.clone()).build())
             .await?;
         // Quota counters and idempotency keys go when their `expire_at` passes.
         for collection in [&self.quotas, &self.keys] {
@@ -211,7 +227,7 @@ impl Store {
             .transpose()
     }
 
-    /// Every permit held by one of `ruts`, for audits. No index serves it: a collection scan.
+    /// Every permit held by one of `ruts`, for audits; served by the `rut` index.
     pub async fn permits_of(&self, ruts: &[Rut]) -> Result<Vec<Permit>, StoreError> {
         let documents: Vec<PermitDocument> = self.permits.find(held_by(ruts)).await?.try_collect().await?;
         documents.into_iter().map(Permit::try_from).collect()

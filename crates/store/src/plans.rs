@@ -119,6 +119,25 @@ impl Store {
                 doc! { "delete": "idempotency_keys", "deletes": [{ "q": unfinished(key), "limit": 1 }] },
             ),
             (
+                "a citizen's own permits (issuer, their rights page)",
+                doc! {
+                    "find": "permits",
+                    "filter": { "rut": permit.rut.canonical() },
+                    "sort": { "requested_at": -1 },
+                    "limit": crate::MOST_LISTED,
+                },
+            ),
+            (
+                "the next expired permit to erase (issuer, retention)",
+                // findAndModify's query is planned as this find is.
+                doc! {
+                    "find": "permits",
+                    "filter": crate::retention::erasable(now, None),
+                    "hint": crate::retention::BY_EXPIRY.clone(),
+                    "limit": 1,
+                },
+            ),
+            (
                 "the permits of some RUTs (audit, `cargo xtask audit`; no service)",
                 doc! { "find": "permits", "filter": held_by(std::slice::from_ref(&permit.rut)) },
             ),
