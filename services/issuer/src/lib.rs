@@ -10,6 +10,8 @@ mod openapi;
 mod options;
 mod pages;
 mod qr;
+mod retention;
+mod rights;
 mod sign_in;
 
 use axum::Router;
@@ -21,6 +23,7 @@ use permit_web::{Context, assets, harden};
 pub use admin::AdminToken;
 pub use client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
 pub use options::Options;
+pub use retention::Retention;
 pub use sign_in::{CitizenAuth, ClaimNames, Identity, OidcSettings, SignIn, SignInError};
 
 #[derive(Clone)]
@@ -65,6 +68,9 @@ pub fn router(ctx: Context, options: Options) -> Router {
         .route("/ingresar", get(sign_in::begin))
         .route(sign_in::CALLBACK_PATH, get(sign_in::finish))
         .route("/salir", post(sign_in::sign_out))
+        .route("/mis-permisos", get(rights::list))
+        .route("/mis-permisos/datos.json", get(rights::download))
+        .route("/mis-permisos/borrar", post(rights::erase))
         .merge(permit_requests)
         .merge(operator)
         .merge(assets::routes())

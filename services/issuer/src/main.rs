@@ -18,6 +18,10 @@ async fn run() -> Result<(), StartupError> {
         Some(limiter) => limiter.log(),
         None => tracing::info!("no per-client limit on permit requests (CREATE_RATE_LIMIT=off)"),
     }
-    let router = issuer::router(app.ctx().clone(), options);
+    let ctx = app.ctx().clone();
+    options
+        .retention
+        .sweep_in_background(ctx.store.clone(), ctx.clock.clone());
+    let router = issuer::router(ctx, options);
     app.serve(router, serve::shutdown_requested()).await
 }

@@ -9,6 +9,7 @@ use permit_web::config::Env;
 
 use crate::admin::AdminToken;
 use crate::client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
+use crate::retention::Retention;
 use crate::sign_in::{CitizenAuth, SignIn};
 
 /// Per client and replica; generous enough for a household or a shared mobile address.
@@ -34,6 +35,8 @@ pub struct Options {
     /// `CITIZEN_AUTH` (`none`) and the `OIDC_*` settings: who may ask for a permit in whose
     /// name (see `sign_in`).
     pub sign_in: SignIn,
+    /// `PERSONAL_DATA_RETENTION_DAYS`, `RETENTION_SWEEP_SECONDS`: when expired permits are erased.
+    pub retention: Retention,
 }
 
 impl Options {
@@ -44,6 +47,7 @@ impl Options {
             signer,
             sign_in: SignIn::new(CitizenAuth::None, &privacy),
             privacy,
+            retention: Retention::default(),
             admin: None,
             create_limit: None,
         }
@@ -79,6 +83,7 @@ impl Options {
             signer: Arc::new(signer),
             sign_in: SignIn::new(auth, &privacy),
             privacy,
+            retention: Retention::read(env)?,
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
             create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted, key))),
         })

@@ -169,7 +169,7 @@ struct SignInPage {
     alert: Option<String>,
 }
 
-fn sign_in_page(alert: Option<String>) -> Result<Html<String>, PageError> {
+pub(crate) fn sign_in_page(alert: Option<String>) -> Result<Html<String>, PageError> {
     Ok(Html(SignInPage { demo: false, alert }.render()?))
 }
 
@@ -274,7 +274,7 @@ pub async fn submit(
 /// our address (their `Referrer-Policy: same-origin`). `Origin: null` is what a sandboxed
 /// frame or a cross-site redirect sends, so it is refused. Clients that send neither are
 /// not browsers, and gain nothing from forging a request.
-fn same_origin(headers: &HeaderMap, issuer_home: &str) -> Result<(), CrossSite> {
+pub(crate) fn same_origin(headers: &HeaderMap, issuer_home: &str) -> Result<(), CrossSite> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let allowed = match (header("sec-fetch-site"), header("origin")) {
         (Some(site), _) => matches!(site, "same-origin" | "none"),

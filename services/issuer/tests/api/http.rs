@@ -1009,3 +1009,30 @@ async fn the_openapi_document_describes_what_the_api_answers() {
     let refused: Value = app.create(&json!({"rut": 5})).await.json().await.unwrap();
     testkit::assert_fits_schema(&doc, "ErrorBody", &refused);
 }
+
+#[db_test]
+async fn the_issuer_erases_permits_past_retention_in_the_background() {
+    let app = app().await;
+    let created: Value = app.create(&citizen(5, "compras")).await.json().await.unwrap();
+    let id = PermitId::parse(created["id"].as_str().unwrap()).unwrap();
+    let retention = issuer::Retention {
+        keep: jiff::SignedDuration::from_hours(24 * 30),
+        every: std::time::Duration::from_millis(50),
+    };
+    // 29 days after it expired it stays; past 30 it goes.
+    app.clock.advance(jiff::SignedDuration::from_hours(24 * 29));
+    retention.sweep_in_background(app.ctx.store.clone(), Arc::new(app.clock.clone()));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(app.ctx.store.find(&id).await.unwrap().is_some());
+    app.clock.advance(jiff::SignedDuration::from_hours(48));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while app.ctx.store.find(&id).await.unwrap().is_some() {
+        assert!(std::time::Instant::now() < deadline, "not erased within 5 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let counted = app.ctx.store.statistics().await.unwrap();
+    assert_eq!(counted.len(), 1);
+    assert_eq!((counted[0].2.as_str(), counted[0].3), ("compras", 1));
+    // Its holder's link now finds nothing.
+    assert_eq!(app.get(holder_path(&created)).await.status(), StatusCode::NOT_FOUND);
+}

@@ -200,6 +200,81 @@ async fn a_signed_in_citizen_gets_permits_in_their_own_name_only() {
 }
 
 #[db_test]
+async fn a_citizen_sees_downloads_and_erases_their_own_data_and_no_one_elses() {
+    let provider = IdentityProvider::start(ISSUER_HOME);
+    let app = app_for(&provider).await;
+    let form = citizen(7, "compras");
+    let maria = signed_in(&app, &provider, "12345678-5").await;
+    assert_eq!(submit(&app, &maria, &form).await.status(), StatusCode::SEE_OTHER);
+    let juan = signed_in(&app, &provider, "9876543-3").await;
+    assert_eq!(submit(&app, &juan, &form).await.status(), StatusCode::SEE_OTHER);
+
+    let page = get(&app, "/mis-permisos", &maria).await.text().await.unwrap();
+    assert!(
+        page.contains("María José González Pérez") && page.contains("?clave="),
+        "{page}"
+    );
+    assert_eq!(page.matches("?clave=").count(), 1, "her one permit, not his");
+    let download = get(&app, "/mis-permisos/datos.json", &maria).await;
+    assert!(
+        download.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    let data: Value = download.json().await.unwrap();
+    assert_eq!(data["holder"]["rut"], "12345678-5");
+    assert_eq!(data["permits"].as_array().unwrap().len(), 1);
+    assert_eq!(data["permits"][0]["address"], form.address.as_str());
+
+    // A permit not yet expired is not erased on request: a checkpoint must still read it.
+    let erase = |cookies: Cookies| {
+        let app = &app;
+        async move {
+            let answer = app
+                .http
+                .post(format!("{}/mis-permisos/borrar", app.url))
+                .header(header::COOKIE, cookies.header())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+            answer.headers()[header::LOCATION].to_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(erase(maria.clone()).await, "/mis-permisos?borrados=0");
+    // A day later it has expired: erased on her request, his kept.
+    app.clock.advance(SignedDuration::from_hours(24));
+    let maria = signed_in(&app, &provider, "12345678-5").await;
+    assert_eq!(erase(maria.clone()).await, "/mis-permisos?borrados=1");
+    let page = get(&app, "/mis-permisos?borrados=1", &maria)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Se borró 1 permiso vencido") && page.contains("No hay permisos guardados"),
+        "{page}"
+    );
+    let his = app
+        .ctx
+        .store
+        .permits_held_by(&permit_domain::Rut::parse("9876543-3").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(his.len(), 1);
+    assert_eq!(
+        app.ctx.store.statistics().await.unwrap().len(),
+        1,
+        "counted, anonymously"
+    );
+
+    // Without a session: the sign-in page.
+    let answer = get(&app, "/mis-permisos", &Cookies::default()).await;
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[db_test]
 async fn a_session_lasts_half_an_hour() {
     let provider = IdentityProvider::start(ISSUER_HOME);
     let app = app_for(&provider).await;
@@ -303,6 +378,8 @@ async fn without_sign_in_every_page_says_it_is_a_demonstration() {
             "{path}"
         );
     }
-    // And the sign-in routes do not exist.
-    assert_eq!(app.get("/ingresar").await.status(), StatusCode::NOT_FOUND);
+    // And the sign-in routes do not exist, nor the rights pages: nothing proves whose data.
+    for path in ["/ingresar", "/mis-permisos", "/mis-permisos/datos.json"] {
+        assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
 }
