@@ -15,18 +15,34 @@ use serde::{Deserialize, Serialize};
 
 use crate::IssuerState;
 use crate::pages::{same_origin, sign_in_page};
-use crate::sign_in::{self, Identity};
+use crate::sign_in::{self, Identity, SignInError};
 
-/// The signed-in citizen; `Err` is the answer instead: not found without sign-in, the
-/// sign-in page without a session.
-fn identity(state: &IssuerState, jar: &PrivateCookieJar) -> Result<Identity, Response> {
+/// Why there is no citizen to show their data to.
+enum NoIdentity {
+    /// Demonstration mode: these pages do not exist.
+    NoSignIn,
+    /// Sign-in is on, and this browser has no valid session.
+    NoSession(SignInError),
+}
+
+impl IntoResponse for NoIdentity {
+    fn into_response(self) -> Response {
+        match self {
+            NoIdentity::NoSignIn => PageError(AppError::NotFound).into_response(),
+            NoIdentity::NoSession(error) => match sign_in_page(None) {
+                Ok(page) => AppError::from(error).decorate(page.into_response()),
+                Err(error) => error.into_response(),
+            },
+        }
+    }
+}
+
+/// The signed-in citizen, or why there is none.
+fn identity(state: &IssuerState, jar: &PrivateCookieJar) -> Result<Identity, NoIdentity> {
     match sign_in::citizen(state, jar) {
         Ok(Some(identity)) => Ok(identity),
-        Ok(None) => Err(PageError(AppError::NotFound).into_response()),
-        Err(error) => Err(match sign_in_page(None) {
-            Ok(page) => AppError::from(error).decorate(page.into_response()),
-            Err(error) => error.into_response(),
-        }),
+        Ok(None) => Err(NoIdentity::NoSignIn),
+        Err(error) => Err(NoIdentity::NoSession(error)),
     }
 }
 
@@ -58,7 +74,7 @@ pub struct Erased {
 pub async fn list(State(state): State<IssuerState>, jar: PrivateCookieJar, Query(erased): Query<Erased>) -> Response {
     let identity = match identity(&state, &jar) {
         Ok(identity) => identity,
-        Err(answer) => return answer,
+        Err(refused) => return refused.into_response(),
     };
     let page = async {
         let permits = state.ctx.store.permits_held_by(&identity.rut).await?;
@@ -138,7 +154,7 @@ impl OwnPermit {
 pub async fn download(State(state): State<IssuerState>, jar: PrivateCookieJar) -> Response {
     let identity = match identity(&state, &jar) {
         Ok(identity) => identity,
-        Err(answer) => return answer,
+        Err(refused) => return refused.into_response(),
     };
     let permits = match state.ctx.store.permits_held_by(&identity.rut).await {
         Ok(permits) => permits,
@@ -170,7 +186,7 @@ pub async fn erase(State(state): State<IssuerState>, headers: HeaderMap, jar: Pr
     }
     let identity = match identity(&state, &jar) {
         Ok(identity) => identity,
-        Err(answer) => return answer,
+        Err(refused) => return refused.into_response(),
     };
     match state
         .ctx
