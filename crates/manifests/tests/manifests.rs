@@ -453,17 +453,7 @@ fn metallb_configuration_fits_the_crd_schemas() {
 fn production_signs_citizens_in_and_the_kind_overlays_say_they_are_demonstrations() {
     for overlay in OVERLAYS {
         let m = Manifests::render_overlay(overlay);
-        let config = m
-            .all::<ConfigMap>("ConfigMap")
-            .into_iter()
-            .find(|c| {
-                c.metadata
-                    .name
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with("permisos-config"))
-            })
-            .and_then(|c| c.data)
-            .expect("permisos-config");
+        let config = m.services_config();
         let issuer = m
             .all::<Deployment>("Deployment")
             .into_iter()
