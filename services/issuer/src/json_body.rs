@@ -29,7 +29,9 @@ pub struct CreatePermit {
     comuna: Option<Value>,
 }
 
-pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppError> {
+/// A JSON object from a body sent as `application/json`: 415 for another type, 400 for
+/// what is not JSON or not an object.
+fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Map<String, Value>, AppError> {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -38,9 +40,13 @@ pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppE
     if !is_json {
         return Err(AppError::UnsupportedMediaType);
     }
-    let malformed = |e: serde_json::Error| AppError::Malformed(e.to_string());
     // Through a map, so that only an object is read: serde would take a struct from an array too.
-    let object: serde_json::Map<String, Value> = serde_json::from_slice(body).map_err(malformed)?;
+    serde_json::from_slice(body).map_err(|e: serde_json::Error| AppError::Malformed(e.to_string()))
+}
+
+pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppError> {
+    let object = json_object(headers, body)?;
+    let malformed = |e: serde_json::Error| AppError::Malformed(e.to_string());
     let body = CreatePermit::deserialize(Value::Object(object)).map_err(malformed)?;
     let mut errors = FieldErrors::new();
     let mut text = |field: &'static str, value: Option<Value>| match value {
@@ -65,6 +71,38 @@ pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppE
     let mut all = form.parse().err().unwrap_or_default();
     all.extend(errors);
     Err(AppError::Invalid(all))
+}
+
+/// A legal hold's request: why the permit must be kept.
+#[derive(Deserialize, ToSchema)]
+pub struct HoldRequest {
+    /// The order behind the hold (a court's or prosecutor's, by its case number), 3–200
+    /// characters. Name no person in it.
+    #[schema(value_type = String, required = true, example = "RIT 1234-2026, Juzgado de Garantía de Santiago")]
+    reason: Option<Value>,
+}
+
+/// The `reason` of a legal hold's request, trimmed: 3–200 characters, none a control.
+pub fn hold_reason(headers: &HeaderMap, body: &Bytes) -> Result<String, AppError> {
+    let object = json_object(headers, body)?;
+    let body = HoldRequest::deserialize(Value::Object(object)).map_err(|e| AppError::Malformed(e.to_string()))?;
+    let invalid = |problem| AppError::Invalid(FieldErrors::from([("reason", problem)]));
+    match &body.reason {
+        None | Some(Value::Null) => Err(invalid(FieldError::Required)),
+        Some(Value::String(text)) => {
+            let text = text.trim();
+            if text.is_empty() {
+                Err(invalid(FieldError::Required))
+            } else if !(3..=200).contains(&text.chars().count()) || text.chars().any(char::is_control) {
+                Err(invalid(FieldError::Invalid(
+                    "debe tener de 3 a 200 caracteres, sin saltos de línea",
+                )))
+            } else {
+                Ok(text.to_owned())
+            }
+        }
+        Some(_) => Err(invalid(FieldError::Invalid("debe ser texto"))),
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod client_limit;
 mod errors;
 mod issue;
 mod json_body;
+mod legal_hold;
 mod openapi;
 mod options;
 mod pages;
@@ -60,6 +61,10 @@ pub fn router(ctx: Context, options: Options) -> Router {
     let operator = Router::new()
         .route("/api/all", get(api::all))
         .route("/api/permits/{id}/revoke", post(api::revoke))
+        .route(
+            "/api/permits/{id}/hold",
+            post(legal_hold::place).delete(legal_hold::lift),
+        )
         .route_layer(from_fn_with_state(state.clone(), admin::operator_only));
     let routes = Router::new()
         .route("/", get(pages::landing))

@@ -447,7 +447,15 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
         }
     }
     guarded.sort();
-    assert_eq!(guarded, ["GET /api/all", "POST /api/permits/{id}/revoke"]);
+    assert_eq!(
+        guarded,
+        [
+            "DELETE /api/permits/{id}/hold",
+            "GET /api/all",
+            "POST /api/permits/{id}/hold",
+            "POST /api/permits/{id}/revoke"
+        ]
+    );
 }
 
 #[db_test]
@@ -1035,4 +1043,71 @@ async fn the_issuer_erases_permits_past_retention_in_the_background() {
     assert_eq!((counted[0].2.as_str(), counted[0].3), ("compras", 1));
     // Its holder's link now finds nothing.
     assert_eq!(app.get(holder_path(&created)).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[db_test]
+async fn an_operators_legal_hold_keeps_a_permit_past_retention_until_lifted() {
+    let app = app().await;
+    let created: Value = app.create(&citizen(6, "compras")).await.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let hold = |token: Option<&str>, body: Option<Value>| {
+        let mut request = app.http.post(format!("{}/api/permits/{id}/hold", app.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send()
+    };
+    assert_eq!(
+        hold(None, Some(json!({"reason": "RIT 1-2026"})))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        hold(Some(TOKEN), None).await.unwrap().status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    for reason in [json!(5), json!(""), json!("ab"), json!("RIT\n1")] {
+        let refused = hold(Some(TOKEN), Some(json!({ "reason": reason }))).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{reason}");
+        assert!(refused.json::<Value>().await.unwrap()["errors"]["reason"].is_string());
+    }
+    let held: Value = hold(Some(TOKEN), Some(json!({"reason": "RIT 1234-2026"})))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (held["held"].as_bool(), held["reason"].as_str()),
+        (Some(true), Some("RIT 1234-2026"))
+    );
+    let unknown = app
+        .http
+        .post(format!("{}/api/permits/{}/hold", app.url, PermitId::generate()))
+        .bearer_auth(TOKEN)
+        .json(&json!({"reason": "RIT 1234-2026"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    // Long past retention, the held permit stays; lifted, it goes at the next sweep.
+    app.clock.advance(jiff::SignedDuration::from_hours(24 * 60));
+    let retention = issuer::Retention::default();
+    assert_eq!(retention.sweep(&app.ctx.store, &app.clock).await.unwrap(), 0);
+    let lifted = app
+        .http
+        .delete(format!("{}/api/permits/{id}/hold", app.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lifted.status(), StatusCode::OK);
+    assert_eq!(retention.sweep(&app.ctx.store, &app.clock).await.unwrap(), 1);
+    assert_eq!(app.ctx.store.find(&PermitId::parse(&id).unwrap()).await.unwrap(), None);
 }

@@ -1,0 +1,92 @@
+//! The operator's legal hold: a court or prosecutor orders a permit kept, and retention
+//! skips it until the hold is lifted.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use permit_domain::PermitId;
+use permit_store::LegalHold;
+use permit_web::AppError;
+use permit_web::openapi::ErrorBody;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::IssuerState;
+use crate::json_body::{HoldRequest, hold_reason};
+
+/// A permit's hold, as placed or lifted.
+#[derive(Serialize, ToSchema)]
+pub struct HoldView {
+    id: String,
+    /// Whether the permit is now kept from erasure.
+    held: bool,
+    /// Why, when held.
+    reason: Option<String>,
+}
+
+/// The log names the permit by a keyed digest: an auditor holding the id can match it,
+/// a reader of the log learns no id.
+fn logged(state: &IssuerState, id: &PermitId) -> String {
+    state.options.privacy.digest("audit", id.as_str())
+}
+
+/// Keeps a permit from erasure until the hold is lifted.
+#[utoipa::path(
+    post,
+    path = "/api/permits/{id}/hold",
+    tag = "operator",
+    params(("id" = String, Path, description = "The permit's code.")),
+    request_body = HoldRequest,
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Held; a second hold replaces the first's reason.", body = HoldView),
+        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
+        (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
+        (status = 422, description = "`reason` missing or wrong (`invalid_fields`).", body = ErrorBody),
+    ),
+)]
+pub async fn place(
+    State(state): State<IssuerState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<HoldView>, AppError> {
+    let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let reason = hold_reason(&headers, &body)?;
+    let hold = LegalHold {
+        reason: reason.clone(),
+        since: state.ctx.now(),
+    };
+    state.ctx.store.hold(&id, &hold).await?.ok_or(AppError::NotFound)?;
+    tracing::warn!(permit = %logged(&state, &id), "legal hold placed");
+    Ok(Json(HoldView {
+        id: id.to_string(),
+        held: true,
+        reason: Some(reason),
+    }))
+}
+
+/// Lifts a permit's legal hold: retention erases it when its time has come.
+#[utoipa::path(
+    delete,
+    path = "/api/permits/{id}/hold",
+    tag = "operator",
+    params(("id" = String, Path, description = "The permit's code.")),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Not held (lifting twice is harmless).", body = HoldView),
+        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
+        (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
+    ),
+)]
+pub async fn lift(State(state): State<IssuerState>, Path(id): Path<String>) -> Result<Json<HoldView>, AppError> {
+    let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
+    state.ctx.store.release_hold(&id).await?.ok_or(AppError::NotFound)?;
+    tracing::warn!(permit = %logged(&state, &id), "legal hold lifted");
+    Ok(Json(HoldView {
+        id: id.to_string(),
+        held: false,
+        reason: None,
+    }))
+}
