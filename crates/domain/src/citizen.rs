@@ -101,9 +101,35 @@ impl Comuna {
     }
 }
 
+/// Who issued a permit for a citizen at a counter (assisted issuance): the operator's
+/// name and post as they give it, e.g. `Sgto. 2° R. Soto, 33ª Comisaría Ñuñoa`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator(String);
+
+impl Operator {
+    pub fn parse(input: &str) -> Result<Operator, FieldError> {
+        clean(input, 3, 100, |_| true, "").map(Operator)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operator_is_named_in_3_to_100_characters_without_control_characters() {
+        assert_eq!(
+            Operator::parse("  Sgto. Soto,  33ª Comisaría ").unwrap().as_str(),
+            "Sgto. Soto, 33ª Comisaría"
+        );
+        assert_eq!(Operator::parse("ab"), Err(FieldError::TooShort(3)));
+        assert!(Operator::parse("Sgto.\nSoto").is_err());
+        assert_eq!(Operator::parse(""), Err(FieldError::Required));
+    }
 
     #[test]
     fn names_are_trimmed_and_collapsed() {

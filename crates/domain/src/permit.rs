@@ -3,7 +3,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::citizen::{Address, Comuna, Name};
+use crate::citizen::{Address, Comuna, Name, Operator};
 use crate::error::{FieldError, FieldErrors};
 use crate::motive::Motive;
 use crate::permit_id::PermitId;
@@ -74,6 +74,9 @@ pub struct Permit {
     pub valid_from: Timestamp,
     pub expires_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// The operator who issued it at a counter, for a citizen who showed their ID card;
+    /// `None` when the citizen asked themselves.
+    pub issued_by: Option<Operator>,
 }
 
 impl Permit {
@@ -101,6 +104,7 @@ impl Permit {
             valid_from: window.valid_from,
             expires_at: window.expires_at,
             revoked_at: None,
+            issued_by: None,
         }
     }
 

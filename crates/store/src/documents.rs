@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use mongodb::bson::DateTime;
-use permit_domain::{Address, Comuna, Motive, Name, Permit, PermitId, Rut};
+use permit_domain::{Address, Comuna, Motive, Name, Operator, Permit, PermitId, Rut};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
@@ -23,6 +23,9 @@ pub(crate) struct PermitDocument {
     pub expires_at: DateTime,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime>,
+    /// The operator of an assisted issuance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_by: Option<String>,
 }
 
 /// Just what a validator's revocation list needs of a revoked permit.
@@ -64,6 +67,7 @@ impl From<&Permit> for PermitDocument {
             valid_from: to_bson(permit.valid_from),
             expires_at: to_bson(permit.expires_at),
             revoked_at: permit.revoked_at.map(to_bson),
+            issued_by: permit.issued_by.as_ref().map(|o| o.as_str().to_owned()),
         }
     }
 }
@@ -87,6 +91,12 @@ impl TryFrom<PermitDocument> for Permit {
             valid_from: from_bson(doc.valid_from),
             expires_at: from_bson(doc.expires_at),
             revoked_at: doc.revoked_at.map(from_bson),
+            issued_by: doc
+                .issued_by
+                .as_deref()
+                .map(Operator::parse)
+                .transpose()
+                .map_err(|_| corrupt("issued_by"))?,
         })
     }
 }

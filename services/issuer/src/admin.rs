@@ -20,13 +20,18 @@ pub struct AdminToken(String);
 impl AdminToken {
     /// From `ADMIN_TOKEN`; unset means the admin endpoints do not exist.
     pub fn from_setting(value: Option<String>) -> Result<Option<AdminToken>, ConfigError> {
+        AdminToken::from_variable("ADMIN_TOKEN", value)
+    }
+
+    /// From `variable` (`ADMIN_TOKEN`, `ASSISTANCE_TOKEN`): one role's bearer token.
+    pub fn from_variable(variable: &'static str, value: Option<String>) -> Result<Option<AdminToken>, ConfigError> {
         match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
             None => Ok(None),
             Some(token) if token.len() >= MIN_LENGTH && token.bytes().all(|b| b.is_ascii_graphic()) => {
                 Ok(Some(AdminToken(token)))
             }
             Some(_) => Err(ConfigError {
-                variable: "ADMIN_TOKEN",
+                variable,
                 problem: format!("must be at least {MIN_LENGTH} printable characters without spaces"),
             }),
         }
@@ -50,7 +55,17 @@ impl AdminToken {
 /// The route layer of the operator's sub-router: its routes exist only with `ADMIN_TOKEN`
 /// set, and answer only to it.
 pub async fn operator_only(State(state): State<IssuerState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.options.admin else {
+    only(state.options.admin.as_ref(), request, next).await
+}
+
+/// The route layer of assisted issuance: its own role's token (`ASSISTANCE_TOKEN`), so the
+/// counter's staff cannot list or revoke, and the operators cannot issue in others' names.
+pub async fn assistance_only(State(state): State<IssuerState>, request: Request, next: Next) -> Response {
+    only(state.options.assistance.as_ref(), request, next).await
+}
+
+async fn only(token: Option<&AdminToken>, request: Request, next: Next) -> Response {
+    let Some(token) = token else {
         return AppError::NotFound.into_response();
     };
     match token.check(request.headers()) {

@@ -56,6 +56,8 @@ pub struct PermitView {
     /// Set once an operator revoked the permit.
     #[schema(format = DateTime)]
     revoked_at: Option<String>,
+    /// The operator who issued it at a counter (assisted issuance); null when the citizen asked.
+    issued_by: Option<String>,
 }
 
 /// Who a `PermitView` is for: only the holder is handed the link to their own page.
@@ -88,6 +90,7 @@ impl PermitView {
             valid_from: ctx.rfc3339(permit.valid_from),
             expires_at: ctx.rfc3339(permit.expires_at),
             revoked_at: permit.revoked_at.map(|at| ctx.rfc3339(at)),
+            issued_by: permit.issued_by.as_ref().map(|o| o.as_str().to_owned()),
         }
     }
 }

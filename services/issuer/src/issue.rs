@@ -1,7 +1,7 @@
 //! Issuing a permit: the one operation behind both the form and the JSON API. It speaks
 //! in its own outcomes; the HTTP edge (`errors`) says what each means to a client.
 
-use permit_domain::{FieldErrors, Permit, PermitForm, PermitId, PermitRequest, Refusal};
+use permit_domain::{FieldErrors, Operator, Permit, PermitForm, PermitId, PermitRequest, Refusal};
 use permit_store::{KeyState, StoreError};
 
 use crate::IssuerState;
@@ -36,7 +36,14 @@ impl From<StoreError> for IssueError {
 /// Parses the request, applies the rules, counts the quota and stores the permit.
 pub async fn issue(state: &IssuerState, form: &PermitForm) -> Result<Permit, IssueError> {
     let request = form.parse().map_err(IssueError::Invalid)?;
-    issue_as(state, PermitId::generate(), request).await
+    issue_as(state, PermitId::generate(), request, None).await
+}
+
+/// As `issue`, by `operator` at a counter for the citizen in front of them: the same rules
+/// and the citizen's own weekly quota, and the operator recorded in the permit.
+pub async fn issue_assisted(state: &IssuerState, form: &PermitForm, operator: Operator) -> Result<Permit, IssueError> {
+    let request = form.parse().map_err(IssueError::Invalid)?;
+    issue_as(state, PermitId::generate(), request, Some(operator)).await
 }
 
 /// Where an idempotency key came from. Each source has its own namespace, and a client's
@@ -75,7 +82,7 @@ pub async fn issue_once(state: &IssuerState, form: &PermitForm, key: &Idempotenc
         KeyState::InProgress => Err(IssueError::InProgress),
         KeyState::KeyReused => Err(IssueError::KeyReused),
         KeyState::Reserved(id) => {
-            let issued = issue_as(state, id, request).await;
+            let issued = issue_as(state, id, request, None).await;
             match &issued {
                 Ok(_) => ctx.store.complete_key(key).await?,
                 // Refused before anything was stored: the key is free for a corrected request.
@@ -104,7 +111,12 @@ fn fingerprint(state: &IssuerState, request: &PermitRequest) -> String {
     state.options.privacy.digest("request", &fields)
 }
 
-async fn issue_as(state: &IssuerState, id: PermitId, request: PermitRequest) -> Result<Permit, IssueError> {
+async fn issue_as(
+    state: &IssuerState,
+    id: PermitId,
+    request: PermitRequest,
+    issued_by: Option<Operator>,
+) -> Result<Permit, IssueError> {
     let ctx = &state.ctx;
     let now = ctx.now();
     let window = ctx.rules.window(request.motive, now).map_err(|refusal| {
@@ -113,7 +125,10 @@ async fn issue_as(state: &IssuerState, id: PermitId, request: PermitRequest) -> 
     })?;
     let holder = state.options.privacy.pseudonym(&request.rut);
     let claim = ctx.rules.quota_claim(&holder, request.motive, now);
-    let permit = Permit::issue_as(id, request, window);
+    let permit = Permit {
+        issued_by,
+        ..Permit::issue_as(id, request, window)
+    };
     if let Err(error) = ctx.store.issue(&permit, claim.as_ref()).await {
         let error = IssueError::from(error);
         if let IssueError::Refused(refusal) = &error {

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
-use permit_domain::{FieldError, FieldErrors, PermitForm};
+use permit_domain::{FieldError, FieldErrors, Operator, PermitForm};
 use permit_web::AppError;
 use serde::Deserialize;
 use serde_json::Value;
@@ -45,25 +45,43 @@ fn json_object(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Map<Stri
 }
 
 pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppError> {
-    let object = json_object(headers, body)?;
-    let malformed = |e: serde_json::Error| AppError::Malformed(e.to_string());
-    let body = CreatePermit::deserialize(Value::Object(object)).map_err(malformed)?;
-    let mut errors = FieldErrors::new();
-    let mut text = |field: &'static str, value: Option<Value>| match value {
+    let body = CreatePermit::deserialize(Value::Object(json_object(headers, body)?)).map_err(malformed)?;
+    let (form, errors) = body.form();
+    checked(form, errors)
+}
+
+fn malformed(error: serde_json::Error) -> AppError {
+    AppError::Malformed(error.to_string())
+}
+
+impl CreatePermit {
+    /// The fields as text, and the ones that were not text.
+    fn form(self) -> (PermitForm, FieldErrors) {
+        let mut errors = FieldErrors::new();
+        let form = PermitForm {
+            name: text(&mut errors, "name", self.name),
+            rut: text(&mut errors, "rut", self.rut),
+            motive: text(&mut errors, "motive", self.motive),
+            address: text(&mut errors, "address", self.address),
+            comuna: text(&mut errors, "comuna", self.comuna),
+        };
+        (form, errors)
+    }
+}
+
+fn text(errors: &mut FieldErrors, field: &'static str, value: Option<Value>) -> String {
+    match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s,
         Some(_) => {
             errors.insert(field, FieldError::Invalid("debe ser texto"));
             String::new()
         }
-    };
-    let form = PermitForm {
-        name: text("name", body.name),
-        rut: text("rut", body.rut),
-        motive: text("motive", body.motive),
-        address: text("address", body.address),
-        comuna: text("comuna", body.comuna),
-    };
+    }
+}
+
+/// `form` if nothing was wrong; otherwise every field to fix, the form's own checks too.
+fn checked(form: PermitForm, errors: FieldErrors) -> Result<PermitForm, AppError> {
     if errors.is_empty() {
         return Ok(form);
     }
@@ -71,6 +89,31 @@ pub fn permit_form(headers: &HeaderMap, body: &Bytes) -> Result<PermitForm, AppE
     let mut all = form.parse().err().unwrap_or_default();
     all.extend(errors);
     Err(AppError::Invalid(all))
+}
+
+/// A permit issued at a counter: the citizen's fields, as shown on their ID card, and the
+/// operator who checked it.
+#[derive(Deserialize, ToSchema)]
+pub struct AssistedPermit {
+    #[serde(flatten)]
+    permit: CreatePermit,
+    /// The operator's name and post, 3–100 characters; recorded in the permit.
+    #[schema(value_type = String, required = true, example = "Sgto. 2° R. Soto, 33ª Comisaría Ñuñoa")]
+    operator: Option<Value>,
+}
+
+pub fn assisted_permit(headers: &HeaderMap, body: &Bytes) -> Result<(PermitForm, Operator), AppError> {
+    let body = AssistedPermit::deserialize(Value::Object(json_object(headers, body)?)).map_err(malformed)?;
+    let (form, mut errors) = body.permit.form();
+    let operator = Operator::parse(&text(&mut errors, "operator", body.operator));
+    if let Err(problem) = &operator {
+        errors.entry("operator").or_insert(problem.clone());
+    }
+    match (checked(form, errors)?, operator) {
+        (form, Ok(operator)) => Ok((form, operator)),
+        // Not reached: a wrong operator is among the errors `checked` reports.
+        (_, Err(problem)) => Err(AppError::Invalid(FieldErrors::from([("operator", problem)]))),
+    }
 }
 
 /// A legal hold's request: why the permit must be kept.
@@ -85,7 +128,7 @@ pub struct HoldRequest {
 /// The `reason` of a legal hold's request, trimmed: 3–200 characters, none a control.
 pub fn hold_reason(headers: &HeaderMap, body: &Bytes) -> Result<String, AppError> {
     let object = json_object(headers, body)?;
-    let body = HoldRequest::deserialize(Value::Object(object)).map_err(|e| AppError::Malformed(e.to_string()))?;
+    let body = HoldRequest::deserialize(Value::Object(object)).map_err(malformed)?;
     let invalid = |problem| AppError::Invalid(FieldErrors::from([("reason", problem)]));
     match &body.reason {
         None | Some(Value::Null) => Err(invalid(FieldError::Required)),

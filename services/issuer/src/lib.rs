@@ -2,6 +2,7 @@
 
 mod admin;
 mod api;
+mod assisted;
 mod client_limit;
 mod errors;
 mod issue;
@@ -66,6 +67,9 @@ pub fn router(ctx: Context, options: Options) -> Router {
             post(legal_hold::place).delete(legal_hold::lift),
         )
         .route_layer(from_fn_with_state(state.clone(), admin::operator_only));
+    let assistance = Router::new()
+        .route("/api/assisted", post(assisted::create))
+        .route_layer(from_fn_with_state(state.clone(), admin::assistance_only));
     let routes = Router::new()
         .route("/", get(pages::landing))
         .route("/nuevo", get(pages::form))
@@ -78,6 +82,7 @@ pub fn router(ctx: Context, options: Options) -> Router {
         .route("/mis-permisos/borrar", post(rights::erase))
         .merge(permit_requests)
         .merge(operator)
+        .merge(assistance)
         .merge(assets::routes())
         .merge(permit_web::openapi::routes(&openapi::document()))
         .with_state(state);

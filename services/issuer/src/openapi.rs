@@ -5,7 +5,7 @@ use permit_web::openapi::{ErrorBody, add_shared_errors, enumerate};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, legal_hold};
+use crate::{api, assisted, legal_hold};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,12 +15,13 @@ use crate::{api, legal_hold};
                        body: a stable `code`, a Spanish `message` and, for `invalid_fields`, \
                        what is wrong with each field."
     ),
-    paths(api::create, api::all, api::revoke, legal_hold::place, legal_hold::lift),
+    paths(api::create, api::all, api::revoke, legal_hold::place, legal_hold::lift, assisted::create),
     components(schemas(ErrorBody)),
     modifiers(&FromTheDomain),
     tags(
         (name = "permits", description = "For citizens' clients."),
-        (name = "operator", description = "For operators, with the bearer token `ADMIN_TOKEN`.")
+        (name = "operator", description = "For operators, with the bearer token `ADMIN_TOKEN`."),
+        (name = "assistance", description = "For the staff of a counter, with the bearer token `ASSISTANCE_TOKEN`.")
     )
 )]
 struct Document;
@@ -35,10 +36,12 @@ impl Modify for FromTheDomain {
         enumerate(doc, "MotiveView", "code", Motive::all().map(Motive::code));
         enumerate(doc, "CreatePermit", "motive", Motive::all().map(Motive::code));
         if let Some(components) = doc.components.as_mut() {
-            components.add_security_scheme(
-                "admin_token",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-            );
+            for scheme in ["admin_token", "assistance_token"] {
+                components.add_security_scheme(
+                    scheme,
+                    SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+                );
+            }
         }
     }
 }

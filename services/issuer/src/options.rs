@@ -28,6 +28,8 @@ pub struct Options {
     pub privacy: PrivacyKey,
     /// `ADMIN_TOKEN`: without it the operator's endpoints do not exist.
     pub admin: Option<AdminToken>,
+    /// `ASSISTANCE_TOKEN`: without it assisted issuance (`POST /api/assisted`) does not exist.
+    pub assistance: Option<AdminToken>,
     /// `CREATE_RATE_LIMIT` (`30/60`, or `off`) with `TRUSTED_PROXIES` and
     /// `CLIENT_IPV6_PREFIX` (64): permits a client may request per window, over the form and
     /// the API together.
@@ -49,6 +51,7 @@ impl Options {
             privacy,
             retention: Retention::default(),
             admin: None,
+            assistance: None,
             create_limit: None,
         }
     }
@@ -85,6 +88,7 @@ impl Options {
             privacy,
             retention: Retention::read(env)?,
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
+            assistance: AdminToken::from_variable("ASSISTANCE_TOKEN", env.optional("ASSISTANCE_TOKEN"))?,
             create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted, key))),
         })
     }
@@ -131,6 +135,7 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.0/99"),
             ("CLIENT_IPV6_PREFIX", "8"),
             ("ADMIN_TOKEN", "short"),
+            ("ASSISTANCE_TOKEN", "short"),
             ("PERMIT_SIGNING_KEY", "MC4CAQAwBQYDK2VwBCIE"),
             ("PRIVACY_KEY", "short"),
             ("PRIVACY_KEY", ""),

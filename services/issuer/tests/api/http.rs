@@ -12,9 +12,13 @@ use testkit::{ManualClock, TestApp, citizen, context, context_on, db_test, fresh
 
 use crate::TOKEN;
 
+/// The counter staff's token the tests configure beside the operator's.
+const ASSISTANCE: &str = "an-assistance-token-of-forty-characters";
+
 fn admin_only(token: Option<&str>) -> Options {
     Options {
         admin: AdminToken::from_setting(token.map(String::from)).unwrap(),
+        assistance: AdminToken::from_variable("ASSISTANCE_TOKEN", token.map(|_| ASSISTANCE.to_owned())).unwrap(),
         ..Options::new(testkit::signing_key(), testkit::privacy_key())
     }
 }
@@ -422,7 +426,7 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
             let secured = operation["security"].is_array();
             let tagged = operation["tags"]
                 .as_array()
-                .is_some_and(|tags| tags.contains(&json!("operator")));
+                .is_some_and(|tags| tags.contains(&json!("operator")) || tags.contains(&json!("assistance")));
             assert_eq!(
                 secured, tagged,
                 "{method} {path}: the operator tag and the token go together"
@@ -452,6 +456,7 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
         [
             "DELETE /api/permits/{id}/hold",
             "GET /api/all",
+            "POST /api/assisted",
             "POST /api/permits/{id}/hold",
             "POST /api/permits/{id}/revoke"
         ]
@@ -1110,4 +1115,65 @@ async fn an_operators_legal_hold_keeps_a_permit_past_retention_until_lifted() {
     assert_eq!(lifted.status(), StatusCode::OK);
     assert_eq!(retention.sweep(&app.ctx.store, &app.clock).await.unwrap(), 1);
     assert_eq!(app.ctx.store.find(&PermitId::parse(&id).unwrap()).await.unwrap(), None);
+}
+
+#[db_test]
+async fn a_counter_issues_for_a_citizen_in_their_name_with_its_own_role_and_the_citizens_quota() {
+    let app = app().await;
+    let assisted = |token: &str, body: Value| {
+        app.http
+            .post(format!("{}/api/assisted", app.url))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let mut body = serde_json::to_value(citizen(9, "compras")).unwrap();
+    body["operator"] = json!("Sgto. 2° R. Soto, 33ª Comisaría Ñuñoa");
+    let issued = assisted(ASSISTANCE, body.clone()).await.unwrap();
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    let issued: Value = issued.json().await.unwrap();
+    assert_eq!(issued["issued_by"], "Sgto. 2° R. Soto, 33ª Comisaría Ñuñoa");
+    assert_eq!(issued["name"], body["name"]);
+    assert!(
+        issued["permit_url"].as_str().unwrap().contains("?clave="),
+        "the citizen's own link"
+    );
+    let stored = app
+        .ctx
+        .store
+        .find(&PermitId::parse(issued["id"].as_str().unwrap()).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.issued_by.unwrap().as_str(),
+        "Sgto. 2° R. Soto, 33ª Comisaría Ñuñoa"
+    );
+    // Each role its own: the operator's token issues nothing, the counter's lists nothing.
+    assert_eq!(
+        assisted(TOKEN, body.clone()).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let listing = app
+        .http
+        .get(format!("{}/api/all", app.url))
+        .bearer_auth(ASSISTANCE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listing.status(), StatusCode::UNAUTHORIZED);
+    // The operator must be named; the citizen's week is theirs at the counter too.
+    let mut nameless = body.clone();
+    nameless["operator"] = json!("");
+    let refused = assisted(ASSISTANCE, nameless).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.json::<Value>().await.unwrap()["errors"]["operator"].is_string());
+    assert_eq!(
+        assisted(ASSISTANCE, body.clone()).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        assisted(ASSISTANCE, body).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

@@ -1,0 +1,47 @@
+//! Assisted issuance: the real system's fallback for a citizen without internet or
+//! ClaveÚnica. At a police station an operator checks their ID card and issues the permit
+//! in that name, with the same rules and the citizen's own weekly quota; the operator is
+//! recorded in the permit. Its own role (`ASSISTANCE_TOKEN`), a stand-in for the named
+//! operators and roles of the operators' issue.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use permit_web::AppError;
+use permit_web::openapi::ErrorBody;
+
+use crate::IssuerState;
+use crate::api::{PermitView, Viewer};
+use crate::issue::issue_assisted;
+use crate::json_body::{AssistedPermit, assisted_permit};
+
+/// Issues a permit for the citizen at the counter, who showed their ID card; the answer
+/// carries their holder link to print or send them.
+#[utoipa::path(
+    post,
+    path = "/api/assisted",
+    tag = "assistance",
+    request_body = AssistedPermit,
+    security(("assistance_token" = [])),
+    responses(
+        (status = 201, description = "Issued, with the operator recorded.", body = PermitView),
+        (status = 401, description = "Missing or wrong assistance token (`unauthorized`).", body = ErrorBody),
+        (status = 404, description = "Assisted issuance is not configured (`not_found`).", body = ErrorBody),
+        (status = 422, description = "A field wrong (`invalid_fields`), or the rules refuse it.", body = ErrorBody),
+        (status = 429, description = "The citizen used their permits of the week (`weekly_limit_reached`).", body = ErrorBody),
+    ),
+)]
+pub async fn create(
+    State(state): State<IssuerState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PermitView>), AppError> {
+    let (form, operator) = assisted_permit(&headers, &body)?;
+    let permit = issue_assisted(&state, &form, operator).await?;
+    tracing::info!(motive = permit.motive.code(), "permit issued at a counter");
+    Ok((
+        StatusCode::CREATED,
+        Json(PermitView::of(&state, &permit, Viewer::Holder)),
+    ))
+}
