@@ -24,7 +24,10 @@ if [ -z "${LOCAL_TOPOLOGY:-}" ]; then
   # The rules as in production, except two: the per-client limit (every request comes from
   # here) and the curfew, which would make the run depend on the hour it starts at. This
   # script runs again inside the topology.
-  REPLICAS=1 ADMIN_TOKEN="$(cargo xtask token)" CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
+  # Schemathesis sends one Authorization header to every operation, so the counter's role
+  # shares the operators' token here: assisted issuance is fuzzed past its guard too.
+  ADMIN_TOKEN="$(cargo xtask token)"
+  REPLICAS=1 ADMIN_TOKEN="$ADMIN_TOKEN" ASSISTANCE_TOKEN="$ADMIN_TOKEN" CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
     ISSUER_PUBLIC_URL="http://127.0.0.1:$issuer_port" VALIDATOR_PUBLIC_URL="http://127.0.0.1:$validator_port" \
     exec cargo xtask with-topology --seed ${SKIP_BUILD:+--no-build} -- "$0" "$@"
 fi

@@ -60,6 +60,11 @@ impl IdentityProvider {
             .expect("a port")
     }
 
+    /// CPU time the provider used so far, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        crate::process::cpu_seconds(self.child.id())
+    }
+
     /// The issuer's settings for this provider, as its environment would give them.
     pub fn settings(&self) -> Vec<(&'static str, String)> {
         vec![

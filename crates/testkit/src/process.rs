@@ -93,6 +93,11 @@ impl ServiceProcess {
             .expect("a VmRSS line")
     }
 
+    /// CPU time the process used so far, user and system, all threads, in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.child.id())
+    }
+
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
@@ -112,6 +117,31 @@ impl ServiceProcess {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// From `/proc/<pid>/stat` (utime and stime, fields 14 and 15, in clock ticks).
+pub(crate) fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process's stat");
+    // The command name (field 2) may hold spaces; the fields after its ')' are plain.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("a stat line")
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11..13]
+        .iter()
+        .map(|f| f.parse::<u64>().expect("tick counts"))
+        .sum();
+    ticks as f64 / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let answer = Command::new("getconf").arg("CLK_TCK").output().expect("getconf runs");
+    String::from_utf8_lossy(&answer.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK is a number")
 }
 
 impl Drop for ServiceProcess {

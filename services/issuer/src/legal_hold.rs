@@ -43,6 +43,7 @@ fn logged(state: &IssuerState, id: &PermitId) -> String {
         (status = 200, description = "Held; a second hold replaces the first's reason.", body = HoldView),
         (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
         (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
+        (status = 415, description = "Not `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "`reason` missing or wrong (`invalid_fields`).", body = ErrorBody),
     ),
 )]
