@@ -27,7 +27,8 @@ if [ -z "${LOCAL_TOPOLOGY:-}" ]; then
   # Schemathesis sends one Authorization header to every operation, so the counter's role
   # shares the operators' token here: assisted issuance is fuzzed past its guard too.
   ADMIN_TOKEN="$(cargo xtask token)"
-  REPLICAS=1 ADMIN_TOKEN="$ADMIN_TOKEN" ASSISTANCE_TOKEN="$ADMIN_TOKEN" CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
+  export ADMIN_TOKEN ASSISTANCE_TOKEN="$ADMIN_TOKEN"
+  REPLICAS=1 CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
     ISSUER_PUBLIC_URL="http://127.0.0.1:$issuer_port" VALIDATOR_PUBLIC_URL="http://127.0.0.1:$validator_port" \
     exec cargo xtask with-topology --seed ${SKIP_BUILD:+--no-build} -- "$0" "$@"
 fi

@@ -50,7 +50,7 @@ pub(crate) fn to_bson(at: Timestamp) -> DateTime {
     DateTime::from_millis(at.as_millisecond())
 }
 
-fn from_bson(at: DateTime) -> Timestamp {
+pub(crate) fn from_bson(at: DateTime) -> Timestamp {
     Timestamp::from_millisecond(at.timestamp_millis()).unwrap_or(Timestamp::MIN)
 }
 

@@ -3,6 +3,7 @@
 //! Driver errors are mapped here, once: E11000 on a quota counter means "quota reached",
 //! an unreachable server means "unavailable".
 
+mod audit;
 mod documents;
 mod error;
 mod idempotency;
@@ -22,6 +23,7 @@ use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use permit_domain::{Permit, PermitId, QuotaClaim, QuotaReached, Refusal, Rut};
 
+pub use crate::audit::{AuditAction, AuditCursor, AuditEntry, AuditFilter, AuditPage, BadAuditCursor};
 use crate::documents::{PermitDocument, RevocationDocument, to_bson};
 pub use crate::error::StoreError;
 use crate::error::is_duplicate_key;
@@ -87,6 +89,8 @@ pub struct Store {
     keys: Collection<Document>,
     /// Counts by day, comuna and motive of the permits erased (`retention`).
     statistics: Collection<Document>,
+    /// Every operator action (`audit`): inserted and read, never changed.
+    audit: Collection<audit::AuditDocument>,
     releases: Arc<QuotaReleases>,
 }
 
@@ -124,6 +128,7 @@ impl Store {
             quotas: database.collection("weekly_quotas"),
             keys: database.collection("idempotency_keys"),
             statistics: database.collection("permit_statistics"),
+            audit: database.collection("audit_log"),
             releases: Arc::default(),
             database,
         })
@@ -167,6 +172,7 @@ impl Store {
                 )
                 .await?;
         }
+        self.ensure_audit_indexes().await?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use mongodb::bson::{Bson, DateTime, Document, doc};
 use permit_domain::{Permit, QuotaClaim};
 
+use crate::audit::{self, AuditFilter};
 use crate::idempotency::{done, taking_over, unfinished};
 use crate::page::{Cursor, newest_first};
 use crate::{
@@ -135,6 +136,21 @@ impl Store {
                     "filter": crate::retention::erasable(now, None),
                     "hint": crate::retention::BY_EXPIRY.clone(),
                     "limit": 1,
+                },
+            ),
+            (
+                "the audit log, newest first (admin API)",
+                doc! {
+                    "find": "audit_log", "filter": audit::matching(&AuditFilter::default()),
+                    "sort": audit::newest_first(), "limit": PAGE + 1,
+                },
+            ),
+            (
+                "a permit's audit trail (admin API)",
+                doc! {
+                    "find": "audit_log",
+                    "filter": audit::matching(&AuditFilter { permit: Some(id.to_owned()), ..AuditFilter::default() }),
+                    "sort": audit::newest_first(), "limit": PAGE + 1,
                 },
             ),
             (

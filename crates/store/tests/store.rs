@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
 use permit_domain::{Permit, PermitId, Refusal, Rules};
-use permit_store::{LegalHold, Store, StoreError};
+use permit_store::{AuditAction, AuditCursor, AuditEntry, AuditFilter, LegalHold, Store, StoreError};
 use testkit::{citizen, db_test, fresh_database, mongodb_uri, santiago};
 
 async fn store() -> Store {
@@ -137,6 +137,91 @@ async fn the_quota_of_a_permit_that_was_not_stored_is_given_back() {
     assert!(matches!(third, Err(StoreError::Refused(Refusal::WeeklyLimit { .. }))));
 }
 
+fn entry(at: &str, operator: &str, action: AuditAction, permit: Option<&str>) -> AuditEntry {
+    AuditEntry {
+        at: santiago(at),
+        operator: operator.into(),
+        role: "operador".into(),
+        action,
+        permit: permit.map(str::to_owned),
+        reason: Some("Oficio 123-2026, Fiscalía Local de Ñuñoa".into()),
+        client: Some("10.0.0.7".into()),
+        detail: None,
+    }
+}
+
+#[db_test]
+async fn the_audit_log_reads_back_newest_first_filtered_by_permit_operator_action_and_time() {
+    let store = store().await;
+    let entries = [
+        entry("2026-12-07T09:00", "ana", AuditAction::ListPermits, None),
+        entry("2026-12-07T09:05", "ana", AuditAction::RevokePermit, Some("p1")),
+        entry("2026-12-07T09:10", "beto", AuditAction::PlaceHold, Some("p1")),
+        entry("2026-12-07T09:15", "beto", AuditAction::RevokePermit, Some("p2")),
+    ];
+    for e in &entries {
+        store.record(e).await.unwrap();
+    }
+    let trail = |filter: AuditFilter, limit| {
+        let store = store.clone();
+        async move { store.audit_trail(&filter, limit).await.unwrap() }
+    };
+    let all = trail(AuditFilter::default(), 10).await;
+    assert_eq!(
+        all.entries,
+        entries.iter().rev().cloned().collect::<Vec<_>>(),
+        "newest first, unchanged"
+    );
+    assert_eq!(all.next, None, "one page");
+
+    let of_p1 = AuditFilter {
+        permit: Some("p1".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(trail(of_p1, 10).await.entries, [entries[2].clone(), entries[1].clone()]);
+    let by_ana = AuditFilter {
+        operator: Some("ana".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        trail(by_ana, 10).await.entries,
+        [entries[1].clone(), entries[0].clone()]
+    );
+    let revocations = AuditFilter {
+        action: Some(AuditAction::RevokePermit),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        trail(revocations, 10).await.entries,
+        [entries[3].clone(), entries[1].clone()]
+    );
+}
+
+#[db_test]
+async fn audit_pages_neither_repeat_nor_skip_entries_of_the_same_millisecond() {
+    let store = store().await;
+    let entries: Vec<_> = (0..5)
+        .map(|n| entry("2026-12-07T09:00", &format!("op{n}"), AuditAction::ReadAudit, None))
+        .collect();
+    for e in &entries {
+        store.record(e).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut filter = AuditFilter::default();
+    loop {
+        let page = store.audit_trail(&filter, 2).await.unwrap();
+        assert!(page.entries.len() <= 2);
+        seen.extend(page.entries.into_iter().map(|e| e.operator));
+        match page.next {
+            Some(next) => filter.after = Some(AuditCursor::parse(&next.encode()).unwrap()),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["op0", "op1", "op2", "op3", "op4"]);
+    assert!(AuditCursor::parse("not a cursor").is_err());
+}
+
 #[db_test]
 async fn ensuring_indexes_twice_is_harmless() {
     let store = store().await;
@@ -251,16 +336,24 @@ async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
         .query_plans(known, &claim, "una-llave", known.requested_at)
         .await
         .unwrap();
-    assert_eq!(plans.len(), 15);
+    assert_eq!(plans.len(), 17);
     assert!(plans.iter().all(|plan| !plan.stages.is_empty()), "{plans:#?}");
     let by_code = &plans[0];
     assert_eq!(by_code.documents_examined, 1, "{by_code:#?}");
     assert!(!by_code.grows_with_the_collection(), "{by_code:#?}");
-    // The rights page's, the erasure's and the audit's queries walk the `rut` and
-    // `expires_at` indexes: each reads its own permits, not the collection. (The rights
-    // page's sort runs in memory here over the citizen's few permits; SecantusDB does not
-    // take an order from an index as a mongod would.)
-    for plan in &plans[plans.len() - 3..] {
+    // The rights page's, the erasure's, a permit's audit trail and the RUTs' audit walk an
+    // index each (`rut`, `expires_at`, the audit log's `permit`): each reads its own
+    // entries, not the collection. (The rights page's sort runs in memory here over the
+    // citizen's few permits; SecantusDB does not take an order from an index as a mongod
+    // would.)
+    let plan = |start: &str| plans.iter().find(|p| p.query.starts_with(start)).expect(start);
+    for start in [
+        "a citizen's own",
+        "the next expired",
+        "a permit's audit trail",
+        "the permits of some RUTs",
+    ] {
+        let plan = plan(start);
         assert!(!plan.stages.iter().any(|s| s == "COLLSCAN"), "{plan:#?}");
         assert!(plan.stages.iter().any(|s| s.starts_with("IXSCAN")), "{plan:#?}");
         assert!(plan.documents_examined <= 1, "{plan:#?}");

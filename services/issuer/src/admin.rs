@@ -9,6 +9,7 @@ use permit_web::{AppError, ConfigError};
 use subtle::ConstantTimeEq;
 
 use crate::IssuerState;
+use crate::audit::Acting;
 use crate::errors::Unauthorized;
 
 /// Long enough that guessing it over HTTP is hopeless.
@@ -55,21 +56,36 @@ impl AdminToken {
 /// The route layer of the operator's sub-router: its routes exist only with `ADMIN_TOKEN`
 /// set, and answer only to it.
 pub async fn operator_only(State(state): State<IssuerState>, request: Request, next: Next) -> Response {
-    only(state.options.admin.as_ref(), request, next).await
+    only(state.options.admin.as_ref(), ("ADMIN_TOKEN", "operador"), request, next).await
 }
 
 /// The route layer of assisted issuance: its own role's token (`ASSISTANCE_TOKEN`), so the
 /// counter's staff cannot list or revoke, and the operators cannot issue in others' names.
 pub async fn assistance_only(State(state): State<IssuerState>, request: Request, next: Next) -> Response {
-    only(state.options.assistance.as_ref(), request, next).await
+    only(
+        state.options.assistance.as_ref(),
+        ("ASSISTANCE_TOKEN", "asistencia"),
+        request,
+        next,
+    )
+    .await
 }
 
-async fn only(token: Option<&AdminToken>, request: Request, next: Next) -> Response {
+/// Passes a request bearing `token` on, as `Acting` under `(credential, role)`.
+async fn only(
+    token: Option<&AdminToken>,
+    (credential, role): (&str, &'static str),
+    mut request: Request,
+    next: Next,
+) -> Response {
     let Some(token) = token else {
         return AppError::NotFound.into_response();
     };
     match token.check(request.headers()) {
-        Ok(()) => next.run(request).await,
+        Ok(()) => {
+            Acting::set(&mut request, credential, role);
+            next.run(request).await
+        }
         Err(refused) => AppError::from(refused).into_response(),
     }
 }

@@ -6,7 +6,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use permit_domain::{FieldError, FieldErrors, Permit, PermitId};
-use permit_store::Cursor;
+use permit_store::{AuditAction, Cursor};
 use permit_web::AppError;
 use permit_web::openapi::{ErrorBody, MotiveView};
 use serde::{Deserialize, Serialize};
@@ -15,12 +15,26 @@ use utoipa::{IntoParams, ToSchema};
 use axum_extra::extract::PrivateCookieJar;
 
 use crate::IssuerState;
+use crate::audit::Acting;
 use crate::issue::{IdempotencyKey, issue, issue_once};
 use crate::json_body::{CreatePermit, permit_form};
 use crate::sign_in;
 
 const DEFAULT_PAGE: u32 = 20;
+/// The most entries any operator page holds (permits, audit entries).
 const MAX_PAGE: u32 = 100;
+
+/// An operator page's `limit`: `default` when absent, 1–`MAX_PAGE`, else named in `errors`.
+pub(crate) fn page_limit(errors: &mut FieldErrors, limit: Option<&str>, default: u32) -> u32 {
+    match limit.map(str::parse::<u32>) {
+        None => default,
+        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
+        Some(_) => {
+            errors.insert("limit", FieldError::Invalid("debe ser un número entre 1 y 100"));
+            default
+        }
+    }
+}
 
 /// The whole permit, for its holder and the operator.
 #[derive(Serialize, ToSchema)]
@@ -197,17 +211,11 @@ pub struct PermitPage {
 )]
 pub async fn all(
     State(state): State<IssuerState>,
+    acting: Acting,
     Query(params): Query<PageParams>,
 ) -> Result<Json<PermitPage>, AppError> {
     let mut errors = FieldErrors::new();
-    let limit = match params.limit.as_deref().map(str::parse::<u32>) {
-        None => DEFAULT_PAGE,
-        Some(Ok(n)) if (1..=MAX_PAGE).contains(&n) => n,
-        Some(_) => {
-            errors.insert("limit", FieldError::Invalid("debe ser un número entre 1 y 100"));
-            DEFAULT_PAGE
-        }
-    };
+    let limit = page_limit(&mut errors, params.limit.as_deref(), DEFAULT_PAGE);
     let cursor = match params.cursor.as_deref().filter(|c| !c.is_empty()).map(Cursor::parse) {
         None => None,
         Some(Ok(cursor)) => Some(cursor),
@@ -222,6 +230,13 @@ pub async fn all(
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
+    let detail = format!(
+        "page of {limit}{}",
+        if cursor.is_some() { ", after a cursor" } else { "" }
+    );
+    acting
+        .record(&state, AuditAction::ListPermits, None, None, Some(detail))
+        .await?;
     let page = state.ctx.store.list(limit, cursor.as_ref()).await?;
     Ok(Json(PermitPage {
         permits: page
@@ -246,14 +261,20 @@ pub async fn all(
         (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
     ),
 )]
-pub async fn revoke(State(state): State<IssuerState>, Path(id): Path<String>) -> Result<Json<PermitView>, AppError> {
+pub async fn revoke(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Path(id): Path<String>,
+) -> Result<Json<PermitView>, AppError> {
     let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
+    acting
+        .record(&state, AuditAction::RevokePermit, Some(&id), None, None)
+        .await?;
     let permit = state
         .ctx
         .store
         .revoke(&id, state.ctx.now())
         .await?
         .ok_or(AppError::NotFound)?;
-    tracing::info!(motive = permit.motive.code(), "permit revoked");
     Ok(Json(PermitView::of(&state, &permit, Viewer::Operator)))
 }

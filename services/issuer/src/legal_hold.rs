@@ -6,13 +6,14 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use permit_domain::PermitId;
-use permit_store::LegalHold;
+use permit_store::{AuditAction, LegalHold};
 use permit_web::AppError;
 use permit_web::openapi::ErrorBody;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::IssuerState;
+use crate::audit::Acting;
 use crate::json_body::{HoldRequest, hold_reason};
 
 /// A permit's hold, as placed or lifted.
@@ -23,12 +24,6 @@ pub struct HoldView {
     held: bool,
     /// Why, when held.
     reason: Option<String>,
-}
-
-/// The log names the permit by a keyed digest: an auditor holding the id can match it,
-/// a reader of the log learns no id.
-fn logged(state: &IssuerState, id: &PermitId) -> String {
-    state.options.privacy.digest("audit", id.as_str())
 }
 
 /// Keeps a permit from erasure until the hold is lifted.
@@ -49,18 +44,21 @@ fn logged(state: &IssuerState, id: &PermitId) -> String {
 )]
 pub async fn place(
     State(state): State<IssuerState>,
+    acting: Acting,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<HoldView>, AppError> {
     let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
     let reason = hold_reason(&headers, &body)?;
+    acting
+        .record(&state, AuditAction::PlaceHold, Some(&id), Some(&reason), None)
+        .await?;
     let hold = LegalHold {
         reason: reason.clone(),
         since: state.ctx.now(),
     };
     state.ctx.store.hold(&id, &hold).await?.ok_or(AppError::NotFound)?;
-    tracing::warn!(permit = %logged(&state, &id), "legal hold placed");
     Ok(Json(HoldView {
         id: id.to_string(),
         held: true,
@@ -81,10 +79,16 @@ pub async fn place(
         (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
     ),
 )]
-pub async fn lift(State(state): State<IssuerState>, Path(id): Path<String>) -> Result<Json<HoldView>, AppError> {
+pub async fn lift(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Path(id): Path<String>,
+) -> Result<Json<HoldView>, AppError> {
     let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
+    acting
+        .record(&state, AuditAction::LiftHold, Some(&id), None, None)
+        .await?;
     state.ctx.store.release_hold(&id).await?.ok_or(AppError::NotFound)?;
-    tracing::warn!(permit = %logged(&state, &id), "legal hold lifted");
     Ok(Json(HoldView {
         id: id.to_string(),
         held: false,

@@ -3,6 +3,7 @@
 mod admin;
 mod api;
 mod assisted;
+mod audit;
 mod client_limit;
 mod errors;
 mod issue;
@@ -61,6 +62,7 @@ pub fn router(ctx: Context, options: Options) -> Router {
     }
     let operator = Router::new()
         .route("/api/all", get(api::all))
+        .route("/api/audit", get(audit::trail))
         .route("/api/permits/{id}/revoke", post(api::revoke))
         .route(
             "/api/permits/{id}/hold",

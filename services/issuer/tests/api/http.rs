@@ -13,7 +13,7 @@ use testkit::{ManualClock, TestApp, citizen, context, context_on, db_test, fresh
 use crate::TOKEN;
 
 /// The counter staff's token the tests configure beside the operator's.
-const ASSISTANCE: &str = "an-assistance-token-of-forty-characters";
+pub(crate) const ASSISTANCE: &str = "an-assistance-token-of-forty-characters";
 
 fn admin_only(token: Option<&str>) -> Options {
     Options {
@@ -23,7 +23,7 @@ fn admin_only(token: Option<&str>) -> Options {
     }
 }
 
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     app_with(Rules::default(), Some(TOKEN)).await
 }
 
@@ -456,6 +456,7 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
         [
             "DELETE /api/permits/{id}/hold",
             "GET /api/all",
+            "GET /api/audit",
             "POST /api/assisted",
             "POST /api/permits/{id}/hold",
             "POST /api/permits/{id}/revoke"

@@ -3,6 +3,7 @@
 /// The operator token the tests configure.
 const TOKEN: &str = "an-operator-token-of-forty-characters-x";
 
+mod audit;
 mod crash;
 mod http;
 mod process;
