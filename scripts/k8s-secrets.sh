@@ -23,9 +23,13 @@ for overlay in "$@"; do
     step "generating $file"
     (umask 077 && keys secrets-env >"$file")
   fi
-  # Checkouts from before signed permits (or before pseudonyms) have a secrets.env
-  # without the signing key (or the privacy key).
-  for entry in PERMIT_SIGNING_KEY:new PRIVACY_KEY:privacy; do
+  # Checkouts from before signed permits (or pseudonyms, or the validators' own database
+  # user) have a secrets.env without the signing key (or the privacy key, or that user).
+  if ! grep -q "^MONGO_READER_USERNAME=." "$file"; then
+    (umask 077 && echo "MONGO_READER_USERNAME=permisos-lector" >>"$file")
+  fi
+  # The validators' password is 32 random bytes as hex, as a privacy key is.
+  for entry in PERMIT_SIGNING_KEY:new PRIVACY_KEY:privacy MONGO_READER_PASSWORD:privacy; do
     name="${entry%%:*}"
     if ! grep -q "^$name=." "$file"; then
       step "adding $name to $file"

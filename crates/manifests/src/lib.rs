@@ -120,7 +120,7 @@ impl Copy {
         let _ = std::fs::remove_dir_all(&copy);
         copy_tree(&root().join("k8s"), &copy.join("k8s"));
         let secrets = "ADMIN_TOKEN=t\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD=p\nMONGO_APP_USERNAME=permisos\n\
-                       MONGO_APP_PASSWORD=p\nMONGO_KEYFILE=k\nPERMIT_SIGNING_KEY=k\nPRIVACY_KEY=k\nOIDC_CLIENT_SECRET=s\n";
+                       MONGO_APP_PASSWORD=p\nMONGO_READER_USERNAME=v\nMONGO_READER_PASSWORD=p\nMONGO_KEYFILE=k\nPERMIT_SIGNING_KEY=k\nPRIVACY_KEY=k\nOIDC_CLIENT_SECRET=s\n";
         for overlay in std::fs::read_dir(copy.join("k8s/overlays"))
             .expect("k8s/overlays")
             .flatten()

@@ -309,6 +309,8 @@ async fn pod_image_runs_as_its_pod_and_the_two_issue_and_check_a_permit() {
         ("ADMIN_TOKEN", "image-test-operator-token-0123456789abcdef".to_owned()),
         ("MONGO_APP_USERNAME", "unused".to_owned()),
         ("MONGO_APP_PASSWORD", "unused".to_owned()),
+        ("MONGO_READER_USERNAME", "unused".to_owned()),
+        ("MONGO_READER_PASSWORD", "unused".to_owned()),
         ("PERMIT_SIGNING_KEY", key),
         ("PRIVACY_KEY", "image-test-privacy-key-0123456789abcdef".to_owned()),
         ("jwks.json", public.to_json()),

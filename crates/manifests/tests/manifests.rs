@@ -489,3 +489,53 @@ fn production_signs_citizens_in_and_the_kind_overlays_say_they_are_demonstration
         }
     }
 }
+
+#[test]
+fn each_service_connects_to_the_database_as_its_own_user() {
+    for overlay in OVERLAYS {
+        let m = Manifests::render_overlay(overlay);
+        let user_of = |name: &str| {
+            let deployment = m
+                .all::<Deployment>("Deployment")
+                .into_iter()
+                .find(|d| d.metadata.name.as_deref() == Some(name))
+                .expect(name);
+            let env = deployment
+                .spec
+                .unwrap()
+                .template
+                .spec
+                .unwrap()
+                .containers
+                .remove(0)
+                .env
+                .unwrap_or_default();
+            let uri = env
+                .iter()
+                .find(|v| v.name == "MONGODB_URI")
+                .and_then(|v| v.value.clone())
+                .expect("MONGODB_URI");
+            let user = uri
+                .trim_start_matches("mongodb://")
+                .split(':')
+                .next()
+                .unwrap()
+                .to_owned();
+            let variable = user.trim_start_matches("$(").trim_end_matches(')').to_owned();
+            let key = env
+                .iter()
+                .find(|v| v.name == variable)
+                .and_then(|v| v.value_from.as_ref()?.secret_key_ref.as_ref())
+                .map(|s| s.key.clone());
+            (variable, key)
+        };
+        // The validator's role (k8s/base/mongodb-init) reads permits and writes nothing.
+        let validator = (
+            "MONGO_READER_USERNAME".to_owned(),
+            Some("MONGO_READER_USERNAME".to_owned()),
+        );
+        let issuer = ("MONGO_APP_USERNAME".to_owned(), Some("MONGO_APP_USERNAME".to_owned()));
+        assert_eq!(user_of("validator"), validator, "{overlay}");
+        assert_eq!(user_of("issuer"), issuer, "{overlay}");
+    }
+}

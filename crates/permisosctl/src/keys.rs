@@ -15,14 +15,16 @@ pub fn new_key() -> String {
 }
 
 /// A fresh `secrets.env` for an overlay's secretGenerator, every value random: the
-/// issuer's operator token, MongoDB's root and application passwords, the replica set
+/// issuer's operator token, MongoDB's root, issuer and validator passwords, the replica set
 /// members' shared key (base64 alphabet, 6 to 1024 characters), a permit signing key and
 /// the issuer's privacy key (RUT pseudonyms and holder links).
 pub fn secrets_env() -> String {
     format!(
         "ADMIN_TOKEN={}\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD={}\nMONGO_APP_USERNAME=permisos\n\
-         MONGO_APP_PASSWORD={}\nMONGO_KEYFILE={}\nPERMIT_SIGNING_KEY={}\nPRIVACY_KEY={}\n",
+         MONGO_APP_PASSWORD={}\nMONGO_READER_USERNAME={READER_USER}\nMONGO_READER_PASSWORD={}\n\
+         MONGO_KEYFILE={}\nPERMIT_SIGNING_KEY={}\nPRIVACY_KEY={}\n",
         random_hex(32),
+        random_hex(24),
         random_hex(24),
         random_hex(24),
         random_hex(350),
@@ -30,6 +32,9 @@ pub fn secrets_env() -> String {
         privacy_key(),
     )
 }
+
+/// The validators' database user (`MONGO_READER_USERNAME`).
+pub const READER_USER: &str = "permisos-lector";
 
 /// A new `PRIVACY_KEY`: 32 random bytes as hex.
 pub fn privacy_key() -> String {
@@ -76,6 +81,8 @@ mod tests {
                 "MONGO_APP_PASSWORD",
                 "MONGO_APP_USERNAME",
                 "MONGO_KEYFILE",
+                "MONGO_READER_PASSWORD",
+                "MONGO_READER_USERNAME",
                 "MONGO_ROOT_PASSWORD",
                 "MONGO_ROOT_USERNAME",
                 "PERMIT_SIGNING_KEY",
@@ -87,12 +94,14 @@ mod tests {
             "MONGO_APP_PASSWORD",
             "MONGO_KEYFILE",
             "MONGO_ROOT_PASSWORD",
+            "MONGO_READER_PASSWORD",
             "PERMIT_SIGNING_KEY",
             "PRIVACY_KEY",
         ] {
             assert_ne!(a[secret], b[secret], "{secret} is not fresh");
         }
         assert!(a["ADMIN_TOKEN"].len() >= 32);
+        assert_ne!(a["MONGO_READER_USERNAME"], a["MONGO_APP_USERNAME"], "a user of its own");
         assert!((6..=1024).contains(&a["MONGO_KEYFILE"].len()));
         assert!(SigningKey::parse(&a["PERMIT_SIGNING_KEY"]).is_ok());
         assert!(permit_domain::PrivacyKey::parse(&a["PRIVACY_KEY"]).is_ok());

@@ -1,7 +1,7 @@
 // Run by the mongodb-init Job as `mongosh --nodb`: it makes its own connections. Safe to run
 // again at any time, whichever member is primary: it initiates the replica set only when
-// every member answers and none has a configuration yet, then writes the application's
-// user through the replica set, so the driver finds the primary wherever it is.
+// every member answers and none has a configuration yet, then writes the services' roles
+// and users through the replica set, so the driver finds the primary wherever it is.
 const hosts = [0, 1, 2].map((i) => `mongodb-${i}.mongodb:27017`);
 const env = process.env;
 const credentials = `${encodeURIComponent(env.MONGO_ROOT_USERNAME)}:${encodeURIComponent(env.MONGO_ROOT_PASSWORD)}`;
@@ -38,13 +38,42 @@ for (let attempt = 1; set === null; attempt++) {
   }
 }
 
+// Least privilege, per collection: the issuers read and write permits and their ledgers but
+// may only append to the audit log (no update, no remove: an operator's trail cannot be
+// rewritten through the services); the validators only read (and create the indexes every
+// service ensures at start, which changes no data).
 const app = set.getSiblingDB("permisos");
-const user = env.MONGO_APP_USERNAME;
-const roles = [{ role: "readWrite", db: "permisos" }];
-if (app.getUser(user) === null) {
-  app.createUser({ user, pwd: env.MONGO_APP_PASSWORD, roles });
-  print(`user ${user} created`);
-} else {
-  app.updateUser(user, { pwd: env.MONGO_APP_PASSWORD, roles });
-  print(`user ${user} updated`);
+const written = ["permits", "weekly_quotas", "idempotency_keys", "permit_statistics"];
+const ensured = ["createIndex", "createCollection", "listIndexes"];
+const on = (collection, actions) => ({ resource: { db: "permisos", collection }, actions });
+const roles = {
+  permisosIssuer: [
+    ...written.map((c) => on(c, ["find", "insert", "update", "remove", ...ensured])),
+    on("audit_log", ["find", "insert", ...ensured]),
+  ],
+  permisosValidator: [...written, "audit_log"].map((c) => on(c, c === "permits" ? ["find", ...ensured] : ensured)),
+};
+for (const [role, privileges] of Object.entries(roles)) {
+  if (app.getRole(role) === null) {
+    app.createRole({ role, privileges, roles: [] });
+    print(`role ${role} created`);
+  } else {
+    app.updateRole(role, { privileges, roles: [] });
+    print(`role ${role} updated`);
+  }
+}
+
+const users = [
+  [env.MONGO_APP_USERNAME, env.MONGO_APP_PASSWORD, "permisosIssuer"],
+  [env.MONGO_READER_USERNAME, env.MONGO_READER_PASSWORD, "permisosValidator"],
+];
+for (const [user, pwd, role] of users) {
+  const granted = [{ role, db: "permisos" }];
+  if (app.getUser(user) === null) {
+    app.createUser({ user, pwd, roles: granted });
+    print(`user ${user} created`);
+  } else {
+    app.updateUser(user, { pwd, roles: granted });
+    print(`user ${user} updated`);
+  }
 }

@@ -9,7 +9,7 @@ const script = readFileSync(new URL("./init-replica-set.js", import.meta.url), "
 const hosts = [0, 1, 2].map((i) => `mongodb-${i}.mongodb:27017`);
 
 // members: host → { setName, primary, down }. Returns what the script did.
-function run(members, users = {}) {
+function run(members, users = {}, roles = {}) {
   const did = { initiated: [], writes: [], printed: [] };
   const member = (host) => {
     if (members[host].down) throw new Error(`connect ECONNREFUSED ${host}`);
@@ -44,6 +44,9 @@ function run(members, users = {}) {
       adminCommand: () => (primary(), { ok: 1 }),
       getSiblingDB: (name) => ({
         getUser: (user) => users[`${name}.${user}`] ?? null,
+        getRole: (role) => roles[`${name}.${role}`] ?? null,
+        createRole: (spec) => did.writes.push({ on: primary(), op: "createRole", db: name, spec }),
+        updateRole: (role, spec) => did.writes.push({ on: primary(), op: "updateRole", db: name, role, spec }),
         createUser: (spec) => did.writes.push({ on: primary(), op: "createUser", db: name, spec }),
         updateUser: (user, spec) => did.writes.push({ on: primary(), op: "updateUser", db: name, user, spec }),
       }),
@@ -52,6 +55,7 @@ function run(members, users = {}) {
   const env = {
     MONGO_ROOT_USERNAME: "root", MONGO_ROOT_PASSWORD: "s/cret",
     MONGO_APP_USERNAME: "permisos", MONGO_APP_PASSWORD: "app-pass",
+    MONGO_READER_USERNAME: "permisos-lector", MONGO_READER_PASSWORD: "reader-pass",
   };
   const sandbox = { connect, print: (line) => did.printed.push(line), sleep: () => {}, process: { env } };
   vm.runInNewContext(script, sandbox);
@@ -61,13 +65,62 @@ function run(members, users = {}) {
 
 const fresh = () => Object.fromEntries(hosts.map((h) => [h, { setName: null, primary: false }]));
 
-test("a fresh set is initiated on mongodb-0 with all three members, then the user created", () => {
+test("a fresh set is initiated on mongodb-0 with all three members, then the roles and users created", () => {
   const did = run(fresh());
   assert.equal(did.initiated.length, 1);
   assert.equal(did.initiated[0].host, hosts[0]);
   assert.deepEqual(did.initiated[0].config.members.map((m) => m.host), hosts);
-  assert.deepEqual(did.writes.map((w) => [w.on, w.op, w.db]), [[hosts[0], "createUser", "permisos"]]);
-  assert.deepEqual(did.writes[0].spec.roles, [{ role: "readWrite", db: "permisos" }]);
+  assert.deepEqual(did.writes.map((w) => [w.on, w.op, w.db]), [
+    [hosts[0], "createRole", "permisos"],
+    [hosts[0], "createRole", "permisos"],
+    [hosts[0], "createUser", "permisos"],
+    [hosts[0], "createUser", "permisos"],
+  ]);
+  const users = did.writes.filter((w) => w.op === "createUser").map((w) => [w.spec.user, w.spec.pwd, w.spec.roles]);
+  assert.deepEqual(users, [
+    ["permisos", "app-pass", [{ role: "permisosIssuer", db: "permisos" }]],
+    ["permisos-lector", "reader-pass", [{ role: "permisosValidator", db: "permisos" }]],
+  ]);
+});
+
+// role → collection → actions, from the writes of a run.
+function privileges(did) {
+  const granted = {};
+  for (const w of did.writes.filter((w) => w.op === "createRole")) {
+    assert.deepEqual(w.spec.roles, [], "inherits no built-in role (readWrite would grant every write)");
+    granted[w.spec.role] = Object.fromEntries(
+      w.spec.privileges.map((p) => (assert.equal(p.resource.db, "permisos"), [p.resource.collection, p.actions])),
+    );
+  }
+  return granted;
+}
+
+const writes = ["insert", "update", "remove"];
+
+test("the issuers may only append to the audit log, and the validators write nothing", () => {
+  const { permisosIssuer: issuer, permisosValidator: validator } = privileges(run(fresh()));
+  assert.deepEqual(Object.keys(issuer).sort(), ["audit_log", "idempotency_keys", "permit_statistics", "permits", "weekly_quotas"]);
+  for (const [collection, actions] of Object.entries(issuer)) {
+    const expected = collection === "audit_log" ? ["find", "insert"] : ["find", ...writes];
+    assert.deepEqual(actions.filter((a) => ["find", ...writes].includes(a)), expected, collection);
+  }
+  assert.deepEqual(Object.keys(validator).sort(), Object.keys(issuer).sort(), "it ensures the same indexes");
+  for (const [collection, actions] of Object.entries(validator)) {
+    assert.deepEqual(actions.filter((a) => writes.includes(a)), [], `${collection}: no write`);
+    assert.equal(actions.includes("find"), collection === "permits", `${collection}: reads permits only`);
+    assert.ok(actions.includes("createIndex"), `${collection}: ensures its indexes`);
+  }
+});
+
+test("run again, it updates the roles and users it finds instead of failing", () => {
+  const members = fresh();
+  for (const h of hosts) Object.assign(members[h], { setName: "rs0", primary: h === hosts[0] });
+  const did = run(
+    members,
+    { "permisos.permisos": {}, "permisos.permisos-lector": {} },
+    { "permisos.permisosIssuer": {}, "permisos.permisosValidator": {} },
+  );
+  assert.deepEqual(did.writes.map((w) => w.op), ["updateRole", "updateRole", "updateUser", "updateUser"]);
 });
 
 test("after a failover it initiates nothing and writes the user on the new primary", () => {
@@ -75,8 +128,10 @@ test("after a failover it initiates nothing and writes the user on the new prima
   for (const h of hosts) Object.assign(members[h], { setName: "rs0", primary: h === hosts[2] });
   const did = run(members, { "permisos.permisos": { user: "permisos" } });
   assert.deepEqual(did.initiated, []);
-  assert.deepEqual(did.writes.map((w) => [w.on, w.op, w.user]), [[hosts[2], "updateUser", "permisos"]]);
-  assert.equal(did.writes[0].spec.pwd, "app-pass");
+  assert.ok(did.writes.every((w) => w.on === hosts[2]), "every write on the new primary");
+  const issuer = did.writes.find((w) => w.user === "permisos");
+  assert.equal(issuer.op, "updateUser");
+  assert.equal(issuer.spec.pwd, "app-pass");
 });
 
 test("a member with a new, empty volume is left to the set: nothing is initiated", () => {
