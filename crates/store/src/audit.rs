@@ -28,16 +28,22 @@ pub enum AuditAction {
     AssistedIssue,
     /// Read the audit log itself.
     ReadAudit,
+    CreateOperatorToken,
+    ListOperatorTokens,
+    RevokeOperatorToken,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 6] = [
+    pub const ALL: [AuditAction; 9] = [
         AuditAction::ListPermits,
         AuditAction::RevokePermit,
         AuditAction::PlaceHold,
         AuditAction::LiftHold,
         AuditAction::AssistedIssue,
         AuditAction::ReadAudit,
+        AuditAction::CreateOperatorToken,
+        AuditAction::ListOperatorTokens,
+        AuditAction::RevokeOperatorToken,
     ];
 
     pub fn code(self) -> &'static str {
@@ -48,6 +54,9 @@ impl AuditAction {
             AuditAction::LiftHold => "lift_hold",
             AuditAction::AssistedIssue => "assisted_issue",
             AuditAction::ReadAudit => "read_audit",
+            AuditAction::CreateOperatorToken => "create_operator_token",
+            AuditAction::ListOperatorTokens => "list_operator_tokens",
+            AuditAction::RevokeOperatorToken => "revoke_operator_token",
         }
     }
 

@@ -7,6 +7,7 @@ mod audit;
 mod documents;
 mod error;
 mod idempotency;
+mod operators;
 mod page;
 mod plans;
 mod retention;
@@ -28,6 +29,7 @@ use crate::documents::{PermitDocument, RevocationDocument, to_bson};
 pub use crate::error::StoreError;
 use crate::error::is_duplicate_key;
 pub use crate::idempotency::KeyState;
+pub use crate::operators::MOST_TOKENS;
 pub use crate::page::{BadCursor, Cursor, Page};
 pub use crate::plans::QueryPlan;
 pub use crate::retention::{LegalHold, MOST_LISTED};
@@ -91,6 +93,8 @@ pub struct Store {
     statistics: Collection<Document>,
     /// Every operator action (`audit`): inserted and read, never changed.
     audit: Collection<audit::AuditDocument>,
+    /// Operators' API tokens (`operators`): ids and digests, never secrets.
+    operator_tokens: Collection<operators::TokenDocument>,
     releases: Arc<QuotaReleases>,
 }
 
@@ -129,6 +133,7 @@ impl Store {
             keys: database.collection("idempotency_keys"),
             statistics: database.collection("permit_statistics"),
             audit: database.collection("audit_log"),
+            operator_tokens: database.collection("operator_tokens"),
             releases: Arc::default(),
             database,
         })

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
-use permit_domain::{Permit, PermitId, Refusal, Rules};
+use permit_domain::{Operator, OperatorAccount, OperatorToken, Permit, PermitId, Refusal, Role, Rules};
 use permit_store::{AuditAction, AuditCursor, AuditEntry, AuditFilter, LegalHold, Store, StoreError};
 use testkit::{citizen, db_test, fresh_database, mongodb_uri, santiago};
 
@@ -220,6 +220,43 @@ async fn audit_pages_neither_repeat_nor_skip_entries_of_the_same_millisecond() {
     seen.sort();
     assert_eq!(seen, ["op0", "op1", "op2", "op3", "op4"]);
     assert!(AuditCursor::parse("not a cursor").is_err());
+}
+
+#[db_test]
+async fn operator_tokens_are_kept_as_digests_listed_newest_first_and_revoked_once() {
+    let store = store().await;
+    let token = OperatorToken::generate();
+    let account = |token: &OperatorToken, name: &str, at: &str| OperatorAccount {
+        id: token.id().to_owned(),
+        digest: token.digest(),
+        name: Operator::parse(name).unwrap(),
+        role: Role::Revocacion,
+        created_at: santiago(at),
+        expires_at: santiago("2027-01-01T00:00"),
+        created_by: "ADMIN_TOKEN".into(),
+        revoked_at: None,
+    };
+    let first = account(&token, "Cabo R. Soto", "2026-12-07T09:00");
+    let second = account(&OperatorToken::generate(), "Sgto. A. Díaz", "2026-12-07T10:00");
+    store.add_operator_token(&first).await.unwrap();
+    store.add_operator_token(&second).await.unwrap();
+    let read = store.operator_token(token.id()).await.unwrap().unwrap();
+    assert_eq!(read, first);
+    assert!(read.admits(&token, santiago("2026-12-07T11:00")));
+    assert_eq!(store.operator_tokens().await.unwrap(), [second.clone(), first.clone()]);
+    assert_eq!(store.operator_token("unknown").await.unwrap(), None);
+
+    let at = santiago("2026-12-07T12:00");
+    let revoked = store.revoke_operator_token(token.id(), at).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(at));
+    let again = store
+        .revoke_operator_token(token.id(), santiago("2026-12-07T13:00"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.revoked_at, Some(at), "the first revocation stands");
+    assert!(!again.admits(&token, at));
+    assert_eq!(store.revoke_operator_token("unknown", at).await.unwrap(), None);
 }
 
 #[db_test]

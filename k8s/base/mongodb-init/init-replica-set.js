@@ -43,7 +43,7 @@ for (let attempt = 1; set === null; attempt++) {
 // rewritten through the services); the validators only read (and create the indexes every
 // service ensures at start, which changes no data).
 const app = set.getSiblingDB("permisos");
-const written = ["permits", "weekly_quotas", "idempotency_keys", "permit_statistics"];
+const written = ["permits", "weekly_quotas", "idempotency_keys", "permit_statistics", "operator_tokens"];
 const ensured = ["createIndex", "createCollection", "listIndexes"];
 const on = (collection, actions) => ({ resource: { db: "permisos", collection }, actions });
 const roles = {

@@ -99,7 +99,7 @@ const writes = ["insert", "update", "remove"];
 
 test("the issuers may only append to the audit log, and the validators write nothing", () => {
   const { permisosIssuer: issuer, permisosValidator: validator } = privileges(run(fresh()));
-  assert.deepEqual(Object.keys(issuer).sort(), ["audit_log", "idempotency_keys", "permit_statistics", "permits", "weekly_quotas"]);
+  assert.deepEqual(Object.keys(issuer).sort(), ["audit_log", "idempotency_keys", "operator_tokens", "permit_statistics", "permits", "weekly_quotas"]);
   for (const [collection, actions] of Object.entries(issuer)) {
     const expected = collection === "audit_log" ? ["find", "insert"] : ["find", ...writes];
     assert.deepEqual(actions.filter((a) => ["find", ...writes].includes(a)), expected, collection);

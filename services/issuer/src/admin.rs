@@ -1,4 +1,6 @@
-//! The operator's bearer token, and the guard in front of every operator route.
+//! Who may use an operator route: named operators' tokens with a role each, and the two
+//! shared tokens kept for bootstrap and the counter (`ADMIN_TOKEN`, `ASSISTANCE_TOKEN`);
+//! the guard in front of every operator route.
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
@@ -8,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use permit_web::{AppError, ConfigError};
 use subtle::ConstantTimeEq;
 
+use permit_domain::{OperatorToken, Role};
+
 use crate::IssuerState;
 use crate::audit::Acting;
-use crate::errors::Unauthorized;
+use crate::errors::{Forbidden, Unauthorized};
 
 /// Long enough that guessing it over HTTP is hopeless.
 const MIN_LENGTH: usize = 32;
@@ -19,7 +23,7 @@ const MIN_LENGTH: usize = 32;
 pub struct AdminToken(String);
 
 impl AdminToken {
-    /// From `ADMIN_TOKEN`; unset means the admin endpoints do not exist.
+    /// From `ADMIN_TOKEN`; unset, only operator tokens open the operator routes.
     pub fn from_setting(value: Option<String>) -> Result<Option<AdminToken>, ConfigError> {
         AdminToken::from_variable("ADMIN_TOKEN", value)
     }
@@ -39,55 +43,77 @@ impl AdminToken {
     }
 
     /// Compared in constant time so response timing does not reveal the token.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Unauthorized> {
-        let presented = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if bool::from(presented.as_bytes().ct_eq(self.0.as_bytes())) {
-            Ok(())
-        } else {
-            Err(Unauthorized)
-        }
+    pub fn matches(&self, presented: &str) -> bool {
+        bool::from(presented.as_bytes().ct_eq(self.0.as_bytes()))
     }
 }
 
-/// The route layer of the operator's sub-router: its routes exist only with `ADMIN_TOKEN`
-/// set, and answer only to it.
-pub async fn operator_only(State(state): State<IssuerState>, request: Request, next: Next) -> Response {
-    only(state.options.admin.as_ref(), ("ADMIN_TOKEN", "operador"), request, next).await
+/// Which credentials a group of operator routes admits: operator tokens of these roles
+/// (`pmt_…`, named, from `operator_tokens`), and which of the shared bootstrap tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct Admits {
+    pub roles: &'static [Role],
+    /// `ADMIN_TOKEN`: the bootstrap credential, recorded as such in the audit log.
+    pub admin_token: bool,
+    /// `ASSISTANCE_TOKEN`: the counter's shared credential.
+    pub assistance_token: bool,
 }
 
-/// The route layer of assisted issuance: its own role's token (`ASSISTANCE_TOKEN`), so the
-/// counter's staff cannot list or revoke, and the operators cannot issue in others' names.
-pub async fn assistance_only(State(state): State<IssuerState>, request: Request, next: Next) -> Response {
-    only(
-        state.options.assistance.as_ref(),
-        ("ASSISTANCE_TOKEN", "asistencia"),
-        request,
-        next,
-    )
-    .await
-}
-
-/// Passes a request bearing `token` on, as `Acting` under `(credential, role)`.
-async fn only(
-    token: Option<&AdminToken>,
-    (credential, role): (&str, &'static str),
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let Some(token) = token else {
-        return AppError::NotFound.into_response();
-    };
-    match token.check(request.headers()) {
-        Ok(()) => {
-            Acting::set(&mut request, credential, role);
+/// The route layer of every operator sub-router: the credential must be one `admits`
+/// names, else 401 (none, unknown, revoked or expired) or 403 (a token of another role).
+/// What it admits acts as `Acting`, which the handlers record in the audit log.
+pub async fn guard(State((state, admits)): State<(IssuerState, Admits)>, mut request: Request, next: Next) -> Response {
+    match authorise(&state, admits, request.headers()).await {
+        Ok((operator, role)) => {
+            Acting::set(&mut request, &operator, role);
             next.run(request).await
         }
-        Err(refused) => AppError::from(refused).into_response(),
+        Err(refused) => refused.into_response(),
     }
+}
+
+async fn authorise(
+    state: &IssuerState,
+    admits: Admits,
+    headers: &HeaderMap,
+) -> Result<(String, &'static str), AppError> {
+    let presented = bearer(headers);
+    if let Some(token) = OperatorToken::parse(presented) {
+        let account = state.ctx.store.operator_token(token.id()).await?;
+        let Some(account) = account.filter(|a| a.admits(&token, state.ctx.now())) else {
+            // Unknown, revoked, expired or a wrong secret: worth an operator's look.
+            tracing::warn!(target: "audit", token = token.id(), "operator token refused");
+            return Err(Unauthorized.into());
+        };
+        if !admits.roles.contains(&account.role) {
+            return Err(Forbidden.into());
+        }
+        return Ok((account.name.as_str().to_owned(), account.role.code()));
+    }
+    let shared = [
+        (admits.admin_token, &state.options.admin, "ADMIN_TOKEN", "operador"),
+        (
+            admits.assistance_token,
+            &state.options.assistance,
+            "ASSISTANCE_TOKEN",
+            "asistencia",
+        ),
+    ];
+    for (admitted, token, credential, role) in shared {
+        if admitted && token.as_ref().is_some_and(|t| t.matches(presented)) {
+            return Ok((credential.to_owned(), role));
+        }
+    }
+    Err(Unauthorized.into())
+}
+
+/// The `Authorization: Bearer` value, or "" without one.
+fn bearer(headers: &HeaderMap) -> &str {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("")
 }
 
 impl std::fmt::Debug for AdminToken {
@@ -114,10 +140,10 @@ mod tests {
     fn only_the_exact_bearer_token_passes() {
         let token = AdminToken::from_setting(Some("a".repeat(32))).unwrap().unwrap();
         let mut headers = HeaderMap::new();
-        assert!(token.check(&headers).is_err());
+        assert!(!token.matches(bearer(&headers)));
         headers.insert(AUTHORIZATION, format!("Bearer {}", "a".repeat(31)).parse().unwrap());
-        assert!(token.check(&headers).is_err());
+        assert!(!token.matches(bearer(&headers)));
         headers.insert(AUTHORIZATION, format!("Bearer {}", "a".repeat(32)).parse().unwrap());
-        assert!(token.check(&headers).is_ok());
+        assert!(token.matches(bearer(&headers)));
     }
 }

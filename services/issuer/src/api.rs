@@ -204,8 +204,8 @@ pub struct PermitPage {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "A page of permits.", body = PermitPage),
-        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
-        (status = 404, description = "The admin API is not configured (`not_found`).", body = ErrorBody),
+        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 422, description = "`limit` or `cursor` wrong (`invalid_fields`).", body = ErrorBody),
     ),
 )]
@@ -257,8 +257,9 @@ pub async fn all(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Revoked; revoking again keeps the first time.", body = PermitView),
-        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
-        (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
+        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such permit (`not_found`).", body = ErrorBody),
     ),
 )]
 pub async fn revoke(

@@ -29,8 +29,8 @@ use crate::json_body::{AssistedPermit, assisted_permit};
     security(("assistance_token" = [])),
     responses(
         (status = 201, description = "Issued, with the operator recorded.", body = PermitView),
-        (status = 401, description = "Missing or wrong assistance token (`unauthorized`).", body = ErrorBody),
-        (status = 404, description = "Assisted issuance is not configured (`not_found`).", body = ErrorBody),
+        (status = 401, description = "No valid *asistencia* token, nor `ASSISTANCE_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 415, description = "Not `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "A field wrong (`invalid_fields`), or the rules refuse it.", body = ErrorBody),
         (status = 429, description = "The citizen used their permits of the week (`weekly_limit_reached`).", body = ErrorBody),

@@ -125,7 +125,8 @@ pub struct AuditParams {
     /// Only this operator's entries.
     operator: Option<String>,
     /// Only this action: `list_permits`, `revoke_permit`, `place_hold`, `lift_hold`,
-    /// `assisted_issue`, `read_audit`.
+    /// `assisted_issue`, `read_audit`, `create_operator_token`, `list_operator_tokens`,
+    /// `revoke_operator_token`.
     action: Option<String>,
     /// Entries per page, 1–100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
@@ -181,8 +182,8 @@ impl From<AuditEntry> for AuditEntryView {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "A page of the audit log.", body = AuditPageView),
-        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
-        (status = 404, description = "The admin API is not configured (`not_found`).", body = ErrorBody),
+        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 422, description = "A filter, `limit` or `cursor` wrong (`invalid_fields`).", body = ErrorBody),
     ),
 )]

@@ -18,6 +18,10 @@ pub struct RateLimited {
 #[derive(Debug)]
 pub struct Unauthorized;
 
+/// A valid operator token whose role the route does not admit.
+#[derive(Debug)]
+pub struct Forbidden;
+
 /// A form posted from another site.
 #[derive(Debug)]
 pub struct CrossSite;
@@ -120,12 +124,24 @@ impl From<RateLimited> for AppError {
     }
 }
 
+impl From<Forbidden> for AppError {
+    fn from(_: Forbidden) -> AppError {
+        described(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Tu rol no permite esta acción.".into(),
+            None,
+            "operator token of another role",
+        )
+    }
+}
+
 impl From<Unauthorized> for AppError {
     fn from(_: Unauthorized) -> AppError {
         AppError::Service(ServiceError {
             status: StatusCode::UNAUTHORIZED,
             code: "unauthorized",
-            message: "Se requiere un token de administración válido.".into(),
+            message: "Se requiere un token de operador válido.".into(),
             retry_after_secs: None,
             challenge: Some("Bearer"),
             detail: "missing or wrong admin token".into(),

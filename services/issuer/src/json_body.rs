@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
-use permit_domain::{FieldError, FieldErrors, Operator, PermitForm};
+use permit_domain::{FieldError, FieldErrors, Operator, PermitForm, Role};
 use permit_web::AppError;
 use serde::Deserialize;
 use serde_json::Value;
@@ -258,5 +258,53 @@ mod tests {
                 Err(other) => prop_assert!(false, "unexpected {other:?}"),
             }
         }
+    }
+}
+
+/// A new operator token's request: for whom, which role, for how long.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// The operator's name and post, 3–100 characters, as the audit log will name them.
+    #[schema(value_type = String, required = true, example = "Cabo 1° M. Pérez, Prefectura Santiago Oriente")]
+    name: Option<Value>,
+    /// `consulta`, `revocacion`, `asistencia` or `administracion` (accents accepted).
+    #[schema(value_type = String, required = true, example = "consulta")]
+    role: Option<Value>,
+    /// Days until it expires, 1–365; 90 when absent.
+    #[schema(value_type = Option<u32>, minimum = 1, maximum = 365, example = 30)]
+    days: Option<Value>,
+}
+
+/// The longest an operator token lasts, and how long when the request says nothing.
+const MOST_DAYS: u64 = 365;
+const DEFAULT_DAYS: u64 = 90;
+
+/// A token request's name, role and lifetime in days, each wrong field named.
+pub fn token_request(headers: &HeaderMap, body: &Bytes) -> Result<(Operator, Role, u64), AppError> {
+    let body = TokenRequest::deserialize(Value::Object(json_object(headers, body)?)).map_err(malformed)?;
+    let mut errors = FieldErrors::new();
+    let name = Operator::parse(&text(&mut errors, "name", body.name));
+    if let Err(problem) = &name {
+        errors.entry("name").or_insert(problem.clone());
+    }
+    let role_text = text(&mut errors, "role", body.role);
+    let role = Role::parse(&role_text);
+    if role.is_none() {
+        errors.entry("role").or_insert(if role_text.trim().is_empty() {
+            FieldError::Required
+        } else {
+            FieldError::Invalid("debe ser consulta, revocacion, asistencia o administracion")
+        });
+    }
+    let days = match body.days {
+        None | Some(Value::Null) => Some(DEFAULT_DAYS),
+        Some(value) => value.as_u64().filter(|d| (1..=MOST_DAYS).contains(d)),
+    };
+    if days.is_none() {
+        errors.insert("days", FieldError::Invalid("debe ser un número de días entre 1 y 365"));
+    }
+    match (name, role, days) {
+        (Ok(name), Some(role), Some(days)) if errors.is_empty() => Ok((name, role, days)),
+        _ => Err(AppError::Invalid(errors)),
     }
 }

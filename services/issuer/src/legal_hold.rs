@@ -36,8 +36,9 @@ pub struct HoldView {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Held; a second hold replaces the first's reason.", body = HoldView),
-        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
-        (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
+        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such permit (`not_found`).", body = ErrorBody),
         (status = 415, description = "Not `application/json` (`unsupported_media_type`).", body = ErrorBody),
         (status = 422, description = "`reason` missing or wrong (`invalid_fields`).", body = ErrorBody),
     ),
@@ -75,8 +76,9 @@ pub async fn place(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Not held (lifting twice is harmless).", body = HoldView),
-        (status = 401, description = "Missing or wrong admin token (`unauthorized`).", body = ErrorBody),
-        (status = 404, description = "No such permit, or the admin API is not configured (`not_found`).", body = ErrorBody),
+        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such permit (`not_found`).", body = ErrorBody),
     ),
 )]
 pub async fn lift(

@@ -10,6 +10,7 @@ mod issue;
 mod json_body;
 mod legal_hold;
 mod openapi;
+mod operators;
 mod options;
 mod pages;
 mod qr;
@@ -20,7 +21,10 @@ mod sign_in;
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use permit_domain::Role;
 use permit_token::PermitClaims;
+
+use crate::admin::Admits;
 use permit_web::{Context, assets, harden};
 
 pub use admin::AdminToken;
@@ -50,7 +54,7 @@ impl IssuerState {
 
 /// Every route of the issuer, with the shared protections around them. The guards are
 /// route layers on sub-routers, so a route added to one cannot forget its guard: permit
-/// requests go through the per-client limit, operator routes through the token check.
+/// requests go through the per-client limit, operator routes through the role check.
 pub fn router(ctx: Context, options: Options) -> Router {
     let (metrics, limits) = (ctx.metrics.clone(), ctx.limits);
     let state = IssuerState { ctx, options };
@@ -60,18 +64,48 @@ pub fn router(ctx: Context, options: Options) -> Router {
     if let Some(limiter) = state.options.create_limit.clone() {
         permit_requests = permit_requests.route_layer(from_fn_with_state(limiter, client_limit::limit));
     }
-    let operator = Router::new()
-        .route("/api/all", get(api::all))
-        .route("/api/audit", get(audit::trail))
-        .route("/api/permits/{id}/revoke", post(api::revoke))
-        .route(
-            "/api/permits/{id}/hold",
-            post(legal_hold::place).delete(legal_hold::lift),
-        )
-        .route_layer(from_fn_with_state(state.clone(), admin::operator_only));
-    let assistance = Router::new()
-        .route("/api/assisted", post(assisted::create))
-        .route_layer(from_fn_with_state(state.clone(), admin::assistance_only));
+    // Each group of operator routes names the roles it admits (`admin::Admits`); the
+    // bootstrap `ADMIN_TOKEN` opens all but the counter's, `ASSISTANCE_TOKEN` only that.
+    let guarded = |routes: Router<IssuerState>, roles: &'static [Role], shared: (bool, bool)| {
+        let admits = Admits {
+            roles,
+            admin_token: shared.0,
+            assistance_token: shared.1,
+        };
+        routes.route_layer(from_fn_with_state((state.clone(), admits), admin::guard))
+    };
+    let lookups = guarded(
+        Router::new().route("/api/all", get(api::all)),
+        &[Role::Consulta],
+        (true, false),
+    );
+    let audit_trail = guarded(
+        Router::new().route("/api/audit", get(audit::trail)),
+        &[Role::Consulta, Role::Administracion],
+        (true, false),
+    );
+    let changes = guarded(
+        Router::new()
+            .route("/api/permits/{id}/revoke", post(api::revoke))
+            .route(
+                "/api/permits/{id}/hold",
+                post(legal_hold::place).delete(legal_hold::lift),
+            ),
+        &[Role::Revocacion],
+        (true, false),
+    );
+    let assistance = guarded(
+        Router::new().route("/api/assisted", post(assisted::create)),
+        &[Role::Asistencia],
+        (false, true),
+    );
+    let administration = guarded(
+        Router::new()
+            .route("/api/operators", post(operators::create).get(operators::list))
+            .route("/api/operators/{id}", axum::routing::delete(operators::revoke)),
+        &[Role::Administracion],
+        (true, false),
+    );
     let routes = Router::new()
         .route("/", get(pages::landing))
         .route("/nuevo", get(pages::form))
@@ -83,8 +117,11 @@ pub fn router(ctx: Context, options: Options) -> Router {
         .route("/mis-permisos/datos.json", get(rights::download))
         .route("/mis-permisos/borrar", post(rights::erase))
         .merge(permit_requests)
-        .merge(operator)
+        .merge(lookups)
+        .merge(audit_trail)
+        .merge(changes)
         .merge(assistance)
+        .merge(administration)
         .merge(assets::routes())
         .merge(permit_web::openapi::routes(&openapi::document()))
         .with_state(state);

@@ -5,25 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::{TestApp, citizen, db_test};
 
-use crate::TOKEN;
 use crate::http::{ASSISTANCE, app};
-
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app
-        .http
-        .request(method, format!("{}{path}", app.url))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
+use crate::{TOKEN, send};
 
 async fn trail(app: &TestApp, query: &str) -> Value {
     let answer = send(app, reqwest::Method::GET, &format!("/api/audit{query}"), TOKEN, None).await;

@@ -1,0 +1,213 @@
+//! Named operators: tokens with one role each, made and revoked by *administración*,
+//! stored as digests, expiring; every route admits only its roles, and the audit log
+//! names the operator.
+
+use jiff::SignedDuration;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::{TestApp, citizen, db_test};
+
+use crate::http::app;
+use crate::{TOKEN, send};
+
+/// A new token for `name` in `role`, made with `by`; returns the token and its id.
+async fn token(app: &TestApp, by: &str, name: &str, role: &str) -> (String, String) {
+    let answer = send(
+        app,
+        Method::POST,
+        "/api/operators",
+        by,
+        Some(json!({ "name": name, "role": role })),
+    )
+    .await;
+    assert_eq!(answer.status(), StatusCode::CREATED);
+    let made: Value = answer.json().await.unwrap();
+    assert_eq!(made["name"], name);
+    (
+        made["token"].as_str().unwrap().to_owned(),
+        made["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn issued(app: &TestApp, n: u32) -> String {
+    let answer = app
+        .http
+        .post(format!("{}/api/create", app.url))
+        .json(&citizen(n, "compras"))
+        .send()
+        .await
+        .unwrap();
+    answer.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
+}
+
+#[db_test]
+async fn each_route_admits_only_its_roles_and_the_audit_log_names_the_operator() {
+    let app = app().await;
+    let (admin, _) = token(&app, TOKEN, "Tte. C. Vidal, Jefatura de Informática", "administración").await;
+    let (lookup, _) = token(&app, &admin, "Cabo 1° M. Pérez, Fiscalía", "consulta").await;
+    let (revoker, _) = token(&app, &admin, "Sgto. A. Díaz, 33ª Comisaría", "revocación").await;
+    let (counter, _) = token(&app, &admin, "Cabo R. Soto, 33ª Comisaría", "asistencia").await;
+    let id = issued(&app, 1).await;
+    let revoke = format!("/api/permits/{id}/revoke");
+    let hold = format!("/api/permits/{id}/hold");
+    let reason = json!({ "reason": "RIT 1234-2026" });
+
+    let status = |method: Method, path: &str, token: &str, body: Option<Value>| {
+        let (app, path, token) = (&app, path.to_owned(), token.to_owned());
+        async move { send(app, method, &path, &token, body).await.status() }
+    };
+    assert_eq!(status(Method::GET, "/api/all", &lookup, None).await, StatusCode::OK);
+    assert_eq!(
+        status(Method::POST, &revoke, &lookup, None).await,
+        StatusCode::FORBIDDEN,
+        "consulta cannot revoke"
+    );
+    assert_eq!(
+        status(Method::POST, &hold, &lookup, Some(reason.clone())).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(Method::GET, "/api/all", &revoker, None).await,
+        StatusCode::FORBIDDEN,
+        "revocación reads no list"
+    );
+    assert_eq!(
+        status(Method::POST, &hold, &revoker, Some(reason)).await,
+        StatusCode::OK
+    );
+    assert_eq!(status(Method::POST, &revoke, &revoker, None).await, StatusCode::OK);
+    assert_eq!(
+        status(Method::GET, "/api/all", &admin, None).await,
+        StatusCode::FORBIDDEN,
+        "no role implies another"
+    );
+    assert_eq!(
+        status(Method::POST, "/api/operators", &lookup, Some(json!({}))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(Method::GET, "/api/audit", &counter, None).await,
+        StatusCode::FORBIDDEN
+    );
+    let mut body = serde_json::to_value(citizen(2, "compras")).unwrap();
+    body["operator"] = json!("Cabo R. Soto");
+    assert_eq!(
+        status(Method::POST, "/api/assisted", &counter, Some(body.clone())).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        status(Method::POST, "/api/assisted", &lookup, Some(body)).await,
+        StatusCode::FORBIDDEN
+    );
+
+    let trail: Value = send(&app, Method::GET, &format!("/api/audit?permit={id}"), &admin, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let who: Vec<(&str, &str, &str)> = trail["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["operator"].as_str().unwrap(),
+                e["role"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        who,
+        [
+            ("read_audit", "Tte. C. Vidal, Jefatura de Informática", "administracion"),
+            ("revoke_permit", "Sgto. A. Díaz, 33ª Comisaría", "revocacion"),
+            ("place_hold", "Sgto. A. Díaz, 33ª Comisaría", "revocacion"),
+        ],
+        "refused attempts change nothing and are not entries; the named operator is"
+    );
+}
+
+#[db_test]
+async fn tokens_are_listed_without_secrets_and_stop_working_when_revoked_or_expired() {
+    let app = app().await;
+    let (lookup, id) = token(&app, TOKEN, "Cabo 1° M. Pérez", "consulta").await;
+    assert!(lookup.starts_with(&format!("pmt_{id}_")), "{lookup}");
+    let listed = send(&app, Method::GET, "/api/operators", TOKEN, None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listed.contains(&id) && !listed.contains(&lookup[16..]),
+        "the id, never the secret: {listed}"
+    );
+    let record = &serde_json::from_str::<Value>(&listed).unwrap()["tokens"][0];
+    assert_eq!(record["created_by"], "ADMIN_TOKEN");
+    assert_eq!(record["role"], "consulta");
+    assert!(record.get("digest").is_none());
+
+    let forged = format!("{}{}", &lookup[..16], "A".repeat(43));
+    assert_eq!(
+        send(&app, Method::GET, "/api/all", &forged, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(&app, Method::GET, "/api/all", &lookup, None).await.status(),
+        StatusCode::OK
+    );
+    let revoked = send(&app, Method::DELETE, &format!("/api/operators/{id}"), TOKEN, None).await;
+    assert_eq!(revoked.status(), StatusCode::OK);
+    assert!(revoked.json::<Value>().await.unwrap()["revoked_at"].is_string());
+    assert_eq!(
+        send(&app, Method::GET, "/api/all", &lookup, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let unknown = send(&app, Method::DELETE, "/api/operators/AAAAAAAAAAA", TOKEN, None).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    let short = send(
+        &app,
+        Method::POST,
+        "/api/operators",
+        TOKEN,
+        Some(json!({ "name": "Cabo 1° M. Pérez", "role": "consulta", "days": 1 })),
+    )
+    .await;
+    let short = short.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        send(&app, Method::GET, "/api/all", &short, None).await.status(),
+        StatusCode::OK
+    );
+    app.clock.advance(SignedDuration::from_hours(24));
+    assert_eq!(
+        send(&app, Method::GET, "/api/all", &short, None).await.status(),
+        StatusCode::UNAUTHORIZED,
+        "expired"
+    );
+}
+
+#[db_test]
+async fn a_token_request_names_each_wrong_field() {
+    let app = app().await;
+    let refused = send(
+        &app,
+        Method::POST,
+        "/api/operators",
+        TOKEN,
+        Some(json!({ "name": "x", "role": "superusuario", "days": 400 })),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = refused.json().await.unwrap();
+    for field in ["name", "role", "days"] {
+        assert!(body["errors"][field].is_string(), "{field}: {body}");
+    }
+    let missing = send(&app, Method::POST, "/api/operators", TOKEN, Some(json!({}))).await;
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["errors"]["name"], "este campo es obligatorio");
+    assert_eq!(body["errors"]["role"], "este campo es obligatorio");
+}
