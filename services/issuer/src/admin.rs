@@ -7,10 +7,9 @@ use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use permit_domain::{OperatorToken, Role};
 use permit_web::{AppError, ConfigError};
 use subtle::ConstantTimeEq;
-
-use permit_domain::{OperatorToken, Role};
 
 use crate::IssuerState;
 use crate::audit::Acting;
