@@ -116,9 +116,52 @@ impl Operator {
     }
 }
 
+/// Why an operator looks a citizen up: the request behind it, e.g. a prosecutor's order
+/// by its number (`Oficio 1234-2026, Fiscalía Local de Ñuñoa`); 3–200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason(String);
+
+impl Reason {
+    pub fn parse(input: &str) -> Result<Reason, FieldError> {
+        clean(input, 3, 200, |_| true, "").map(Reason)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The judicial case a look-up answers (`RIT 1234-2026`, `RUC 2600123456-7`); up to 60
+/// characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseNumber(String);
+
+impl CaseNumber {
+    pub fn parse(input: &str) -> Result<CaseNumber, FieldError> {
+        clean(input, 3, 60, |_| true, "").map(CaseNumber)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reason_and_a_case_number_are_short_lines_of_text() {
+        assert_eq!(
+            Reason::parse("  Oficio 12,  Fiscalía ").unwrap().as_str(),
+            "Oficio 12, Fiscalía"
+        );
+        assert_eq!(Reason::parse(""), Err(FieldError::Required));
+        assert_eq!(Reason::parse(&"x".repeat(201)), Err(FieldError::TooLong(200)));
+        assert!(Reason::parse("Oficio\n12").is_err());
+        assert_eq!(CaseNumber::parse("RIT 1234-2026").unwrap().as_str(), "RIT 1234-2026");
+        assert_eq!(CaseNumber::parse(&"1".repeat(61)), Err(FieldError::TooLong(60)));
+    }
 
     #[test]
     fn an_operator_is_named_in_3_to_100_characters_without_control_characters() {

@@ -14,7 +14,7 @@ mod rules;
 mod rut;
 
 pub use calendar::{day, day_and_time, time_of_day};
-pub use citizen::{Address, Comuna, Name, Operator};
+pub use citizen::{Address, CaseNumber, Comuna, Name, Operator, Reason};
 pub use clock::{Clock, SystemClock};
 pub use error::{FieldError, FieldErrors};
 pub use motive::Motive;

@@ -21,6 +21,8 @@ use crate::{Store, StoreError};
 pub enum AuditAction {
     /// Listed a page of permits, with every holder's personal data.
     ListPermits,
+    /// Looked up a citizen's permits by their RUT.
+    SearchByRut,
     RevokePermit,
     PlaceHold,
     LiftHold,
@@ -34,8 +36,9 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 10] = [
         AuditAction::ListPermits,
+        AuditAction::SearchByRut,
         AuditAction::RevokePermit,
         AuditAction::PlaceHold,
         AuditAction::LiftHold,
@@ -49,6 +52,7 @@ impl AuditAction {
     pub fn code(self) -> &'static str {
         match self {
             AuditAction::ListPermits => "list_permits",
+            AuditAction::SearchByRut => "search_by_rut",
             AuditAction::RevokePermit => "revoke_permit",
             AuditAction::PlaceHold => "place_hold",
             AuditAction::LiftHold => "lift_hold",

@@ -124,7 +124,7 @@ pub struct AuditParams {
     permit: Option<String>,
     /// Only this operator's entries.
     operator: Option<String>,
-    /// Only this action: `list_permits`, `revoke_permit`, `place_hold`, `lift_hold`,
+    /// Only this action: `list_permits`, `search_by_rut`, `revoke_permit`, `place_hold`, `lift_hold`,
     /// `assisted_issue`, `read_audit`, `create_operator_token`, `list_operator_tokens`,
     /// `revoke_operator_token`.
     action: Option<String>,

@@ -16,6 +16,7 @@ mod pages;
 mod qr;
 mod retention;
 mod rights;
+mod search;
 mod sign_in;
 
 use axum::Router;
@@ -75,7 +76,9 @@ pub fn router(ctx: Context, options: Options) -> Router {
         routes.route_layer(from_fn_with_state((state.clone(), admits), admin::guard))
     };
     let lookups = guarded(
-        Router::new().route("/api/all", get(api::all)),
+        Router::new()
+            .route("/api/all", get(api::all))
+            .route("/api/permits", get(search::by_rut)),
         &[Role::Consulta],
         (true, false),
     );

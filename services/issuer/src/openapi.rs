@@ -5,7 +5,7 @@ use permit_web::openapi::{ErrorBody, add_shared_errors, enumerate};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, assisted, audit, legal_hold, operators};
+use crate::{api, assisted, audit, legal_hold, operators, search};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +15,7 @@ use crate::{api, assisted, audit, legal_hold, operators};
                        body: a stable `code`, a Spanish `message` and, for `invalid_fields`, \
                        what is wrong with each field."
     ),
-    paths(api::create, api::all, api::revoke, audit::trail, legal_hold::place, legal_hold::lift, assisted::create, operators::create, operators::list, operators::revoke),
+    paths(api::create, api::all, search::by_rut, api::revoke, audit::trail, legal_hold::place, legal_hold::lift, assisted::create, operators::create, operators::list, operators::revoke),
     components(schemas(ErrorBody)),
     modifiers(&FromTheDomain),
     tags(

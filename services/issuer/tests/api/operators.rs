@@ -211,3 +211,70 @@ async fn a_token_request_names_each_wrong_field() {
     assert_eq!(body["errors"]["name"], "este campo es obligatorio");
     assert_eq!(body["errors"]["role"], "este campo es obligatorio");
 }
+
+#[db_test]
+async fn a_citizen_is_looked_up_by_rut_only_with_a_reason_and_the_look_is_recorded() {
+    let app = app().await;
+    let (lookup, _) = token(&app, TOKEN, "Cabo 1° M. Pérez, Fiscalía", "consulta").await;
+    let (revoker, _) = token(&app, TOKEN, "Sgto. A. Díaz", "revocacion").await;
+    let mine = [issued(&app, 1).await];
+    issued(&app, 2).await;
+    let rut = citizen(1, "compras").rut;
+    // A RUT's digits, dots and hyphen need no escaping in a query.
+    let query = |extra: &str| format!("/api/permits?rut={rut}{extra}");
+
+    let found = send(
+        &app,
+        Method::GET,
+        &query("&reason=Oficio%2012-2026&case=RIT%2034-2026"),
+        &lookup,
+        None,
+    )
+    .await;
+    assert_eq!(found.status(), StatusCode::OK);
+    let found: Value = found.json().await.unwrap();
+    let ids: Vec<&str> = found["permits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, mine, "the citizen's permits and no one else's");
+    assert!(found["permits"][0]["address"].is_string(), "the full record");
+
+    let refused = send(&app, Method::GET, &query(""), &lookup, None).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["errors"]["reason"], "este campo es obligatorio",
+        "no look without a reason: {body}"
+    );
+    let bad = send(
+        &app,
+        Method::GET,
+        "/api/permits?rut=12.345.678-0&reason=ok%20ok",
+        &lookup,
+        None,
+    )
+    .await;
+    assert!(bad.json::<Value>().await.unwrap()["errors"]["rut"].is_string());
+    let other_role = send(&app, Method::GET, &query("&reason=Oficio%2012-2026"), &revoker, None).await;
+    assert_eq!(other_role.status(), StatusCode::FORBIDDEN);
+
+    let trail: Value = send(&app, Method::GET, "/api/audit?action=search_by_rut", TOKEN, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = trail["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "only the look that was answered: {trail}");
+    assert_eq!(entries[0]["operator"], "Cabo 1° M. Pérez, Fiscalía");
+    assert_eq!(entries[0]["reason"], "Oficio 12-2026");
+    let detail = entries[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("citizen ") && detail.ends_with(", case RIT 34-2026"),
+        "{detail}"
+    );
+    let digits: String = rut.chars().filter(char::is_ascii_digit).collect();
+    assert!(!detail.contains(&digits[..6]), "the RUT as a digest only: {detail}");
+}

@@ -1,0 +1,88 @@
+//! A citizen's permits looked up by RUT, the way the real system answered judicial
+//! requests: only with a stated reason (and the case, where there is one), by the
+//! *consulta* role, each look recorded in the audit log with the RUT as a keyed digest.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use permit_domain::{CaseNumber, FieldErrors, Reason, Rut};
+use permit_store::AuditAction;
+use permit_web::AppError;
+use permit_web::openapi::ErrorBody;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::IssuerState;
+use crate::api::{PermitView, Viewer};
+use crate::audit::Acting;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// The citizen's RUT, with or without dots.
+    #[param(required = true, example = "12.345.678-5")]
+    rut: Option<String>,
+    /// Why: the request behind the look-up, 3–200 characters.
+    #[param(required = true, example = "Oficio 1234-2026, Fiscalía Local de Ñuñoa")]
+    reason: Option<String>,
+    /// The judicial case it answers, 3–60 characters, where there is one.
+    #[param(example = "RIT 1234-2026")]
+    case: Option<String>,
+}
+
+/// A citizen's permits, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct SearchResult {
+    permits: Vec<PermitView>,
+}
+
+/// Every permit held under a RUT (at most 200, newest first), with the holder's data.
+#[utoipa::path(
+    get,
+    path = "/api/permits",
+    tag = "operator",
+    params(SearchParams),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The citizen's permits (none is an empty list).", body = SearchResult),
+        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
+        (status = 422, description = "`rut`, `reason` or `case` wrong (`invalid_fields`).", body = ErrorBody),
+    ),
+)]
+pub async fn by_rut(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<SearchResult>, AppError> {
+    let mut errors = FieldErrors::new();
+    let rut = Rut::parse(params.rut.as_deref().unwrap_or_default()).map_err(|e| errors.insert("rut", e));
+    let reason = Reason::parse(params.reason.as_deref().unwrap_or_default()).map_err(|e| errors.insert("reason", e));
+    let case = match params.case.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(text) => CaseNumber::parse(text).map(Some).map_err(|e| errors.insert("case", e)),
+    };
+    let (Ok(rut), Ok(reason), Ok(case)) = (rut, reason, case) else {
+        return Err(AppError::Invalid(errors));
+    };
+    let citizen = state.options.privacy.digest("audit", &rut.canonical());
+    let detail = match &case {
+        Some(case) => format!("citizen {citizen}, case {}", case.as_str()),
+        None => format!("citizen {citizen}"),
+    };
+    acting
+        .record(
+            &state,
+            AuditAction::SearchByRut,
+            None,
+            Some(reason.as_str()),
+            Some(detail),
+        )
+        .await?;
+    let permits = state.ctx.store.permits_held_by(&rut).await?;
+    Ok(Json(SearchResult {
+        permits: permits
+            .iter()
+            .map(|p| PermitView::of(&state, p, Viewer::Operator))
+            .collect(),
+    }))
+}
