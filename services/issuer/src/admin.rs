@@ -63,8 +63,8 @@ pub struct Admits {
 /// What it admits acts as `Acting`, which the handlers record in the audit log.
 pub async fn guard(State((state, admits)): State<(IssuerState, Admits)>, mut request: Request, next: Next) -> Response {
     match authorise(&state, admits, request.headers()).await {
-        Ok((operator, role)) => {
-            Acting::set(&mut request, &operator, role);
+        Ok((operator, role, shared)) => {
+            Acting::set(&mut request, &operator, role, shared);
             next.run(request).await
         }
         Err(refused) => refused.into_response(),
@@ -75,7 +75,7 @@ async fn authorise(
     state: &IssuerState,
     admits: Admits,
     headers: &HeaderMap,
-) -> Result<(String, &'static str), AppError> {
+) -> Result<(String, &'static str, bool), AppError> {
     let presented = bearer(headers);
     if let Some(token) = OperatorToken::parse(presented) {
         let account = state.ctx.store.operator_token(token.id()).await?;
@@ -87,7 +87,7 @@ async fn authorise(
         if !admits.roles.contains(&account.role) {
             return Err(Forbidden.into());
         }
-        return Ok((account.name.as_str().to_owned(), account.role.code()));
+        return Ok((account.name.as_str().to_owned(), account.role.code(), false));
     }
     let shared = [
         (admits.admin_token, &state.options.admin, "ADMIN_TOKEN", "operador"),
@@ -100,7 +100,7 @@ async fn authorise(
     ];
     for (admitted, token, credential, role) in shared {
         if admitted && token.as_ref().is_some_and(|t| t.matches(presented)) {
-            return Ok((credential.to_owned(), role));
+            return Ok((credential.to_owned(), role, true));
         }
     }
     Err(Unauthorized.into())

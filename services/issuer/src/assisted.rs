@@ -43,12 +43,17 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<PermitView>), AppError> {
     let (form, operator) = assisted_permit(&headers, &body)?;
-    // Recorded under the name the counter's staff gave, the citizen by a keyed digest of
-    // their RUT (an auditor holding the RUT can find the entry). A RUT that does not parse
-    // is refused by the issue below, so nothing is issued unrecorded.
+    // Recorded under the token's holder (with a shared token, the name the staff gave),
+    // the citizen by a keyed digest of their RUT (an auditor holding the RUT can find the
+    // entry). A RUT that does not parse is refused by the issue below, so nothing is
+    // issued unrecorded.
     if let Ok(rut) = Rut::parse(&form.rut) {
         let citizen = state.options.privacy.digest("audit", &rut.canonical());
-        let detail = format!("citizen {citizen}, credential {}", acting.operator);
+        let detail = format!(
+            "citizen {citizen}, credential {}, stated by {}",
+            acting.operator,
+            operator.as_str()
+        );
         acting
             .as_named(operator.as_str())
             .record(&state, AuditAction::AssistedIssue, None, None, Some(detail))

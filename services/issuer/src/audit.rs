@@ -30,13 +30,16 @@ const DEFAULT_PAGE: u32 = 50;
 pub struct Acting {
     pub operator: String,
     pub role: &'static str,
+    /// Whether the credential is a shared one (`ADMIN_TOKEN`, `ASSISTANCE_TOKEN`), which
+    /// names no person.
+    pub shared: bool,
     client: Option<String>,
 }
 
 impl Acting {
-    /// Set on `request` by a guard that accepted it under `role`. Until operators have names
-    /// of their own (issue 27), the operator is the credential: the variable it came from.
-    pub fn set(request: &mut Request, operator: &str, role: &'static str) {
+    /// Set on `request` by a guard that accepted it under `role`: the operator is the
+    /// token's holder, or for a shared credential the variable it came from.
+    pub fn set(request: &mut Request, operator: &str, role: &'static str, shared: bool) {
         let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let forwarded = request
             .headers()
@@ -56,17 +59,23 @@ impl Acting {
         let acting = Acting {
             operator: operator.to_owned(),
             role,
+            shared,
             client,
         };
         request.extensions_mut().insert(acting);
     }
 
-    /// The same credential and client, acting for the person `name` (the counter's staff
-    /// name themselves on each issue).
+    /// Who to record when the person says who they are (the counter's staff name
+    /// themselves on each issue): a named token's holder stays who acted, a shared
+    /// credential takes the stated name.
     pub fn as_named(&self, name: &str) -> Acting {
-        Acting {
-            operator: name.to_owned(),
-            ..self.clone()
+        if self.shared {
+            Acting {
+                operator: name.to_owned(),
+                ..self.clone()
+            }
+        } else {
+            self.clone()
         }
     }
 

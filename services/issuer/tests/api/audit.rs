@@ -152,7 +152,8 @@ async fn an_assisted_issue_is_recorded_under_the_staff_name_with_the_citizen_as_
     let detail = entry["detail"].as_str().unwrap();
     let digits: String = form.rut.chars().filter(char::is_ascii_digit).collect();
     assert!(
-        detail.starts_with("citizen ") && detail.ends_with("credential ASSISTANCE_TOKEN"),
+        detail.starts_with("citizen ")
+            && detail.ends_with("credential ASSISTANCE_TOKEN, stated by Sgto. 2° R. Soto, 33ª Comisaría Ñuñoa"),
         "{detail}"
     );
     assert!(!detail.contains(&digits[..6]), "no RUT in the entry: {detail}");

@@ -100,6 +100,16 @@ async fn each_route_admits_only_its_roles_and_the_audit_log_names_the_operator()
         StatusCode::FORBIDDEN
     );
 
+    let issues: Value = send(&app, Method::GET, "/api/audit?action=assisted_issue", &admin, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        issues["entries"][0]["operator"], "Cabo R. Soto, 33ª Comisaría",
+        "a named token's holder, whatever name the body states"
+    );
+
     let trail: Value = send(&app, Method::GET, &format!("/api/audit?permit={id}"), &admin, None)
         .await
         .json()
