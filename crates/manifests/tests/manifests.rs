@@ -454,21 +454,7 @@ fn production_signs_citizens_in_and_the_kind_overlays_say_they_are_demonstration
     for overlay in OVERLAYS {
         let m = Manifests::render_overlay(overlay);
         let config = m.services_config();
-        let issuer = m
-            .all::<Deployment>("Deployment")
-            .into_iter()
-            .find(|d| d.metadata.name.as_deref() == Some("issuer"))
-            .expect("the issuer");
-        let env = issuer
-            .spec
-            .unwrap()
-            .template
-            .spec
-            .unwrap()
-            .containers
-            .remove(0)
-            .env
-            .unwrap_or_default();
+        let env = env_of(&m, "issuer");
         let secret = env
             .iter()
             .find(|v| v.name == "OIDC_CLIENT_SECRET")
@@ -495,21 +481,7 @@ fn each_service_connects_to_the_database_as_its_own_user() {
     for overlay in OVERLAYS {
         let m = Manifests::render_overlay(overlay);
         let user_of = |name: &str| {
-            let deployment = m
-                .all::<Deployment>("Deployment")
-                .into_iter()
-                .find(|d| d.metadata.name.as_deref() == Some(name))
-                .expect(name);
-            let env = deployment
-                .spec
-                .unwrap()
-                .template
-                .spec
-                .unwrap()
-                .containers
-                .remove(0)
-                .env
-                .unwrap_or_default();
+            let env = env_of(&m, name);
             let uri = env
                 .iter()
                 .find(|v| v.name == "MONGODB_URI")
@@ -538,4 +510,23 @@ fn each_service_connects_to_the_database_as_its_own_user() {
         assert_eq!(user_of("validator"), validator, "{overlay}");
         assert_eq!(user_of("issuer"), issuer, "{overlay}");
     }
+}
+
+/// The `env` of a Deployment's first container.
+fn env_of(m: &Manifests, name: &str) -> Vec<k8s_openapi::api::core::v1::EnvVar> {
+    let deployment = m
+        .all::<Deployment>("Deployment")
+        .into_iter()
+        .find(|d| d.metadata.name.as_deref() == Some(name))
+        .expect(name);
+    deployment
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .containers
+        .remove(0)
+        .env
+        .unwrap_or_default()
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use testkit::{TestApp, citizen, db_test};
 
 use crate::http::{ASSISTANCE, app};
-use crate::{TOKEN, send};
+use crate::{TOKEN, issued, send};
 
 async fn trail(app: &TestApp, query: &str) -> Value {
     let answer = send(app, reqwest::Method::GET, &format!("/api/audit{query}"), TOKEN, None).await;
@@ -21,18 +21,6 @@ fn actions(page: &Value) -> Vec<&str> {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect()
-}
-
-async fn issued(app: &TestApp, n: u32) -> String {
-    let answer = app
-        .http
-        .post(format!("{}/api/create", app.url))
-        .json(&citizen(n, "compras"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), StatusCode::CREATED);
-    answer.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 #[db_test]

@@ -21,6 +21,22 @@ async fn send(
     request.send().await.unwrap()
 }
 
+/// A permit issued through the API for test citizen `n`; its id.
+async fn issued(app: &testkit::TestApp, n: u32) -> String {
+    let answer = app
+        .http
+        .post(format!("{}/api/create", app.url))
+        .json(&testkit::citizen(n, "compras"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), reqwest::StatusCode::CREATED);
+    answer.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 mod audit;
 mod crash;
 mod http;

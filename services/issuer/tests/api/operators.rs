@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use testkit::{TestApp, citizen, db_test};
 
 use crate::http::app;
-use crate::{TOKEN, send};
+use crate::{TOKEN, issued, send};
 
 /// A new token for `name` in `role`, made with `by`; returns the token and its id.
 async fn token(app: &TestApp, by: &str, name: &str, role: &str) -> (String, String) {
@@ -27,17 +27,6 @@ async fn token(app: &TestApp, by: &str, name: &str, role: &str) -> (String, Stri
         made["token"].as_str().unwrap().to_owned(),
         made["id"].as_str().unwrap().to_owned(),
     )
-}
-
-async fn issued(app: &TestApp, n: u32) -> String {
-    let answer = app
-        .http
-        .post(format!("{}/api/create", app.url))
-        .json(&citizen(n, "compras"))
-        .send()
-        .await
-        .unwrap();
-    answer.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
 }
 
 #[db_test]
