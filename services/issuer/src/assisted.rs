@@ -1,8 +1,8 @@
 //! Assisted issuance: the real system's fallback for a citizen without internet or
 //! ClaveÚnica. At a police station an operator checks their ID card and issues the permit
 //! in that name, with the same rules and the citizen's own weekly quota; the operator is
-//! recorded in the permit. Its own role (`ASSISTANCE_TOKEN`), a stand-in for the named
-//! operators and roles of the operators' issue.
+//! recorded in the permit. Role *asistencia* (a named token), or the counter's shared
+//! `ASSISTANCE_TOKEN`.
 
 use axum::Json;
 use axum::body::Bytes;

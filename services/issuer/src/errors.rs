@@ -186,6 +186,7 @@ mod tests {
             RateLimited { retry_after_secs: 1 }.into(),
             RateLimited { retry_after_secs: 7 }.into(),
             Unauthorized.into(),
+            Forbidden.into(),
             CrossSite.into(),
             SignInError::Required.into(),
             SignInError::Failed("state does not match".into()).into(),

@@ -26,9 +26,9 @@ pub struct Options {
     /// `PRIVACY_KEY` (required, 32 or more printable characters): keys the RUT pseudonyms of
     /// the quota ledger and the holders' links to their own permits.
     pub privacy: PrivacyKey,
-    /// `ADMIN_TOKEN`: without it the operator's endpoints do not exist.
+    /// `ADMIN_TOKEN`: the bootstrap credential; without it only named operator tokens open the operator routes.
     pub admin: Option<AdminToken>,
-    /// `ASSISTANCE_TOKEN`: without it assisted issuance (`POST /api/assisted`) does not exist.
+    /// `ASSISTANCE_TOKEN`: the counter's shared credential; without it only *asistencia* tokens issue at a counter.
     pub assistance: Option<AdminToken>,
     /// `CREATE_RATE_LIMIT` (`30/60`, or `off`) with `TRUSTED_PROXIES` and
     /// `CLIENT_IPV6_PREFIX` (64): permits a client may request per window, over the form and
