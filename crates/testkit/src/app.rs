@@ -2,8 +2,10 @@
 //! admin port, index creation, draining), with the clock the test moves and the context
 //! both run on.
 
-use axum::Router;
+use std::net::{Ipv4Addr, SocketAddr};
+
 use permit_domain::{Permit, Rules};
+use permit_web::app::Routers;
 use permit_web::{App, Context, Health};
 use reqwest::{Client, StatusCode};
 
@@ -14,6 +16,8 @@ pub struct TestApp {
     pub url: String,
     /// `http://127.0.0.1:<port>` of the probes and metrics.
     pub admin: String,
+    /// `http://127.0.0.1:<port>` of the operators' routes, for a router that has them.
+    operators: Option<String>,
     /// Follows no redirects, so a test sees them.
     pub http: Client,
     pub clock: ManualClock,
@@ -24,21 +28,32 @@ pub struct TestApp {
 impl TestApp {
     /// `router` over a fresh database with `rules`, the clock at Monday 30 November 2026,
     /// 10:00 in Santiago.
-    pub async fn start(rules: Rules, router: impl FnOnce(Context) -> Router) -> TestApp {
+    pub async fn start<R: Into<Routers>>(rules: Rules, router: impl FnOnce(Context) -> R) -> TestApp {
         let clock = ManualClock::at_santiago("2026-11-30T10:00");
         let ctx = context(&clock, rules).await;
         TestApp::serve(ctx, clock, router).await
     }
 
     /// `router` over `ctx`, which runs on `clock`.
-    pub async fn serve(ctx: Context, clock: ManualClock, router: impl FnOnce(Context) -> Router) -> TestApp {
-        let app = App::bind(ctx, &crate::listening())
+    pub async fn serve<R: Into<Routers>>(
+        ctx: Context,
+        clock: ManualClock,
+        router: impl FnOnce(Context) -> R,
+    ) -> TestApp {
+        let routers: Routers = router(ctx.clone()).into();
+        let mut app = App::bind(ctx, &crate::listening())
             .await
             .expect("two free loopback ports");
-        let (public, admin) = app.local_addrs().expect("bound addresses");
+        if routers.operators.is_some() {
+            let free = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            app = app.with_operator_port(free).await.expect("a free loopback port");
+        }
+        let addresses = app.local_addrs().expect("bound addresses");
         let (ctx, health) = (app.ctx().clone(), app.health().clone());
-        tokio::spawn(app.serve(router(ctx.clone()), std::future::pending()));
-        let (url, admin) = (format!("http://{public}"), format!("http://{admin}"));
+        tokio::spawn(app.serve(routers, std::future::pending()));
+        let url = format!("http://{}", addresses.public);
+        let admin = format!("http://{}", addresses.admin);
+        let operators = addresses.operators.map(|addr| format!("http://{addr}"));
         let http = Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -46,11 +61,17 @@ impl TestApp {
         TestApp {
             url,
             admin,
+            operators,
             http,
             clock,
             ctx,
             health,
         }
+    }
+
+    /// The operators' base URL; a test of a service without them has no business asking.
+    pub fn operators(&self) -> &str {
+        self.operators.as_deref().expect("a router with operator routes")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

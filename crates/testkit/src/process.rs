@@ -11,9 +11,11 @@ use tokio::net::TcpStream;
 
 pub struct ServiceProcess {
     child: Child,
-    /// `http://127.0.0.1:<port>` of the public and the admin listener.
+    /// `http://127.0.0.1:<port>` of the public and the admin listener, and of the
+    /// operators' for the issuer.
     pub public: String,
     pub admin: String,
+    pub operators: Option<String>,
     logs: Arc<Mutex<Vec<String>>>,
 }
 
@@ -25,6 +27,7 @@ impl ServiceProcess {
             .env_clear()
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env("ADMIN_ADDR", "127.0.0.1:0")
+            .env("OPERATOR_ADDR", "127.0.0.1:0")
             .env("PERMIT_SIGNING_KEY", crate::signing_key_pem())
             .env("PERMIT_PUBLIC_KEYS", crate::key_set().to_json())
             .env("PRIVACY_KEY", crate::privacy_key_text())
@@ -42,18 +45,20 @@ impl ServiceProcess {
                 if let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
                     && let (Some(public), Some(admin)) = (event["addr"].as_str(), event["admin_addr"].as_str())
                 {
-                    let _ = listening.send((public.to_owned(), admin.to_owned()));
+                    let operators = event["operator_addr"].as_str().map(|addr| format!("http://{addr}"));
+                    let _ = listening.send((public.to_owned(), admin.to_owned(), operators));
                 }
                 kept.lock().expect("log lock").push(line);
             }
         });
-        let (public, admin) = addresses
+        let (public, admin, operators) = addresses
             .recv_timeout(Duration::from_secs(30))
             .expect("the service logs its addresses within 30 s");
         ServiceProcess {
             child,
             public: format!("http://{public}"),
             admin: format!("http://{admin}"),
+            operators,
             logs,
         }
     }

@@ -1,6 +1,7 @@
 //! One wiring for both services, as their binaries and their tests run them: configuration
 //! → metrics and store → context → health and listeners → router → serving until a
-//! shutdown signal, then draining.
+//! shutdown signal, then draining. The issuer has a third port, for its operators' routes:
+//! what is not bound to the citizens' port cannot be reached through their entrance.
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,13 +20,38 @@ use crate::metrics::{Metrics, Service};
 use crate::serve;
 use crate::startup::StartupError;
 
-/// A service ready to serve: its handlers' context, its health, and both ports bound.
+/// A service ready to serve: its handlers' context, its health, and its ports bound.
 pub struct App {
     ctx: Context,
     health: Health,
     runtime: Runtime,
     public: TcpListener,
     admin: TcpListener,
+    operators: Option<TcpListener>,
+}
+
+/// What a service serves: the routes of its public port and, for the issuer, those of its
+/// operators' port.
+pub struct Routers {
+    pub public: Router,
+    pub operators: Option<Router>,
+}
+
+impl From<Router> for Routers {
+    fn from(public: Router) -> Routers {
+        Routers {
+            public,
+            operators: None,
+        }
+    }
+}
+
+/// Where an `App` listens, as bound (port 0 becomes a real port).
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses {
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+    pub operators: Option<SocketAddr>,
 }
 
 impl App {
@@ -68,16 +94,21 @@ impl App {
         let admin = listen("ADMIN_ADDR", config.runtime.admin_addr).await?;
         let health = Health::new(ctx.store.clone(), ctx.metrics.clone());
         ensure_indexes_in_background(ctx.store.clone(), health.clone());
-        let app = App {
+        Ok(App {
             ctx,
             health,
             runtime: config.runtime.clone(),
             public,
             admin,
-        };
-        let (public, admin) = app.local_addrs()?;
-        tracing::info!(addr = %public, admin_addr = %admin, "listening");
-        Ok(app)
+            operators: None,
+        })
+    }
+
+    /// Binds the operators' port (the issuer's `OPERATOR_ADDR`), served with
+    /// `Routers::operators`.
+    pub async fn with_operator_port(self, addr: SocketAddr) -> Result<App, StartupError> {
+        let operators = Some(listen("OPERATOR_ADDR", addr).await?);
+        Ok(App { operators, ..self })
     }
 
     pub fn ctx(&self) -> &Context {
@@ -88,15 +119,37 @@ impl App {
         &self.health
     }
 
-    /// The public and the admin address, as bound (port 0 becomes a real port).
-    pub fn local_addrs(&self) -> Result<(SocketAddr, SocketAddr), StartupError> {
+    pub fn local_addrs(&self) -> Result<Addresses, StartupError> {
         let local = |listener: &TcpListener| listener.local_addr().map_err(StartupError::Serve);
-        Ok((local(&self.public)?, local(&self.admin)?))
+        Ok(Addresses {
+            public: local(&self.public)?,
+            admin: local(&self.admin)?,
+            operators: self.operators.as_ref().map(local).transpose()?,
+        })
     }
 
-    /// Serves `router` and the probes until `shutdown` completes, then drains (see `serve`).
-    pub async fn serve(self, router: Router, shutdown: impl Future<Output = &'static str>) -> Result<(), StartupError> {
-        serve::serve(self.public, router, self.admin, self.health, &self.runtime, shutdown)
+    /// Serves `routers` and the probes until `shutdown` completes, then drains (see
+    /// `serve`). The operators' routes need the operators' port, and that port its routes.
+    pub async fn serve(
+        self,
+        routers: impl Into<Routers>,
+        shutdown: impl Future<Output = &'static str>,
+    ) -> Result<(), StartupError> {
+        let addresses = self.local_addrs()?;
+        let routers = routers.into();
+        let mut ports = vec![(self.public, routers.public)];
+        match (self.operators, routers.operators) {
+            (Some(listener), Some(router)) => ports.push((listener, router)),
+            (None, None) => {}
+            _ => return Err(StartupError::OperatorPort),
+        }
+        tracing::info!(
+            addr = %addresses.public,
+            admin_addr = %addresses.admin,
+            operator_addr = addresses.operators.map(|a| a.to_string()),
+            "listening"
+        );
+        serve::serve(ports, self.admin, self.health, &self.runtime, shutdown)
             .await
             .map_err(StartupError::Serve)
     }

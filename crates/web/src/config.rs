@@ -18,6 +18,8 @@ pub const REQUIRED_VARIABLES: [&str; 3] = [MONGODB_URI, ISSUER_PUBLIC_URL, VALID
 pub const DEFAULT_PUBLIC_PORT: u16 = 8080;
 /// The probes and metrics port when `ADMIN_ADDR` is not set.
 pub const DEFAULT_ADMIN_PORT: u16 = 9090;
+/// The issuer's operators' port when `OPERATOR_ADDR` is not set.
+pub const DEFAULT_OPERATOR_PORT: u16 = 8081;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{variable}: {problem}")]

@@ -26,11 +26,10 @@ use tower::ServiceExt;
 use crate::config::{Connections, Runtime};
 use crate::health::Health;
 
-/// Serves `app` on `public` and the probes on `admin` until `shutdown` completes (in a
-/// binary, `shutdown_requested`), then drains as described above.
+/// Serves each of `ports` with its router and the probes on `admin` until `shutdown`
+/// completes (in a binary, `shutdown_requested`), then drains as described above.
 pub async fn serve(
-    public: TcpListener,
-    app: Router,
+    ports: Vec<(TcpListener, Router)>,
     admin: TcpListener,
     health: Health,
     runtime: &Runtime,
@@ -40,15 +39,28 @@ pub async fn serve(
     let until_stopped = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let app = app.layer(middleware::from_fn_with_state(health.clone(), close_while_draining));
-    let public = serve_connections(public, app, runtime.connections, until_stopped(stopped.clone()));
-    let admin = serve_connections(
+    let mut servers = tokio::task::JoinSet::new();
+    for (listener, app) in ports {
+        let app = app.layer(middleware::from_fn_with_state(health.clone(), close_while_draining));
+        servers.spawn(serve_connections(
+            listener,
+            app,
+            runtime.connections,
+            until_stopped(stopped.clone()),
+        ));
+    }
+    servers.spawn(serve_connections(
         admin,
         health.clone().router(),
         runtime.connections,
         until_stopped(stopped),
-    );
-    let mut servers = tokio::spawn(async move { tokio::try_join!(public, admin) });
+    ));
+    let mut servers = tokio::spawn(async move {
+        while let Some(finished) = servers.join_next().await {
+            finished.map_err(io::Error::other)??;
+        }
+        Ok::<(), io::Error>(())
+    });
 
     tokio::select! {
         finished = &mut servers => {

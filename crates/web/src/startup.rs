@@ -23,6 +23,9 @@ pub enum StartupError {
         addr: SocketAddr,
         source: io::Error,
     },
+    /// A wiring mistake, not a setting: operator routes without their port or the reverse.
+    #[error("the operators' routes and the operators' port (OPERATOR_ADDR) go together")]
+    OperatorPort,
     #[error("serving failed: {0}")]
     Serve(#[source] io::Error),
 }

@@ -1,4 +1,5 @@
-//! The issuer: `formulario.<domain>`.
+//! The issuer: `formulario.<domain>` for citizens and, on a port of its own,
+//! `operadores.<domain>` for operators.
 
 mod admin;
 mod api;
@@ -26,6 +27,7 @@ use permit_domain::Role;
 use permit_token::PermitClaims;
 
 use crate::admin::Admits;
+use permit_web::app::Routers;
 use permit_web::{Context, assets, harden};
 
 pub use admin::AdminToken;
@@ -53,10 +55,12 @@ impl IssuerState {
     }
 }
 
-/// Every route of the issuer, with the shared protections around them. The guards are
-/// route layers on sub-routers, so a route added to one cannot forget its guard: permit
-/// requests go through the per-client limit, operator routes through the role check.
-pub fn router(ctx: Context, options: Options) -> Router {
+/// Every route of the issuer, with the shared protections around them: the citizens' on
+/// the public port, the operators' on the operators' port (`OPERATOR_ADDR`), so no path
+/// list in an Ingress decides who reaches them. The guards are route layers on
+/// sub-routers, so a route added to one cannot forget its guard: permit requests go
+/// through the per-client limit, operator routes through the role check.
+pub fn router(ctx: Context, options: Options) -> Routers {
     let (metrics, limits) = (ctx.metrics.clone(), ctx.limits);
     let state = IssuerState { ctx, options };
     let mut permit_requests = Router::new()
@@ -109,7 +113,7 @@ pub fn router(ctx: Context, options: Options) -> Router {
         &[Role::Administracion],
         (true, false),
     );
-    let routes = Router::new()
+    let citizens = Router::new()
         .route("/", get(pages::landing))
         .route("/nuevo", get(pages::form))
         .route("/permiso/{id}", get(pages::permit))
@@ -120,13 +124,19 @@ pub fn router(ctx: Context, options: Options) -> Router {
         .route("/mis-permisos/datos.json", get(rights::download))
         .route("/mis-permisos/borrar", post(rights::erase))
         .merge(permit_requests)
+        .merge(assets::routes())
+        .merge(permit_web::openapi::routes(&openapi::citizens()))
+        .with_state(state.clone());
+    let operators = Router::new()
         .merge(lookups)
         .merge(audit_trail)
         .merge(changes)
         .merge(assistance)
         .merge(administration)
-        .merge(assets::routes())
-        .merge(permit_web::openapi::routes(&openapi::document()))
+        .merge(permit_web::openapi::routes(&openapi::operators()))
         .with_state(state);
-    harden(routes, metrics, limits)
+    Routers {
+        public: harden(citizens, metrics.clone(), limits),
+        operators: Some(harden(operators, metrics, limits)),
+    }
 }

@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), StartupError> {
     let app = App::from_env(Service::Issuer).await?;
     let options = Options::from_env()?;
+    let app = app.with_operator_port(options.operator_addr).await?;
     match &options.create_limit {
         Some(limiter) => limiter.log(),
         None => tracing::info!("no per-client limit on permit requests (CREATE_RATE_LIMIT=off)"),
@@ -22,6 +23,6 @@ async fn run() -> Result<(), StartupError> {
     options
         .retention
         .sweep_in_background(ctx.store.clone(), ctx.clock.clone());
-    let router = issuer::router(ctx, options);
-    app.serve(router, serve::shutdown_requested()).await
+    app.serve(issuer::router(ctx, options), serve::shutdown_requested())
+        .await
 }

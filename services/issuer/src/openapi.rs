@@ -7,6 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::{api, assisted, audit, legal_hold, operators, search};
 
+/// The citizens' port: `formulario.<domain>`.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -15,18 +16,34 @@ use crate::{api, assisted, audit, legal_hold, operators, search};
                        body: a stable `code`, a Spanish `message` and, for `invalid_fields`, \
                        what is wrong with each field."
     ),
-    paths(api::create, api::all, search::by_rut, api::revoke, audit::trail, legal_hold::place, legal_hold::lift, assisted::create, operators::create, operators::list, operators::revoke),
+    paths(api::create),
     components(schemas(ErrorBody)),
     modifiers(&FromTheDomain),
+    tags((name = "permits", description = "For citizens' clients."))
+)]
+struct Citizens;
+
+/// The operators' port: `operadores.<domain>`, never routed from the citizens' hosts.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Permisos temporales: operadores",
+        description = "Looks up, revokes and holds permits, issues at a counter and manages \
+                       operator tokens (operadores.<domain>). Every call needs a named operator \
+                       token of the route's role and is written to the audit log first. Errors \
+                       share the citizens' body."
+    ),
+    paths(api::all, search::by_rut, api::revoke, audit::trail, legal_hold::place, legal_hold::lift, assisted::create, operators::create, operators::list, operators::revoke),
+    components(schemas(ErrorBody)),
+    modifiers(&FromTheDomain, &TokenSchemes),
     tags(
-        (name = "permits", description = "For citizens' clients."),
-        (name = "operator", description = "For operators, with the bearer token `ADMIN_TOKEN`."),
-        (name = "assistance", description = "For the staff of a counter, with the bearer token `ASSISTANCE_TOKEN`.")
+        (name = "operator", description = "For operators, with a named token of the route's role (or the bootstrap `ADMIN_TOKEN`)."),
+        (name = "assistance", description = "For the staff of a counter, with an *asistencia* token or `ASSISTANCE_TOKEN`.")
     )
 )]
-struct Document;
+struct Operators;
 
-/// What the macros cannot know: the domain's lists, the shared errors, the token scheme.
+/// What the macros cannot know: the domain's lists and the shared errors.
 struct FromTheDomain;
 
 impl Modify for FromTheDomain {
@@ -35,6 +52,14 @@ impl Modify for FromTheDomain {
         enumerate(doc, "PermitView", "status", Status::ALL.map(Status::code));
         enumerate(doc, "MotiveView", "code", Motive::all().map(Motive::code));
         enumerate(doc, "CreatePermit", "motive", Motive::all().map(Motive::code));
+    }
+}
+
+/// The operators' bearer tokens.
+struct TokenSchemes;
+
+impl Modify for TokenSchemes {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = doc.components.as_mut() {
             for scheme in ["admin_token", "assistance_token"] {
                 components.add_security_scheme(
@@ -46,6 +71,10 @@ impl Modify for FromTheDomain {
     }
 }
 
-pub fn document() -> utoipa::openapi::OpenApi {
-    Document::openapi()
+pub fn citizens() -> utoipa::openapi::OpenApi {
+    Citizens::openapi()
+}
+
+pub fn operators() -> utoipa::openapi::OpenApi {
+    Operators::openapi()
 }

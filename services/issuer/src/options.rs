@@ -1,11 +1,12 @@
 //! What only the issuer reads from the environment, beside the shared `Config`.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use permit_domain::PrivacyKey;
 use permit_token::SigningKey;
 use permit_web::ConfigError;
-use permit_web::config::Env;
+use permit_web::config::{DEFAULT_OPERATOR_PORT, Env};
 
 use crate::admin::AdminToken;
 use crate::client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
@@ -39,11 +40,15 @@ pub struct Options {
     pub sign_in: SignIn,
     /// `PERSONAL_DATA_RETENTION_DAYS`, `RETENTION_SWEEP_SECONDS`: when expired permits are erased.
     pub retention: Retention,
+    /// `OPERATOR_ADDR` (`0.0.0.0:8081`): where the operators' routes listen, apart from the
+    /// citizens' `LISTEN_ADDR`, so only the operators' entrance reaches them.
+    pub operator_addr: SocketAddr,
 }
 
 impl Options {
-    /// Signing with `signer`, pseudonyms and links under `privacy`; no operator API, no
-    /// per-client limit, no sign-in (demonstration mode).
+    /// Signing with `signer`, pseudonyms and links under `privacy`; no operator token, no
+    /// per-client limit, no sign-in (demonstration mode), the operators' port a free
+    /// loopback one.
     pub fn new(signer: Arc<SigningKey>, privacy: PrivacyKey) -> Options {
         Options {
             signer,
@@ -53,6 +58,7 @@ impl Options {
             admin: None,
             assistance: None,
             create_limit: None,
+            operator_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         }
     }
 
@@ -90,6 +96,11 @@ impl Options {
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
             assistance: AdminToken::from_variable("ASSISTANCE_TOKEN", env.optional("ASSISTANCE_TOKEN"))?,
             create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted, key))),
+            operator_addr: env.parsed(
+                "OPERATOR_ADDR",
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_OPERATOR_PORT)),
+                "an address such as 0.0.0.0:8081",
+            )?,
         })
     }
 }
@@ -136,6 +147,7 @@ mod tests {
             ("CLIENT_IPV6_PREFIX", "8"),
             ("ADMIN_TOKEN", "short"),
             ("ASSISTANCE_TOKEN", "short"),
+            ("OPERATOR_ADDR", "8081"),
             ("PERMIT_SIGNING_KEY", "MC4CAQAwBQYDK2VwBCIE"),
             ("PRIVACY_KEY", "short"),
             ("PRIVACY_KEY", ""),

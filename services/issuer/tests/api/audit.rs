@@ -113,7 +113,12 @@ async fn the_audit_log_pages_and_refuses_bad_filters_naming_them() {
     for field in ["action", "limit", "cursor", "permit"] {
         assert!(body["errors"][field].is_string(), "{field} named: {body}");
     }
-    let anonymous = app.http.get(format!("{}/api/audit", app.url)).send().await.unwrap();
+    let anonymous = app
+        .http
+        .get(format!("{}/api/audit", app.operators()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         send(&app, reqwest::Method::GET, "/api/audit", ASSISTANCE, None)

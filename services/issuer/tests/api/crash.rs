@@ -169,7 +169,11 @@ async fn a_create_whose_answer_died_with_its_issuer_is_replayed_by_another_witho
     assert_eq!(retried.status(), StatusCode::CREATED);
     let retried: Value = retried.json().await.unwrap();
 
-    let all: Value = testkit::body_json(http.get(format!("{}/api/all", survivor.public)).bearer_auth(TOKEN)).await;
+    let all: Value = testkit::body_json(
+        http.get(format!("{}/api/all", survivor.operators.as_ref().unwrap()))
+            .bearer_auth(TOKEN),
+    )
+    .await;
     let stored: Vec<&str> = all["permits"]
         .as_array()
         .unwrap()

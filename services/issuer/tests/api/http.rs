@@ -10,7 +10,7 @@ use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use testkit::{ManualClock, TestApp, citizen, context, context_on, db_test, fresh_database};
 
-use crate::TOKEN;
+use crate::{TOKEN, issued};
 
 /// The counter staff's token the tests configure beside the operator's.
 pub(crate) const ASSISTANCE: &str = "an-assistance-token-of-forty-characters";
@@ -60,7 +60,7 @@ impl Issuer for TestApp {
 
     async fn admin_get(&self, path: &str) -> reqwest::Response {
         self.http
-            .get(format!("{}{path}", self.url))
+            .get(format!("{}{path}", self.operators()))
             .bearer_auth(TOKEN)
             .send()
             .await
@@ -412,17 +412,17 @@ async fn bodies_that_are_not_json_objects_get_a_clear_4xx() {
     assert_eq!(body["errors"]["rut"], "este campo es obligatorio");
 }
 
-/// Walks every operation of the served OpenAPI document (generated from the handlers): an
+/// Walks every operation of both served OpenAPI documents (generated from the handlers): an
 /// operator operation declares the token and refuses a request without it or with a wrong
 /// one; any other refuses none for want of a token. An admin route mounted outside the
 /// operator sub-router, and so without its guard, fails here.
 #[db_test]
 async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token() {
     let app = app().await;
-    let doc: Value = app.get("/api/openapi.json").await.json().await.unwrap();
     let mut guarded = Vec::new();
-    for (path, operations) in doc["paths"].as_object().unwrap() {
-        for (method, operation) in operations.as_object().unwrap() {
+    for base in [app.url.as_str(), app.operators()] {
+        let doc = document(&app, base).await;
+        for (path, method, operation) in operations(&doc) {
             let secured = operation["security"].is_array();
             let tagged = operation["tags"]
                 .as_array()
@@ -431,8 +431,7 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
                 secured, tagged,
                 "{method} {path}: the operator tag and the token go together"
             );
-            let url = format!("{}{}", app.url, path.replace("{id}", "q6V7pTz0S3mXcW1bN8eYkA"));
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let url = format!("{base}{}", path.replace("{id}", "q6V7pTz0S3mXcW1bN8eYkA"));
             for token in [None, Some("a-wrong-token-of-more-than-thirty-two-chars")] {
                 let mut request = app.http.request(method.clone(), &url).json(&json!({}));
                 if let Some(token) = token {
@@ -468,6 +467,73 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
     );
 }
 
+/// The OpenAPI document served at `base`.
+async fn document(app: &TestApp, base: &str) -> Value {
+    testkit::body_json(app.http.get(format!("{base}/api/openapi.json"))).await
+}
+
+/// Each operation of an OpenAPI document: its path, method and description.
+fn operations(doc: &Value) -> Vec<(String, reqwest::Method, Value)> {
+    let mut found = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            found.push((path.clone(), method, operation.clone()));
+        }
+    }
+    found
+}
+
+#[db_test]
+async fn the_citizens_port_serves_no_operator_route_and_the_operators_port_no_citizen_one() {
+    let app = app().await;
+    let id = issued(&app, 5).await;
+    let operator_doc = document(&app, app.operators()).await;
+    let operator_routes = operations(&operator_doc);
+    assert!(operator_routes.len() >= 10, "{operator_routes:?}");
+    for (path, method, _) in &operator_routes {
+        // With the right token and a real permit: refused for where it was asked, not why.
+        let url = format!("{}{}", app.url, path.replace("{id}", &id));
+        let answer = app
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(TOKEN)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::NOT_FOUND,
+            "{method} {path} on the citizens' port"
+        );
+    }
+    for path in [
+        "/",
+        "/nuevo",
+        &format!("/permiso/{id}"),
+        "/mis-permisos",
+        "/static/app.css",
+    ] {
+        let answer = app.http.get(format!("{}{path}", app.operators())).send().await.unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::NOT_FOUND,
+            "GET {path} on the operators' port"
+        );
+    }
+    let create = app
+        .http
+        .post(format!("{}/api/create", app.operators()))
+        .json(&citizen(6, "compras"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(create.status(), StatusCode::NOT_FOUND);
+    let citizen_doc = document(&app, &app.url).await;
+    assert_eq!(operations(&citizen_doc).len(), 1, "{citizen_doc}");
+}
+
 #[db_test]
 async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
     let app = app().await;
@@ -477,10 +543,16 @@ async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
         ids.push(body["id"].as_str().unwrap().to_owned());
         app.clock.advance(jiff::SignedDuration::from_mins(1));
     }
-    assert_eq!(app.get("/api/all").await.status(), StatusCode::UNAUTHORIZED);
+    let anonymous = app
+        .http
+        .get(format!("{}/api/all", app.operators()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let wrong = app
         .http
-        .get(format!("{}/api/all", app.url))
+        .get(format!("{}/api/all", app.operators()))
         .bearer_auth("nope")
         .send()
         .await
@@ -574,11 +646,16 @@ async fn the_operator_can_revoke_a_permit() {
     let app = app().await;
     let body: Value = app.create(&&citizen(8, "compras")).await.json().await.unwrap();
     let path = format!("/api/permits/{}/revoke", body["id"].as_str().unwrap());
-    let anonymous = app.http.post(format!("{}{path}", app.url)).send().await.unwrap();
+    let anonymous = app
+        .http
+        .post(format!("{}{path}", app.operators()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let revoked = app
         .http
-        .post(format!("{}{path}", app.url))
+        .post(format!("{}{path}", app.operators()))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -1017,13 +1094,14 @@ async fn the_openapi_document_describes_what_the_api_answers() {
     );
     let motives: Vec<&str> = Motive::all().map(Motive::code).collect();
     assert_eq!(request["properties"]["motive"]["enum"], json!(motives));
-    assert!(doc["paths"]["/api/all"]["get"]["security"].is_array());
+    let operator_doc = document(&app, app.operators()).await;
+    assert!(operator_doc["paths"]["/api/all"]["get"]["security"].is_array());
 
     let created: Value = app.create(&citizen(40, "compras")).await.json().await.unwrap();
     testkit::assert_fits_schema(&doc, "PermitView", &created);
     testkit::assert_fits_schema(&doc, "MotiveView", &created["motive"]);
     let page: Value = app.admin_get("/api/all").await.json().await.unwrap();
-    testkit::assert_fits_schema(&doc, "PermitPage", &page);
+    testkit::assert_fits_schema(&operator_doc, "PermitPage", &page);
     let refused: Value = app.create(&json!({"rut": 5})).await.json().await.unwrap();
     testkit::assert_fits_schema(&doc, "ErrorBody", &refused);
 }
@@ -1061,7 +1139,7 @@ async fn an_operators_legal_hold_keeps_a_permit_past_retention_until_lifted() {
     let created: Value = app.create(&citizen(6, "compras")).await.json().await.unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
     let hold = |token: Option<&str>, body: Option<Value>| {
-        let mut request = app.http.post(format!("{}/api/permits/{id}/hold", app.url));
+        let mut request = app.http.post(format!("{}/api/permits/{id}/hold", app.operators()));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -1098,7 +1176,7 @@ async fn an_operators_legal_hold_keeps_a_permit_past_retention_until_lifted() {
     );
     let unknown = app
         .http
-        .post(format!("{}/api/permits/{}/hold", app.url, PermitId::generate()))
+        .post(format!("{}/api/permits/{}/hold", app.operators(), PermitId::generate()))
         .bearer_auth(TOKEN)
         .json(&json!({"reason": "RIT 1234-2026"}))
         .send()
@@ -1112,7 +1190,7 @@ async fn an_operators_legal_hold_keeps_a_permit_past_retention_until_lifted() {
     assert_eq!(retention.sweep(&app.ctx.store, &app.clock).await.unwrap(), 0);
     let lifted = app
         .http
-        .delete(format!("{}/api/permits/{id}/hold", app.url))
+        .delete(format!("{}/api/permits/{id}/hold", app.operators()))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -1127,7 +1205,7 @@ async fn a_counter_issues_for_a_citizen_in_their_name_with_its_own_role_and_the_
     let app = app().await;
     let assisted = |token: &str, body: Value| {
         app.http
-            .post(format!("{}/api/assisted", app.url))
+            .post(format!("{}/api/assisted", app.operators()))
             .bearer_auth(token)
             .json(&body)
             .send()
@@ -1161,7 +1239,7 @@ async fn a_counter_issues_for_a_citizen_in_their_name_with_its_own_role_and_the_
     );
     let listing = app
         .http
-        .get(format!("{}/api/all", app.url))
+        .get(format!("{}/api/all", app.operators()))
         .bearer_auth(ASSISTANCE)
         .send()
         .await

@@ -13,7 +13,7 @@ async fn send(
 ) -> reqwest::Response {
     let mut request = app
         .http
-        .request(method, format!("{}{path}", app.url))
+        .request(method, format!("{}{path}", app.operators()))
         .bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);

@@ -202,10 +202,12 @@ fn failed_start(extra: &[(&str, &str)]) -> (Option<i32>, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_issuer"))
         .env_clear()
         .env("PERMIT_SIGNING_KEY", testkit::signing_key_pem())
+        .env("PRIVACY_KEY", testkit::privacy_key_text())
         .env("MONGODB_URI", "mongodb://127.0.0.1:1")
         .env("ISSUER_PUBLIC_URL", "http://formulario.test")
         .env("VALIDATOR_PUBLIC_URL", "http://validar.test")
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("OPERATOR_ADDR", "127.0.0.1:0")
         .envs(extra.iter().copied())
         .output()
         .unwrap();
@@ -216,15 +218,17 @@ fn failed_start(extra: &[(&str, &str)]) -> (Option<i32>, String) {
 }
 
 #[test]
-fn a_taken_admin_port_is_named_with_its_variable() {
+fn a_taken_admin_or_operator_port_is_named_with_its_variable() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let (code, stderr) = failed_start(&[("ADMIN_ADDR", &addr)]);
-    assert_eq!(code, Some(1));
-    assert!(
-        stderr.contains(&format!("ADMIN_ADDR={addr} is already in use")),
-        "{stderr}"
-    );
+    for variable in ["ADMIN_ADDR", "OPERATOR_ADDR"] {
+        let (code, stderr) = failed_start(&[(variable, &addr)]);
+        assert_eq!(code, Some(1));
+        assert!(
+            stderr.contains(&format!("{variable}={addr} is already in use")),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
