@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make api-fuzz` (and part of `make test`): schemathesis against both services' OpenAPI
-# documents, generated from the code and served at /api/openapi.json. It sends valid and
-# invalid requests (every phase, positive and negative data) and fails on any 5xx, any
-# status, content type, header or body the document does not describe, any invalid
-# request that is not refused with a 4xx, and an admin endpoint that ignores a missing token.
+# documents (the issuer has two: its citizens' port and its operators'), generated from the
+# code and served at /api/openapi.json. It sends valid and invalid requests (every phase,
+# positive and negative data) and fails on any 5xx, any status, content type, header or
+# body the document does not describe, any invalid request that is not refused with a
+# 4xx, and an admin endpoint that ignores a missing token.
 # The services run as one replica each of a fresh local topology (cargo xtask
 # with-topology, which runs this script again inside it), reached directly on their ports.
 #
@@ -16,8 +17,9 @@ cd "$ROOT"
 
 EXAMPLES="${EXAMPLES:-60}"
 RUN="$ROOT/.run/api-fuzz"
-# Issuer replica 1 and validator replica 1 of the local topology.
-issuer_port=18081 validator_port=18181
+# Issuer replica 1 (its citizens' and its operators' port) and validator replica 1 of the
+# local topology.
+issuer_port=18081 operator_port=20081 validator_port=18181
 if [ -z "${LOCAL_TOPOLOGY:-}" ]; then
   scripts/tools.sh secantus nginx schemathesis
   rm -rf "$RUN" && mkdir -p "$RUN"
@@ -49,6 +51,7 @@ fuzz() {
 
 status=0
 fuzz issuer "$issuer_port"
+fuzz issuer-operators "$operator_port"
 fuzz validator "$validator_port"
 # Random codes and tokens only ever find nothing; a stored permit's code and a genuinely
 # signed link's token let the checks reach a found one.

@@ -120,7 +120,7 @@ struct Started {
 
 impl Started {
     fn start(paths: &Paths, service: Service, uri: &str, database: &str) -> Result<Started, Error> {
-        let (port, admin) = (net::free_port()?, net::free_port()?);
+        let (port, admin, operators) = (net::free_port()?, net::free_port()?, net::free_port()?);
         let binary = service.name();
         let secrets = crate::secrets::Secrets::load(&paths.run_dir())?.env_for(service);
         let started = Instant::now();
@@ -130,6 +130,7 @@ impl Started {
             .env("MONGODB_DB", database)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("ADMIN_ADDR", format!("127.0.0.1:{admin}"))
+            .env("OPERATOR_ADDR", format!("127.0.0.1:{operators}"))
             .env("ISSUER_PUBLIC_URL", "http://formulario.localhost")
             .env("VALIDATOR_PUBLIC_URL", "http://validar.localhost")
             .env("PERMIT_CURFEW", "off")

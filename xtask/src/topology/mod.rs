@@ -257,7 +257,8 @@ pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
         return Err(error);
     }
     println!(
-        "\nLocal topology up: {n} issuers, {n} validators, nginx on {listen}{pinned}.\n  {issuer}/\n  {validator}/\n\
+        "\nLocal topology up: {n} issuers, {n} validators, nginx on {listen}{pinned}.\n  {issuer}/\n  {validator}/\n  \
+         http://operadores.localhost:{port}/api/openapi.json (the operators' entrance)\n\
          Logs and pids: .run/local    Status: make local-status    Stop: make local-down",
         n = topology.replicas,
         listen = topology.listen,
@@ -268,6 +269,7 @@ pub fn up(paths: &Paths, topology: Topology, build: bool) -> Result<(), Error> {
             .unwrap_or_default(),
         issuer = setting(&topology, "ISSUER_PUBLIC_URL"),
         validator = setting(&topology, "VALIDATOR_PUBLIC_URL"),
+        port = topology.listen_port()?,
     );
     if let Some(port) = topology.prometheus_port {
         println!("Prometheus, with our rules and alerts: http://127.0.0.1:{port}/alerts");
@@ -370,7 +372,7 @@ fn start_part(paths: &Paths, topology: &Topology, part: Part) -> Result<(), Erro
                     topology.replicas
                 ))
             })?;
-        for port in [replica.port, replica.admin_port] {
+        for port in replica.ports() {
             net::require_free(port, "the replica's port")?;
         }
         let spec = replica.spec(
@@ -413,20 +415,22 @@ fn start_nginx(paths: &Paths, topology: &Topology, nginx: &Path) -> Result<(), E
     let run = dir(paths);
     let template = std::fs::read_to_string(paths.root.join("ingress/local/nginx.conf.template"))
         .map_err(Error::io("reading ingress/local/nginx.conf.template"))?;
-    let upstream = |service: Service| {
+    let upstream = |service: Service, port: fn(&Replica) -> Option<u16>| {
         topology
             .replicas()
             .iter()
             .filter(|r| r.service == service)
-            .map(|r| format!("        server 127.0.0.1:{} max_fails=1 fail_timeout=5s;", r.port))
+            .filter_map(port)
+            .map(|port| format!("        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;"))
             .collect::<Vec<_>>()
             .join("\n")
     };
     let config = template
         .replace("@RUN@", &run.display().to_string())
         .replace("@LISTEN@", &topology.listen)
-        .replace("@ISSUERS@", &upstream(Service::Issuer))
-        .replace("@VALIDATORS@", &upstream(Service::Validator))
+        .replace("@ISSUERS@", &upstream(Service::Issuer, |r| Some(r.port)))
+        .replace("@OPERATORS@", &upstream(Service::Issuer, |r| r.operator_port))
+        .replace("@VALIDATORS@", &upstream(Service::Validator, |r| Some(r.port)))
         .replace("@TRIVIAL@", &format!("127.0.0.1:{TRIVIAL_UPSTREAM_PORT}"));
     let conf = run.join("nginx.conf");
     std::fs::write(&conf, config).map_err(Error::io("writing .run/local/nginx.conf"))?;

@@ -14,7 +14,7 @@ use crate::paths::Paths;
 use crate::process::{self, Spec};
 use crate::secrets;
 use crate::topology::identity::{self, Identity};
-use crate::topology::services::{self, ADMIN_OFFSET, Replica, Service};
+use crate::topology::services::{self, OPERATOR_OFFSET, Replica, Service};
 use crate::{net, settings};
 
 struct Ports {
@@ -26,8 +26,8 @@ struct Ports {
 
 impl Ports {
     fn from_env() -> Result<Ports, Error> {
-        // Room above each service's port for its admin port.
-        let public = 1..=u16::MAX - ADMIN_OFFSET;
+        // Room above each service's port for its admin and operators' ports.
+        let public = 1..=u16::MAX - OPERATOR_OFFSET;
         Ok(Ports {
             issuer: settings::number("ISSUER_PORT", 8081, public.clone())?,
             validator: settings::number("VALIDATOR_PORT", 8082, public)?,
@@ -59,9 +59,13 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
     if sign_in() {
         net::require_free(ports.identity, "IDENTITY_PORT")?;
     }
-    for (port, variable) in [(ports.issuer, "ISSUER_PORT"), (ports.validator, "VALIDATOR_PORT")] {
-        net::require_free(port, variable)?;
-        net::require_free(port + ADMIN_OFFSET, variable)?;
+    for (service, port, variable) in [
+        (Service::Issuer, ports.issuer, "ISSUER_PORT"),
+        (Service::Validator, ports.validator, "VALIDATOR_PORT"),
+    ] {
+        for port in Replica::new(service, service.name().into(), port).ports() {
+            net::require_free(port, variable)?;
+        }
     }
     let secantus = paths.secantus()?;
     services::build(paths, "release")?;
@@ -85,6 +89,8 @@ pub async fn run(paths: &Paths) -> Result<(), Error> {
 struct Links {
     issuer: String,
     validator: String,
+    /// The issuer's operators' port: no ingress in front of it here.
+    operators: String,
     /// The identity provider's address, when citizens sign in.
     identity: Option<String>,
 }
@@ -126,6 +132,7 @@ fn start_all(
             "VALIDATOR_PUBLIC_URL",
             &format!("http://validar.localhost:{}", ports.validator),
         ),
+        operators: format!("http://127.0.0.1:{}", ports.issuer + OPERATOR_OFFSET),
         identity: None,
     };
     let mut env = vec![
@@ -204,11 +211,12 @@ fn print_welcome(links: &Links) {
     println!(
         "\nRunning. Open in a browser:\n  Solicitar un permiso:  {issuer}/\n  Validar un permiso:    {validator}/\n\n\
          {sign_in}\n\
-         Operator API:  curl -H \"Authorization: Bearer $(cat .run/admin-token)\" {issuer}/api/all\n\
+         Operator API:  curl -H \"Authorization: Bearer $(cat .run/admin-token)\" {operators}/api/all\n\
          Logs:          .run/issuer.log  .run/validator.log  .run/db.log  .run/identity.log\n\
          Rules:         PERMIT_CURFEW={curfew}  PERMIT_WEEKLY_LIMIT={limit}  PERMIT_START_DELAY_MINUTES={delay}",
         issuer = links.issuer,
         validator = links.validator,
+        operators = links.operators,
         sign_in = match &links.identity {
             Some(identity) => format!(
                 "Sign-in:       at the test identity provider ({identity}), as with ClaveÚnica:\n               \

@@ -51,13 +51,17 @@ pub fn build(paths: &Paths, profile: &str) -> Result<(), Error> {
 
 /// A replica's admin port (probes, metrics) is its public port plus this.
 pub const ADMIN_OFFSET: u16 = 1000;
+/// An issuer's operators' port is its public port plus this.
+pub const OPERATOR_OFFSET: u16 = 2000;
 
-/// One replica listening on `port`, its probes and metrics on `admin_port`, both on loopback.
+/// One replica listening on `port`, its probes and metrics on `admin_port`, an issuer's
+/// operator routes on `operator_port`, all on loopback.
 pub struct Replica {
     pub service: Service,
     pub name: String,
     pub port: u16,
     pub admin_port: u16,
+    pub operator_port: Option<u16>,
 }
 
 impl Replica {
@@ -67,7 +71,16 @@ impl Replica {
             name,
             port,
             admin_port: port + ADMIN_OFFSET,
+            operator_port: (service == Service::Issuer).then_some(port + OPERATOR_OFFSET),
         }
+    }
+
+    /// Every port it listens on.
+    pub fn ports(&self) -> Vec<u16> {
+        [Some(self.port), Some(self.admin_port), self.operator_port]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     pub fn spec(
@@ -81,6 +94,9 @@ impl Replica {
         let mut env = env.to_vec();
         env.push(("LISTEN_ADDR".into(), format!("127.0.0.1:{}", self.port)));
         env.push(("ADMIN_ADDR".into(), format!("127.0.0.1:{}", self.admin_port)));
+        if let Some(port) = self.operator_port {
+            env.push(("OPERATOR_ADDR".into(), format!("127.0.0.1:{port}")));
+        }
         Spec {
             name: self.name.clone(),
             argv: vec![binary.display().to_string()],
