@@ -320,7 +320,7 @@ async fn pod_image_runs_as_its_pod_and_the_two_issue_and_check_a_permit() {
 
     let issuer = Pod::of(&manifests, "issuer");
     let (http_port, admin_port) = (issuer.port("http"), issuer.port("admin"));
-    for port in [http_port, admin_port] {
+    for port in [http_port, admin_port, issuer.port("operators")] {
         assert!(
             std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
             "port {port} is taken: the containers listen on the manifest's ports"
@@ -337,10 +337,12 @@ async fn pod_image_runs_as_its_pod_and_the_two_issue_and_check_a_permit() {
             ("ADMIN_ADDR", format!("127.0.0.1:{}", pod.port("admin"))),
         ]
     };
+    let mut issuer_overrides = overrides(&issuer);
+    issuer_overrides.push(("OPERATOR_ADDR", format!("127.0.0.1:{}", issuer.port("operators"))));
     let running = issuer.start(
         &image("issuer"),
         &format!("image-test-issuer-{}", std::process::id()),
-        &issuer.env(&config, &values, &overrides(&issuer)),
+        &issuer.env(&config, &values, &issuer_overrides),
     );
     probes_and_process(&http, &issuer, &running).await;
     let created = http

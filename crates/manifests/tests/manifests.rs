@@ -11,7 +11,7 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use manifests::{Gateway, GatewayClass, HttpRoute, IpAddressPool, L2Advertisement, Manifests, root};
-use permit_web::config::{DEFAULT_ADMIN_PORT, DEFAULT_PUBLIC_PORT, REQUIRED_VARIABLES};
+use permit_web::config::{DEFAULT_ADMIN_PORT, DEFAULT_OPERATOR_PORT, DEFAULT_PUBLIC_PORT, REQUIRED_VARIABLES};
 use permit_web::health::{HEALTHZ, READYZ};
 
 const OVERLAYS: [&str; 3] = ["kind", "kind-gateway", "production"];
@@ -128,34 +128,93 @@ fn service_ports(m: &Manifests) -> BTreeMap<String, Vec<(Option<String>, i32)>> 
         .collect()
 }
 
-#[test]
-fn ingress_and_routes_send_each_host_to_an_existing_service_port() {
-    for overlay in ["kind", "production"] {
-        let m = Manifests::render_overlay(overlay);
-        let services = service_ports(&m);
-        let ingress = m.all::<Ingress>("Ingress").pop().unwrap();
-        let mut hosts = BTreeMap::new();
+/// The host each entrance routes → (the Ingress or HTTPRoute routing it, the Service).
+fn routed_hosts(m: &Manifests) -> BTreeMap<String, (String, String)> {
+    let services = service_ports(m);
+    let mut hosts = BTreeMap::new();
+    for ingress in m.all::<Ingress>("Ingress") {
+        let name = ingress.metadata.name.unwrap();
         for rule in ingress.spec.unwrap().rules.unwrap() {
             let backend = rule.http.unwrap().paths[0].backend.service.clone().unwrap();
-            let port = backend.port.unwrap();
-            let ports = &services[&backend.name];
+            let port = backend.port.clone().unwrap();
             assert!(
-                ports
+                services[&backend.name]
                     .iter()
-                    .any(|(name, number)| name == &port.name || Some(*number) == port.number)
+                    .any(|(name, number)| name == &port.name || Some(*number) == port.number),
+                "{name}: {backend:?}"
             );
-            hosts.insert(rule.host.unwrap(), backend.name);
+            hosts.insert(rule.host.unwrap(), (name.clone(), backend.name));
         }
-        let domain = if overlay == "kind" {
-            "permisos.test"
-        } else {
-            "permisos.example.cl"
-        };
-        assert_eq!(hosts[&format!("formulario.{domain}")], "issuer");
-        assert_eq!(hosts[&format!("validar.{domain}")], "validator");
+    }
+    for route in m.all::<HttpRoute>("HTTPRoute") {
+        let name = route.metadata.name.clone();
+        let backends: BTreeSet<&str> = route
+            .spec
+            .rules
+            .iter()
+            .flat_map(|r| &r.backend_refs)
+            .map(|b| {
+                assert!(
+                    services[&b.name].iter().any(|(_, port)| *port == i32::from(b.port)),
+                    "{b:?}"
+                );
+                b.name.as_str()
+            })
+            .collect();
+        assert_eq!(backends.len(), 1, "{name}: one Service per host");
+        for host in &route.spec.hostnames {
+            hosts.insert(host.clone(), (name.clone(), backends.first().unwrap().to_string()));
+        }
+    }
+    hosts
+}
+
+/// formulario → the issuer's citizens' Service, validar → the validator, operadores → the
+/// issuer's operators' Service, each through an entrance of its own: no rule of the
+/// citizens' entrance can reach an operator route, whatever its path.
+#[test]
+fn each_host_reaches_its_own_service_and_only_operadores_reaches_the_operators_port() {
+    for (overlay, domain) in [
+        ("kind", "permisos.test"),
+        ("kind-gateway", "permisos.test"),
+        ("production", "permisos.example.cl"),
+    ] {
+        let m = Manifests::render_overlay(overlay);
+        let hosts = routed_hosts(&m);
+        let at = |prefix: &str| hosts[&format!("{prefix}.{domain}")].clone();
+        assert_eq!(at("formulario").1, "issuer", "{overlay}");
+        assert_eq!(at("validar").1, "validator", "{overlay}");
+        assert_eq!(at("operadores").1, "issuer-operators", "{overlay}");
+        assert_eq!(hosts.len(), 3, "{overlay}: {hosts:?}");
+        for (host, (entrance, _)) in &hosts {
+            let operators = host.starts_with("operadores.");
+            assert_eq!(
+                entrance == "operadores",
+                operators,
+                "{overlay}: {host} through {entrance}"
+            );
+        }
+        let operators = m
+            .all::<Service>("Service")
+            .into_iter()
+            .find(|s| s.metadata.name.as_deref() == Some("issuer-operators"))
+            .unwrap();
+        let target = operators.spec.unwrap().ports.unwrap()[0].target_port.clone();
+        assert_eq!(target, Some(IntOrString::String("operators".into())));
+        let issuer = m
+            .all::<Deployment>("Deployment")
+            .into_iter()
+            .find(|d| d.metadata.name.as_deref() == Some("issuer"))
+            .unwrap();
+        let container = issuer.spec.unwrap().template.spec.unwrap().containers.remove(0);
+        let port = container
+            .ports
+            .unwrap()
+            .into_iter()
+            .find(|p| p.name.as_deref() == Some("operators"));
+        assert_eq!(port.map(|p| p.container_port), Some(i32::from(DEFAULT_OPERATOR_PORT)));
     }
     let m = Manifests::render_overlay("kind-gateway");
-    let services = service_ports(&m);
     let gateways: Vec<Gateway> = m.all("Gateway");
     let classes: Vec<GatewayClass> = Manifests::file("ingress/gateway-class.yaml").all("GatewayClass");
     assert_eq!(
@@ -175,16 +234,42 @@ fn ingress_and_routes_send_each_host_to_an_existing_service_port() {
                 .iter()
                 .all(|p| gateways.iter().any(|g| g.metadata.name == p.name))
         );
-        for backend in route.spec.rules.iter().flat_map(|r| &r.backend_refs) {
-            assert!(
-                services[&backend.name]
-                    .iter()
-                    .any(|(_, port)| *port == i32::from(backend.port)),
-                "{backend:?}"
-            );
-        }
-        assert!(route.spec.hostnames.iter().all(|h| h.ends_with(".permisos.test")));
     }
+}
+
+/// In production every host is served over TLS, the operators' with a certificate of its
+/// own, and the operators' entrance admits only the listed source ranges.
+#[test]
+fn production_serves_every_host_over_tls_and_limits_the_operators_entrance_to_its_networks() {
+    let m = Manifests::render_overlay("production");
+    let mut covered = BTreeSet::new();
+    for ingress in m.all::<Ingress>("Ingress") {
+        let name = ingress.metadata.name.clone().unwrap();
+        let annotations = ingress.metadata.annotations.clone().unwrap_or_default();
+        assert_eq!(
+            annotations
+                .get("nginx.ingress.kubernetes.io/force-ssl-redirect")
+                .map(String::as_str),
+            Some("true"),
+            "{name}"
+        );
+        let spec = ingress.spec.unwrap();
+        let tls = spec.tls.unwrap_or_default();
+        for rule in spec.rules.unwrap() {
+            let host = rule.host.unwrap();
+            assert!(
+                tls.iter().any(|t| t.hosts.iter().flatten().any(|h| *h == host)),
+                "{name}: {host} has no certificate"
+            );
+            covered.insert(host);
+        }
+        if name == "operadores" {
+            let ranges = &annotations["nginx.ingress.kubernetes.io/whitelist-source-range"];
+            assert!(ranges.split(',').all(|r| r.trim().contains('/')), "{ranges}");
+            assert!(tls.iter().all(|t| t.secret_name.as_deref() == Some("operadores-tls")));
+        }
+    }
+    assert_eq!(covered.len(), 3, "{covered:?}");
 }
 
 #[test]
