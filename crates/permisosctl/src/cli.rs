@@ -102,10 +102,13 @@ pub struct EntryArgs {
     /// address; the local topology is 127.0.0.1:8080).
     #[arg(long, value_name = "IP[:PORT]")]
     pub ip: Option<String>,
-    /// The hosts are formulario.DOMAIN and validar.DOMAIN (default: the hosts the
-    /// cluster routes; the local topology's domain is `localhost`).
+    /// The hosts are formulario.DOMAIN, validar.DOMAIN and operadores.DOMAIN (default:
+    /// the hosts the cluster routes; the local topology's domain is `localhost`).
     #[arg(long)]
     pub domain: Option<String>,
+    /// Reach operadores.DOMAIN over HTTPS (default: when its Ingress has a certificate).
+    #[arg(long)]
+    pub https: bool,
 }
 
 #[derive(Debug, Args)]
@@ -133,9 +136,14 @@ pub struct AuditArgs {
     /// The answers the run recorded, one JSON object per line (load/artillery/fault-hooks.js).
     #[arg(long)]
     pub record: PathBuf,
-    /// The operator token (default: read from the Secret the issuers take it from).
-    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    /// A named operator token of the *consulta* role (`pmt_…`, made with `POST
+    /// /api/operators` on operadores.DOMAIN), sent only over HTTPS or to a loopback address.
+    #[arg(long, env = "PERMISOS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Send the token over plain HTTP to an address that is not loopback (a kind cluster
+    /// on this machine's Docker network, which has no certificate).
+    #[arg(long)]
+    pub insecure: bool,
     #[command(flatten)]
     pub entry: EntryArgs,
 }
@@ -173,6 +181,8 @@ async fn entry(cli: &Cli, args: &EntryArgs) -> Result<(Entry, Option<kube::Clien
             address: ip.clone(),
             issuer_host: format!("formulario.{domain}"),
             validator_host: format!("validar.{domain}"),
+            operator_host: format!("operadores.{domain}"),
+            operator_tls: args.https,
         };
         return Ok((entry, None));
     }
@@ -192,10 +202,13 @@ async fn entry(cli: &Cli, args: &EntryArgs) -> Result<(Entry, Option<kube::Clien
             .map(str::to_owned)
             .ok_or_else(|| Error::Unhealthy(format!("{} routes no {prefix}… host; pass --domain", found.via))),
     };
+    let operator_host = host("operadores.")?;
     let entry = Entry {
         address,
         issuer_host: host("formulario.")?,
         validator_host: host("validar.")?,
+        operator_tls: args.https || found.tls_hosts.contains(&operator_host),
+        operator_host,
     };
     Ok((entry, Some(client)))
 }
@@ -326,8 +339,8 @@ async fn delete_pods(cli: &Cli, args: &ChaosArgs) -> Result<Option<Error>, Error
     })
 }
 
-/// `audit`: the run's record against what the issuer lists, read with the operator token
-/// (given, or read from the cluster's Secret).
+/// `audit`: the run's record against what the issuer lists, read with a named operator
+/// token through the operators' entrance.
 async fn audit_run(cli: &Cli, args: &AuditArgs) -> Result<Option<Error>, Error> {
     let text = std::fs::read_to_string(&args.record)
         .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
@@ -335,16 +348,16 @@ async fn audit_run(cli: &Cli, args: &AuditArgs) -> Result<Option<Error>, Error> 
         .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
     let since =
         audit::parse_since(&args.since, jiff::Timestamp::now()).map_err(|e| Error::Usage(format!("--since: {e}")))?;
-    let (entry, client) = entry(cli, &args.entry).await?;
-    let token = match (&args.token, client) {
-        (Some(token), _) => token.clone(),
-        (None, Some(client)) => audit::operator_token(&client, &cli.namespace).await?,
-        (None, None) => {
-            let client = cluster::connect(cli.context.as_deref()).await?;
-            audit::operator_token(&client, &cli.namespace).await?
-        }
-    };
-    let listed = audit::list_since(&http()?, &entry, &token, since).await?;
+    let token = args.token.clone().ok_or_else(|| {
+        Error::Usage(
+            "audit needs a named operator token of the consulta role: --token pmt_… or PERMISOS_TOKEN \
+             (an administración operator makes one with POST /api/operators on operadores.<domain>)"
+                .into(),
+        )
+    })?;
+    let (entry, _) = entry(cli, &args.entry).await?;
+    let operators = audit::Operators::reach(&entry, args.insecure)?;
+    let listed = audit::list_since(&operators, &token, since).await?;
     let result = audit::compare(&record, &listed);
     print(cli.output, &result, |a| audit::render(a, &since));
     Ok(if result.passed() {

@@ -13,8 +13,10 @@ use crate::error::Error;
 pub struct Entrance {
     /// `ingress/<name>` or `gateway/<name>`.
     pub via: String,
-    /// The hosts routed, e.g. `formulario.permisos.test`.
+    /// The hosts routed, e.g. `formulario.permisos.test`, by every Ingress (or HTTPRoute).
     pub hosts: Vec<String>,
+    /// Those with a certificate (an Ingress's `tls`).
+    pub tls_hosts: Vec<String>,
     /// The LoadBalancer IP (or hostname) once MetalLB has given one.
     pub address: Option<String>,
 }
@@ -34,20 +36,30 @@ pub fn gateways() -> ApiResource {
     ApiResource::from_gvk(&GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"))
 }
 
-/// The entrance these objects describe: the first Ingress with hosts, else the Gateway the
-/// HTTPRoutes attach to. `None` while neither exists.
+/// The entrance these objects describe: the Ingresses with hosts (the citizens' and the
+/// operators', one controller and so one address), else the Gateway the HTTPRoutes attach
+/// to. `None` while neither exists.
 pub fn entrance(ingresses: &[Ingress], routes: &[DynamicObject], gateways: &[DynamicObject]) -> Option<Entrance> {
-    if let Some(ingress) = ingresses.iter().find(|i| !ingress_hosts(i).is_empty()) {
-        let address = ingress
-            .status
-            .as_ref()
-            .and_then(|s| s.load_balancer.as_ref())
-            .and_then(|lb| lb.ingress.as_ref())
-            .and_then(|points| points.first())
-            .and_then(|point| point.ip.clone().or_else(|| point.hostname.clone()));
+    let routing: Vec<&Ingress> = ingresses.iter().filter(|i| !ingress_hosts(i).is_empty()).collect();
+    if let Some(first) = routing.first() {
+        let address = routing.iter().find_map(|ingress| {
+            ingress
+                .status
+                .as_ref()
+                .and_then(|s| s.load_balancer.as_ref())
+                .and_then(|lb| lb.ingress.as_ref())
+                .and_then(|points| points.first())
+                .and_then(|point| point.ip.clone().or_else(|| point.hostname.clone()))
+        });
         return Some(Entrance {
-            via: format!("ingress/{}", ingress.metadata.name.as_deref().unwrap_or("")),
-            hosts: ingress_hosts(ingress),
+            via: format!("ingress/{}", first.metadata.name.as_deref().unwrap_or("")),
+            hosts: routing.iter().flat_map(|i| ingress_hosts(i)).collect(),
+            tls_hosts: routing
+                .iter()
+                .filter_map(|i| i.spec.as_ref()?.tls.as_ref())
+                .flatten()
+                .flat_map(|tls| tls.hosts.iter().flatten().cloned())
+                .collect(),
             address,
         });
     }
@@ -66,6 +78,7 @@ pub fn entrance(ingresses: &[Ingress], routes: &[DynamicObject], gateways: &[Dyn
     Some(Entrance {
         via: format!("gateway/{parent}"),
         hosts,
+        tls_hosts: Vec::new(),
         address,
     })
 }

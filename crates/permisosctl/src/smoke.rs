@@ -16,6 +16,9 @@ pub struct Entry {
     pub address: String,
     pub issuer_host: String,
     pub validator_host: String,
+    /// The operators' entrance (`operadores.<domain>`), and whether it is served over TLS.
+    pub operator_host: String,
+    pub operator_tls: bool,
 }
 
 #[derive(Debug, Serialize)]

@@ -524,16 +524,3 @@ async fn chaos_stops_when_told() {
     assert!(report.interrupted);
     assert!((2..=4).contains(&report.kills.len()), "{report:?}");
 }
-
-#[tokio::test]
-async fn the_operator_token_is_read_from_the_secret_the_issuers_use() {
-    let (fake, client) = FakeApi::start();
-    healthy(&fake);
-    let missing = permisosctl::audit::operator_token(&client, "permisos").await;
-    assert!(unhealthy(missing).contains("secret/permisos-secrets-5h7g2k9m4t not found"));
-    fake.put(&objects::secrets("an-operator-token-of-at-least-32-characters"));
-    assert_eq!(
-        permisosctl::audit::operator_token(&client, "permisos").await.unwrap(),
-        "an-operator-token-of-at-least-32-characters"
-    );
-}

@@ -22,7 +22,7 @@ struct System {
 }
 
 /// Both services over one database, behind one address: `validar.*` to the validator,
-/// anything else to the issuer.
+/// `operadores.*` to the issuer's operators' routes, anything else to its citizens'.
 async fn system(at: &str) -> System {
     let clock = ManualClock::at_santiago(at);
     let ctx = testkit::context(&clock, Rules::default()).await;
@@ -31,21 +31,24 @@ async fn system(at: &str) -> System {
         ..Options::new(testkit::signing_key(), testkit::privacy_key())
     };
     let issuer = issuer::router(ctx.clone(), options);
+    let (citizens, operators) = (issuer.public, issuer.operators.expect("the operators' routes"));
     let signed = validator::Signed {
         keys: testkit::key_set(),
         revocations: validator::Revocations::default(),
     };
     let validator = validator::router(ctx, std::sync::Arc::new(signed));
     let front = Router::new().fallback_service(tower::service_fn(move |request: Request| {
-        let to_validator = request
+        let host = request
             .headers()
             .get("host")
             .and_then(|h| h.to_str().ok())
-            .is_some_and(|h| h.starts_with("validar."));
-        if to_validator {
+            .unwrap_or("");
+        if host.starts_with("validar.") {
             validator.clone().oneshot(request)
+        } else if host.starts_with("operadores.") {
+            operators.clone().oneshot(request)
         } else {
-            issuer.clone().oneshot(request)
+            citizens.clone().oneshot(request)
         }
     }));
     let url = testkit::spawn(front).await;
@@ -110,7 +113,7 @@ async fn permisosctl(args: &[&str], kubeconfig: &str) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_permisosctl"));
     command
         .args(args)
-        .env_remove("ADMIN_TOKEN")
+        .env_remove("PERMISOS_TOKEN")
         .env("KUBECONFIG", kubeconfig);
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
@@ -251,9 +254,9 @@ async fn audit_refusals_exit_2_with_the_reason() {
         text(&out.stderr)
     );
     let out = system.audit(&record, &[]).await;
-    assert_eq!(out.status.code(), Some(2), "no token and no cluster to read it from");
+    assert_eq!(out.status.code(), Some(2), "no token");
     assert!(
-        text(&out.stderr).contains("no cluster to talk to"),
+        text(&out.stderr).contains("audit needs a named operator token of the consulta role"),
         "{}",
         text(&out.stderr)
     );

@@ -143,6 +143,8 @@ pub async fn cluster_fault(paths: &Paths, settings: &Settings) -> Result<bool, E
     let record_file = run.record.expect("the faults scenario records its answers");
     let record = record_file.to_string_lossy().into_owned();
     let domain = issuer.trim_start_matches("formulario.");
+    let token = audit_token(paths, &address, &format!("operadores.{domain}")).await?;
+    // --insecure: kind's entrance is on this machine's Docker network and has no certificate.
     let audit_status = ctl(&[
         "audit",
         "--since",
@@ -153,7 +155,9 @@ pub async fn cluster_fault(paths: &Paths, settings: &Settings) -> Result<bool, E
         &address,
         "--domain",
         domain,
+        "--insecure",
     ])
+    .env("PERMISOS_TOKEN", token)
     .status()
     .map_err(Error::io("running permisosctl audit"))?;
     let text = std::fs::read_to_string(&record_file).map_err(Error::io("reading the answer record"))?;
@@ -166,4 +170,40 @@ pub async fn cluster_fault(paths: &Paths, settings: &Settings) -> Result<bool, E
         out.display()
     );
     Ok(load_status.success() && chaos_status.success() && audit_status.success())
+}
+
+/// A *consulta* token for the audit, valid one day, made through the operators' entrance as
+/// an administrator makes one: with the bootstrap `ADMIN_TOKEN` (from the environment, or
+/// the secrets.env `make deploy` applied).
+async fn audit_token(paths: &Paths, address: &str, operator_host: &str) -> Result<String, Error> {
+    let bootstrap = match std::env::var("ADMIN_TOKEN") {
+        Ok(token) if !token.is_empty() => token,
+        _ => {
+            let overlay = if std::env::var_os("GATEWAY").is_some() {
+                "kind-gateway"
+            } else {
+                "kind"
+            };
+            let file = paths.root.join(format!("k8s/overlays/{overlay}/secrets.env"));
+            let text = std::fs::read_to_string(&file).map_err(Error::io(format!("reading {}", file.display())))?;
+            text.lines()
+                .find_map(|line| line.strip_prefix("ADMIN_TOKEN="))
+                .map(str::to_owned)
+                .ok_or_else(|| Error::Failed(format!("{} has no ADMIN_TOKEN", file.display())))?
+        }
+    };
+    let answer = reqwest::Client::new()
+        .post(format!("http://{address}/api/operators"))
+        .header(reqwest::header::HOST, operator_host)
+        .bearer_auth(bootstrap)
+        .json(&serde_json::json!({"name": "make cluster-fault-test", "role": "consulta", "days": 1}))
+        .send()
+        .await
+        .map_err(|e| Error::Failed(format!("making an audit token at {operator_host}: {e}")))?;
+    let status = answer.status();
+    let body: serde_json::Value = answer.json().await.unwrap_or_default();
+    body["token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| Error::Failed(format!("{operator_host} made no audit token ({status}): {body}")))
 }

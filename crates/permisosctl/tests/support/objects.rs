@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus, StatefulSet, StatefulSetSpec, StatefulSetStatus,
 };
@@ -16,7 +15,7 @@ use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, EnvVar, EnvVarSource,
-    PodCondition, PodSpec, PodStatus, PodTemplateSpec, Secret, SecretKeySelector,
+    PodCondition, PodSpec, PodStatus, PodTemplateSpec, SecretKeySelector,
 };
 use k8s_openapi::api::networking::v1::{
     Ingress, IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressRule, IngressSpec, IngressStatus,
@@ -417,22 +416,5 @@ pub fn pdb(app: &str, healthy: i32, expected: i32) -> PodDisruptionBudget {
             observed_generation: Some(1),
             ..PodDisruptionBudgetStatus::default()
         }),
-    }
-}
-
-/// The Secret kustomize generated, holding the operator token.
-pub fn secrets(token: &str) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some("permisos-secrets-5h7g2k9m4t".into()),
-            namespace: Some(NAMESPACE.into()),
-            ..ObjectMeta::default()
-        },
-        data: Some(BTreeMap::from([(
-            "ADMIN_TOKEN".to_owned(),
-            ByteString(token.as_bytes().to_vec()),
-        )])),
-        type_: Some("Opaque".into()),
-        ..Secret::default()
     }
 }
