@@ -80,8 +80,8 @@ async fn make_run_serves_both_sites_and_ctrl_c_stops_everything_it_started() {
 }
 
 /// The local topology's entrance and the ports of its parts with `REPLICAS=2`: nginx, two
-/// issuers, two validators, SecantusDB.
-const LOCAL_PORTS: [u16; 6] = [8080, 18081, 18082, 18181, 18182, 27117];
+/// issuers (and their operators' ports), two validators, SecantusDB.
+const LOCAL_PORTS: [u16; 8] = [8080, 18081, 18082, 20081, 20082, 18181, 18182, 27117];
 
 #[tokio::test]
 #[ignore = "builds in release and installs SecantusDB and nginx for a fresh copy: `make test` runs it"]
@@ -103,6 +103,7 @@ async fn make_local_up_in_a_fresh_copy_serves_through_nginx_and_local_down_stops
     assert!(signed.starts_with(&format!("{validator}/v/")), "{signed}");
     let check = http.get(&signed).send().await.unwrap();
     assert_eq!(check.status(), 200);
+    operator_routes_only_through_operadores(&copy, &permit).await;
     // Files holding the signing key or the operator token: the owner's only.
     for secret in [
         ".run/permit-signing-key.pem",
@@ -392,6 +393,37 @@ fn group_members(group: u32) -> Vec<u32> {
         }
     }
     members
+}
+
+/// Every operation of the operators' OpenAPI document, asked through the citizens' host
+/// with the operator token, is not found; through operadores.localhost the token opens them.
+async fn operator_routes_only_through_operadores(copy: &Path, permit: &serde_json::Value) {
+    let (citizens, operators) = ("http://formulario.localhost:8080", "http://operadores.localhost:8080");
+    let http = browser(&[citizens, operators]);
+    let token = std::fs::read_to_string(copy.join(".run/admin-token")).unwrap();
+    let token = token.trim();
+    let doc: serde_json::Value = http
+        .get(format!("{operators}/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = permit["id"].as_str().unwrap();
+    let mut asked = 0;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for method in operations.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let url = format!("{citizens}{}", path.replace("{id}", id));
+            let answer = http.request(method.clone(), &url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(answer.status(), 404, "{method} {path} through the citizens' host");
+            asked += 1;
+        }
+    }
+    assert!(asked >= 10, "{doc}");
+    let listed = http.get(format!("{operators}/api/all")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(listed.status(), 200);
 }
 
 /// A client that reaches `*.localhost` on the loopback address, as browsers do.

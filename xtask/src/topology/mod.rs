@@ -314,8 +314,12 @@ fn start_everything(paths: &Paths, topology: &Topology, nginx: &Path, database: 
         start_part(paths, topology, Part::Identity)?;
     }
     for replica in topology.replicas() {
+        let operators = replica
+            .operator_port
+            .map(|port| format!(", operators {port}"))
+            .unwrap_or_default();
         step(&format!(
-            "starting {} on 127.0.0.1:{} (admin {})",
+            "starting {} on 127.0.0.1:{} (admin {}{operators})",
             replica.name, replica.port, replica.admin_port
         ));
         start_part(
