@@ -615,3 +615,39 @@ fn env_of(m: &Manifests, name: &str) -> Vec<k8s_openapi::api::core::v1::EnvVar> 
         .env
         .unwrap_or_default()
 }
+
+/// Each workload takes from the Secret only the keys it uses, one by one: no container takes
+/// a Secret whole, the signing key, the privacy key and the operators' bootstrap token reach
+/// the issuer only, and each database password only its user and the set-up Job.
+#[test]
+fn each_workload_reads_only_its_own_secret_keys() {
+    for overlay in OVERLAYS {
+        let m = Manifests::render_overlay(overlay);
+        let mut readers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (workload, template) in templates(&m) {
+            for container in containers(&template) {
+                for source in container.env_from.iter().flatten() {
+                    assert!(source.secret_ref.is_none(), "{overlay}: {workload} takes a whole Secret");
+                }
+                for variable in container.env.iter().flatten() {
+                    if let Some(key) = variable.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
+                        readers.entry(key.key.clone()).or_default().insert(workload.clone());
+                    }
+                }
+            }
+        }
+        let only = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<BTreeSet<_>>();
+        for key in ["PERMIT_SIGNING_KEY", "PRIVACY_KEY", "ADMIN_TOKEN"] {
+            assert_eq!(readers[key], only(&["issuer"]), "{overlay}: {key}");
+        }
+        for key in ["MONGO_APP_USERNAME", "MONGO_APP_PASSWORD"] {
+            assert_eq!(readers[key], only(&["issuer", "mongodb-init"]), "{overlay}: {key}");
+        }
+        for key in ["MONGO_READER_USERNAME", "MONGO_READER_PASSWORD"] {
+            assert_eq!(readers[key], only(&["validator", "mongodb-init"]), "{overlay}: {key}");
+        }
+        for key in ["MONGO_ROOT_USERNAME", "MONGO_ROOT_PASSWORD"] {
+            assert_eq!(readers[key], only(&["mongodb", "mongodb-init"]), "{overlay}: {key}");
+        }
+    }
+}
