@@ -524,3 +524,69 @@ async fn chaos_stops_when_told() {
     assert!(report.interrupted);
     assert!((2..=4).contains(&report.kills.len()), "{report:?}");
 }
+
+/// What `k8s/base/operator-access/role.yaml` grants, as (API group, resource, verb).
+fn role_rules() -> std::collections::BTreeSet<(String, String, String)> {
+    let roles: Vec<k8s_openapi::api::rbac::v1::Role> =
+        manifests::Manifests::file("k8s/base/operator-access/role.yaml").all("Role");
+    let mut granted = std::collections::BTreeSet::new();
+    for rule in roles[0].rules.iter().flatten() {
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for verb in &rule.verbs {
+                    granted.insert((group.clone(), resource.clone(), verb.clone()));
+                }
+            }
+        }
+    }
+    granted
+}
+
+/// Every command run against one fake cluster (status, wait on each kind of target and
+/// through a crash loop, hosts over the Gateway API, chaos): each request it made is one
+/// the operators' Role grants, and the Role grants nothing no command asked for.
+#[tokio::test]
+async fn the_operators_role_grants_exactly_what_the_commands_ask() {
+    let (fake, client) = FakeApi::start();
+    healthy(&fake);
+    fake.install_gateway_api();
+    let gateway = DynamicObject::new("permisos", &entrance::gateways())
+        .data(json!({"status": {"addresses": [{"type": "IPAddress", "value": "172.18.255.201"}]}}));
+    fake.put_dynamic(&entrance::gateways(), &gateway);
+    let route = DynamicObject::new("issuer", &entrance::http_routes())
+        .data(json!({"spec": {"parentRefs": [{"name": "permisos"}], "hostnames": ["formulario.permisos.test"]}}));
+    fake.put_dynamic(&entrance::http_routes(), &route);
+    status::read(&client, "permisos").await.unwrap();
+    wait_for(&client, &Target::system(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let daemonset: Target = "daemonset/node-agent".parse().unwrap();
+    let _ = wait_for(&client, &[daemonset], Duration::from_millis(300)).await;
+    entrance::find(&client, "permisos").await.unwrap();
+    controllers(&fake, Duration::from_millis(50));
+    chaos::chaos(
+        &client,
+        "permisos",
+        &plan(chaos::Target::Mongodb, 100, 300),
+        std::future::pending,
+        |_| {},
+    )
+    .await
+    .unwrap();
+    fake.put(&objects::waiting_pod(
+        "issuer-7d9f8b6c5d-9",
+        "issuer",
+        "CrashLoopBackOff",
+        "back-off",
+        4,
+    ));
+    fake.set_log("issuer-7d9f8b6c5d-9", "issuer", "a last line\n");
+    let _ = wait_for(&client, &Target::system(), Duration::from_secs(5)).await;
+
+    let asked = fake.requests();
+    let granted = role_rules();
+    let ungranted: Vec<_> = asked.difference(&granted).collect();
+    assert!(ungranted.is_empty(), "asked but not granted: {ungranted:?}");
+    let unused: Vec<_> = granted.difference(&asked).collect();
+    assert!(unused.is_empty(), "granted but never asked: {unused:?}");
+}

@@ -4,7 +4,7 @@
 //! with a resourceVersion, watches from one (held open until something changes), gets,
 //! deletes, container logs, 404 and 403 as `Status` objects.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,6 +34,8 @@ struct State {
     absent: HashSet<String>,
     forbidden: bool,
     deleted: Vec<String>,
+    /// Every request as RBAC sees it: (API group, resource[/subresource], verb).
+    requests: BTreeSet<(String, String, String)>,
 }
 
 #[derive(Clone)]
@@ -112,6 +114,11 @@ impl FakeApi {
         *self.on_delete.lock().unwrap() = Some(Box::new(hook));
     }
 
+    /// What was asked so far, as (API group, resource, verb): what a Role must grant.
+    pub fn requests(&self) -> BTreeSet<(String, String, String)> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
     /// The names deleted so far, in order.
     pub fn deleted(&self) -> Vec<String> {
         self.state.lock().unwrap().deleted.clone()
@@ -171,6 +178,26 @@ impl FakeApi {
         let collection = segments[..(at + 3).min(segments.len())].join("/");
         let name = segments.get(at + 3).map(|s| (*s).to_owned());
         let sub = segments.get(at + 4).copied();
+        let group = if segments.get(1) == Some(&"apis") {
+            segments[2]
+        } else {
+            ""
+        };
+        let resource = segments.get(at + 2).copied().unwrap_or_default();
+        let watching = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+        let verb = match (request.method().as_str(), &name) {
+            ("GET", Some(_)) => "get",
+            ("GET", None) if watching => "watch",
+            ("GET", None) => "list",
+            ("DELETE", Some(_)) => "delete",
+            (other, _) => other,
+        };
+        let resource = sub.map_or(resource.to_owned(), |sub| format!("{resource}/{sub}"));
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .insert((group.to_owned(), resource, verb.to_owned()));
         if self.state.lock().unwrap().absent.contains(&collection) {
             return status(
                 StatusCode::NOT_FOUND,
