@@ -23,14 +23,14 @@ issuer_port=18081 operator_port=20081 validator_port=18181
 if [ -z "${LOCAL_TOPOLOGY:-}" ]; then
   scripts/tools.sh secantus nginx schemathesis
   rm -rf "$RUN" && mkdir -p "$RUN"
-  # The rules as in production, except two: the per-client limit (every request comes from
-  # here) and the curfew, which would make the run depend on the hour it starts at. This
-  # script runs again inside the topology.
+  # The rules as in production, except three: the per-client and per-operator limits (every
+  # request comes from here, with one token) and the curfew, which would make the run
+  # depend on the hour it starts at. This script runs again inside the topology.
   # Schemathesis sends one Authorization header to every operation, so the counter's role
   # shares the operators' token here: assisted issuance is fuzzed past its guard too.
   ADMIN_TOKEN="$(cargo xtask token)"
   export ADMIN_TOKEN ASSISTANCE_TOKEN="$ADMIN_TOKEN"
-  REPLICAS=1 CREATE_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
+  REPLICAS=1 CREATE_RATE_LIMIT=off OPERATOR_RATE_LIMIT=off PERMIT_CURFEW=off RUST_LOG=warn \
     ISSUER_PUBLIC_URL="http://127.0.0.1:$issuer_port" VALIDATOR_PUBLIC_URL="http://127.0.0.1:$validator_port" \
     exec cargo xtask with-topology --seed ${SKIP_BUILD:+--no-build} -- "$0" "$@"
 fi

@@ -416,13 +416,23 @@ async fn operator_routes_only_through_operadores(copy: &Path, permit: &serde_jso
         for method in operations.as_object().unwrap().keys() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let url = format!("{citizens}{}", path.replace("{id}", id));
-            let answer = http.request(method.clone(), &url).bearer_auth(token).send().await.unwrap();
+            let answer = http
+                .request(method.clone(), &url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(answer.status(), 404, "{method} {path} through the citizens' host");
             asked += 1;
         }
     }
     assert!(asked >= 10, "{doc}");
-    let listed = http.get(format!("{operators}/api/all")).bearer_auth(token).send().await.unwrap();
+    let listed = http
+        .get(format!("{operators}/api/all"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.status(), 200);
 }
 

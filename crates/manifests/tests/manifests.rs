@@ -627,7 +627,10 @@ fn each_workload_reads_only_its_own_secret_keys() {
         for (workload, template) in templates(&m) {
             for container in containers(&template) {
                 for source in container.env_from.iter().flatten() {
-                    assert!(source.secret_ref.is_none(), "{overlay}: {workload} takes a whole Secret");
+                    assert!(
+                        source.secret_ref.is_none(),
+                        "{overlay}: {workload} takes a whole Secret"
+                    );
                 }
                 for variable in container.env.iter().flatten() {
                     if let Some(key) = variable.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {

@@ -56,13 +56,22 @@ pub struct Admits {
     pub admin_token: bool,
     /// `ASSISTANCE_TOKEN`: the counter's shared credential.
     pub assistance_token: bool,
+    /// Counted against the operator's `OPERATOR_RATE_LIMIT`: the routes that read personal
+    /// data, so paging through it is never a bulk export at the system's speed.
+    pub limited: bool,
 }
 
 /// The route layer of every operator sub-router: the credential must be one `admits`
 /// names, else 401 (none, unknown, revoked or expired) or 403 (a token of another role).
 /// What it admits acts as `Acting`, which the handlers record in the audit log.
 pub async fn guard(State((state, admits)): State<(IssuerState, Admits)>, mut request: Request, next: Next) -> Response {
-    match authorise(&state, admits, request.headers()).await {
+    let authorised = authorise(&state, admits, request.headers()).await.and_then(|found| {
+        match state.options.operator_limit.as_ref().filter(|_| admits.limited) {
+            Some(limit) => limit.admit(found.0.clone()).map(|()| found).map_err(AppError::from),
+            None => Ok(found),
+        }
+    });
+    match authorised {
         Ok((operator, role, shared)) => {
             Acting::set(&mut request, &operator, role, shared);
             next.run(request).await

@@ -185,41 +185,85 @@ impl Default for ClientKey {
 /// How many clients are remembered before the ones whose window has passed are forgotten.
 const SWEEP_AT: usize = 10_000;
 
-/// A generic cell rate limit per client: each request books `per / count` of the client's
-/// time, and a client may run up to `per` ahead. One per replica, in memory: a client
-/// spread by the load balancer over N replicas gets at most N times the rate.
+/// A generic cell rate limit per key: each request books `per / count` of the key's time,
+/// and a key may run up to `per` ahead. One per replica, in memory: a client spread by the
+/// load balancer over N replicas gets at most N times the rate.
 #[derive(Debug)]
-pub struct ClientLimiter {
+pub struct Cells<K> {
     rate: Rate,
-    trusted: TrustedProxies,
-    key: ClientKey,
-    clients: Mutex<Clients>,
+    keys: Mutex<Booked<K>>,
 }
 
-#[derive(Debug, Default)]
-struct Clients {
-    /// When each client's booked time runs out, by `ClientKey::of` its address.
-    booked_until: HashMap<IpAddr, Instant>,
+#[derive(Debug)]
+struct Booked<K> {
+    /// When each key's booked time runs out.
+    until: HashMap<K, Instant>,
     sweep_at: usize,
+}
+
+impl<K: std::hash::Hash + Eq> Cells<K> {
+    pub fn new(rate: Rate) -> Cells<K> {
+        Cells {
+            rate,
+            keys: Mutex::new(Booked {
+                until: HashMap::new(),
+                sweep_at: SWEEP_AT,
+            }),
+        }
+    }
+
+    pub fn rate(&self) -> Rate {
+        self.rate
+    }
+
+    /// Counts one request of `key` now, or refuses it with 429 and how long to wait.
+    pub fn admit(&self, key: K) -> Result<(), RateLimited> {
+        self.admit_at(key, Instant::now()).map_err(|wait| RateLimited {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        })
+    }
+
+    fn admit_at(&self, key: K, now: Instant) -> Result<(), Duration> {
+        let interval = self.rate.interval();
+        // Up to `per` may be booked ahead; a request that would book past it waits.
+        let allowance = self.rate.per - interval;
+        let mut keys = self.keys.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let booked = keys.until.get(&key).map_or(now, |until| (*until).max(now));
+        let ahead = booked - now;
+        if ahead > allowance {
+            return Err(ahead - allowance);
+        }
+        keys.until.insert(key, booked + interval);
+        if keys.until.len() >= keys.sweep_at {
+            keys.until.retain(|_, until| *until > now);
+            keys.sweep_at = (keys.until.len() * 2).max(SWEEP_AT);
+        }
+        Ok(())
+    }
+}
+
+/// The per-client limit on permit requests: cells keyed by the client's address (or its
+/// IPv6 network, `ClientKey`), as a trusted proxy forwarded it.
+#[derive(Debug)]
+pub struct ClientLimiter {
+    cells: Cells<IpAddr>,
+    trusted: TrustedProxies,
+    key: ClientKey,
 }
 
 impl ClientLimiter {
     pub fn new(rate: Rate, trusted: TrustedProxies, key: ClientKey) -> ClientLimiter {
         ClientLimiter {
-            rate,
+            cells: Cells::new(rate),
             trusted,
             key,
-            clients: Mutex::new(Clients {
-                booked_until: HashMap::new(),
-                sweep_at: SWEEP_AT,
-            }),
         }
     }
 
     /// One line saying what is limited, for the start-up log.
     pub fn log(&self) {
         tracing::info!(
-            create_rate_limit = %self.rate,
+            create_rate_limit = %self.cells.rate,
             trusted_proxy_blocks = self.trusted.0.len(),
             ipv6_prefix = self.key.ipv6_prefix,
             "per-client limit on permit requests (CREATE_RATE_LIMIT=off to switch off, TRUSTED_PROXIES, CLIENT_IPV6_PREFIX)"
@@ -228,28 +272,12 @@ impl ClientLimiter {
 
     /// Counts one request of the client behind `peer`, or refuses it with 429 and how long to wait.
     pub fn admit(&self, peer: IpAddr, headers: &HeaderMap) -> Result<(), RateLimited> {
-        let client = self.key.of(self.trusted.client(peer, headers));
-        self.admit_at(client, Instant::now()).map_err(|wait| RateLimited {
-            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
-        })
+        self.cells.admit(self.key.of(self.trusted.client(peer, headers)))
     }
 
+    #[cfg(test)]
     fn admit_at(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let interval = self.rate.interval();
-        // Up to `per` may be booked ahead; a request that would book past it waits.
-        let allowance = self.rate.per - interval;
-        let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let booked = clients.booked_until.get(&client).map_or(now, |until| (*until).max(now));
-        let ahead = booked - now;
-        if ahead > allowance {
-            return Err(ahead - allowance);
-        }
-        clients.booked_until.insert(client, booked + interval);
-        if clients.booked_until.len() >= clients.sweep_at {
-            clients.booked_until.retain(|_, until| *until > now);
-            clients.sweep_at = (clients.booked_until.len() * 2).max(SWEEP_AT);
-        }
-        Ok(())
+        self.cells.admit_at(client, now)
     }
 }
 
@@ -442,7 +470,7 @@ mod tests {
                 .admit_at(client, start + Duration::from_millis(u64::from(n)))
                 .unwrap();
         }
-        let remembered = limiter.clients.lock().unwrap().booked_until.len();
+        let remembered = limiter.cells.keys.lock().unwrap().until.len();
         assert!(remembered < 1_100, "{remembered} clients still remembered");
     }
 }

@@ -31,7 +31,7 @@ use permit_web::app::Routers;
 use permit_web::{Context, assets, harden};
 
 pub use admin::AdminToken;
-pub use client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
+pub use client_limit::{Cells, ClientKey, ClientLimiter, Rate, TrustedProxies};
 pub use options::Options;
 pub use retention::Retention;
 pub use sign_in::{CitizenAuth, ClaimNames, Identity, OidcSettings, SignIn, SignInError};
@@ -71,11 +71,14 @@ pub fn router(ctx: Context, options: Options) -> Routers {
     }
     // Each group of operator routes names the roles it admits (`admin::Admits`); the
     // bootstrap `ADMIN_TOKEN` opens all but the counter's, `ASSISTANCE_TOKEN` only that.
-    let guarded = |routes: Router<IssuerState>, roles: &'static [Role], shared: (bool, bool)| {
+    // The third flag: whether the routes read personal data, and so count against the
+    // operator's rate (`OPERATOR_RATE_LIMIT`).
+    let guarded = |routes: Router<IssuerState>, roles: &'static [Role], shared: (bool, bool, bool)| {
         let admits = Admits {
             roles,
             admin_token: shared.0,
             assistance_token: shared.1,
+            limited: shared.2,
         };
         routes.route_layer(from_fn_with_state((state.clone(), admits), admin::guard))
     };
@@ -84,12 +87,12 @@ pub fn router(ctx: Context, options: Options) -> Routers {
             .route("/api/all", get(api::all))
             .route("/api/permits", get(search::by_rut)),
         &[Role::Consulta],
-        (true, false),
+        (true, false, true),
     );
     let audit_trail = guarded(
         Router::new().route("/api/audit", get(audit::trail)),
         &[Role::Consulta, Role::Administracion],
-        (true, false),
+        (true, false, true),
     );
     let changes = guarded(
         Router::new()
@@ -99,19 +102,19 @@ pub fn router(ctx: Context, options: Options) -> Routers {
                 post(legal_hold::place).delete(legal_hold::lift),
             ),
         &[Role::Revocacion],
-        (true, false),
+        (true, false, false),
     );
     let assistance = guarded(
         Router::new().route("/api/assisted", post(assisted::create)),
         &[Role::Asistencia],
-        (false, true),
+        (false, true, false),
     );
     let administration = guarded(
         Router::new()
             .route("/api/operators", post(operators::create).get(operators::list))
             .route("/api/operators/{id}", axum::routing::delete(operators::revoke)),
         &[Role::Administracion],
-        (true, false),
+        (true, false, false),
     );
     let citizens = Router::new()
         .route("/", get(pages::landing))

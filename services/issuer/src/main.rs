@@ -19,6 +19,13 @@ async fn run() -> Result<(), StartupError> {
         Some(limiter) => limiter.log(),
         None => tracing::info!("no per-client limit on permit requests (CREATE_RATE_LIMIT=off)"),
     }
+    match &options.operator_limit {
+        Some(limit) => tracing::info!(
+            operator_rate_limit = %limit.rate(),
+            "per-operator limit on reads of personal data (OPERATOR_RATE_LIMIT=off to switch off)"
+        ),
+        None => tracing::warn!("no per-operator limit on reads of personal data (OPERATOR_RATE_LIMIT=off)"),
+    }
     let ctx = app.ctx().clone();
     options
         .retention

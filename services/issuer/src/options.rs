@@ -9,9 +9,16 @@ use permit_web::ConfigError;
 use permit_web::config::{DEFAULT_OPERATOR_PORT, Env};
 
 use crate::admin::AdminToken;
-use crate::client_limit::{ClientKey, ClientLimiter, Rate, TrustedProxies};
+use crate::client_limit::{Cells, ClientKey, ClientLimiter, Rate, TrustedProxies};
 use crate::retention::Retention;
 use crate::sign_in::{CitizenAuth, SignIn};
+
+/// Per operator and replica: a page or a look-up a second on average, 120 at once (an
+/// audit of a load run pages through thousands of permits).
+const DEFAULT_OPERATOR_RATE: Rate = Rate {
+    count: 120,
+    per: std::time::Duration::from_secs(60),
+};
 
 /// Per client and replica; generous enough for a household or a shared mobile address.
 const DEFAULT_CREATE_RATE: Rate = Rate {
@@ -40,6 +47,9 @@ pub struct Options {
     pub sign_in: SignIn,
     /// `PERSONAL_DATA_RETENTION_DAYS`, `RETENTION_SWEEP_SECONDS`: when expired permits are erased.
     pub retention: Retention,
+    /// `OPERATOR_RATE_LIMIT` (`120/60`, or `off`): reads of personal data (pages of
+    /// `/api/all`, look-ups by RUT, the audit log) one operator may make per window.
+    pub operator_limit: Option<Arc<Cells<String>>>,
     /// `OPERATOR_ADDR` (`0.0.0.0:8081`): where the operators' routes listen, apart from the
     /// citizens' `LISTEN_ADDR`, so only the operators' entrance reaches them.
     pub operator_addr: SocketAddr,
@@ -58,6 +68,7 @@ impl Options {
             admin: None,
             assistance: None,
             create_limit: None,
+            operator_limit: None,
             operator_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         }
     }
@@ -96,6 +107,14 @@ impl Options {
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
             assistance: AdminToken::from_variable("ASSISTANCE_TOKEN", env.optional("ASSISTANCE_TOKEN"))?,
             create_limit: rate.map(|rate| Arc::new(ClientLimiter::new(rate, trusted, key))),
+            operator_limit: env
+                .switchable(
+                    "OPERATOR_RATE_LIMIT",
+                    Some(DEFAULT_OPERATOR_RATE),
+                    Rate::parse,
+                    "requests/seconds such as 120/60",
+                )?
+                .map(|rate| Arc::new(Cells::new(rate))),
             operator_addr: env.parsed(
                 "OPERATOR_ADDR",
                 SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_OPERATOR_PORT)),
@@ -127,6 +146,13 @@ mod tests {
         assert!(read(&[]).unwrap().create_limit.is_some());
         assert!(read(&[("CREATE_RATE_LIMIT", "Off")]).unwrap().create_limit.is_none());
         assert!(read(&[]).unwrap().admin.is_none());
+        assert_eq!(read(&[]).unwrap().operator_limit.unwrap().rate(), DEFAULT_OPERATOR_RATE);
+        assert!(
+            read(&[("OPERATOR_RATE_LIMIT", "off")])
+                .unwrap()
+                .operator_limit
+                .is_none()
+        );
     }
 
     #[test]
@@ -148,6 +174,7 @@ mod tests {
             ("ADMIN_TOKEN", "short"),
             ("ASSISTANCE_TOKEN", "short"),
             ("OPERATOR_ADDR", "8081"),
+            ("OPERATOR_RATE_LIMIT", "lots"),
             ("PERMIT_SIGNING_KEY", "MC4CAQAwBQYDK2VwBCIE"),
             ("PRIVACY_KEY", "short"),
             ("PRIVACY_KEY", ""),

@@ -47,6 +47,7 @@ pub struct SearchResult {
         (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
         (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 422, description = "`rut`, `reason` or `case` wrong (`invalid_fields`).", body = ErrorBody),
+        (status = 429, description = "Over the operator's `OPERATOR_RATE_LIMIT` (`rate_limited`); `Retry-After` says when.", body = ErrorBody),
     ),
 )]
 pub async fn by_rut(

@@ -15,7 +15,7 @@ use crate::{TOKEN, issued};
 /// The counter staff's token the tests configure beside the operator's.
 pub(crate) const ASSISTANCE: &str = "an-assistance-token-of-forty-characters";
 
-fn admin_only(token: Option<&str>) -> Options {
+pub(crate) fn admin_only(token: Option<&str>) -> Options {
     Options {
         admin: AdminToken::from_setting(token.map(String::from)).unwrap(),
         assistance: AdminToken::from_variable("ASSISTANCE_TOKEN", token.map(|_| ASSISTANCE.to_owned())).unwrap(),

@@ -277,3 +277,56 @@ async fn a_citizen_is_looked_up_by_rut_only_with_a_reason_and_the_look_is_record
     let digits: String = rut.chars().filter(char::is_ascii_digit).collect();
     assert!(!detail.contains(&digits[..6]), "the RUT as a digest only: {detail}");
 }
+
+/// Reads of personal data count against each operator's rate (`OPERATOR_RATE_LIMIT`):
+/// past it, `429` with `Retry-After`, while another operator, and changes such as a
+/// revocation, go on.
+#[db_test]
+async fn reads_of_personal_data_are_limited_per_operator() {
+    let options = issuer::Options {
+        operator_limit: Some(std::sync::Arc::new(issuer::Cells::new(issuer::Rate {
+            count: 3,
+            per: std::time::Duration::from_secs(60),
+        }))),
+        ..crate::http::admin_only(Some(TOKEN))
+    };
+    let app = TestApp::start(permit_domain::Rules::default(), |ctx| issuer::router(ctx, options)).await;
+    let (lookup, _) = token(&app, TOKEN, "Cabo 1° M. Pérez, Fiscalía", "consulta").await;
+    let (other, _) = token(&app, TOKEN, "Sgto. A. Díaz, Fiscalía", "consulta").await;
+    let (revoker, _) = token(&app, TOKEN, "Sgto. L. Mora, 33ª Comisaría", "revocación").await;
+    let id = issued(&app, 1).await;
+    for path in ["/api/all", "/api/audit", "/api/all?limit=5"] {
+        assert_eq!(
+            send(&app, Method::GET, path, &lookup, None).await.status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    let refused = send(
+        &app,
+        Method::GET,
+        "/api/permits?rut=12.345.678-5&reason=RIT%201234-2026",
+        &lookup,
+        None,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&wait), "{wait}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    assert_eq!(
+        send(&app, Method::GET, "/api/all", &other, None).await.status(),
+        StatusCode::OK
+    );
+    let revoke = send(&app, Method::POST, &format!("/api/permits/{id}/revoke"), &revoker, None).await;
+    assert_eq!(revoke.status(), StatusCode::OK);
+    for _ in 0..5 {
+        let listed = send(&app, Method::GET, "/api/operators", TOKEN, None).await;
+        assert_eq!(
+            listed.status(),
+            StatusCode::OK,
+            "managing tokens reads no personal data"
+        );
+    }
+}
