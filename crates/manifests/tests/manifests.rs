@@ -654,3 +654,93 @@ fn each_workload_reads_only_its_own_secret_keys() {
         }
     }
 }
+
+/// Egress is denied by default; every pod may ask the cluster's DNS, the database's clients
+/// may reach MongoDB's port, and in production the issuers alone may reach public HTTPS
+/// addresses (the identity provider). Nothing else leaves the namespace.
+#[test]
+fn egress_is_the_database_dns_and_the_identity_provider_only() {
+    for overlay in OVERLAYS {
+        let m = Manifests::render_overlay(overlay);
+        let policies = m.all::<NetworkPolicy>("NetworkPolicy");
+        let egress: Vec<_> = policies
+            .iter()
+            .filter(|p| {
+                p.spec
+                    .as_ref()
+                    .unwrap()
+                    .policy_types
+                    .iter()
+                    .flatten()
+                    .any(|t| t == "Egress")
+            })
+            .collect();
+        assert!(
+            egress.iter().any(|p| {
+                let spec = p.spec.as_ref().unwrap();
+                spec.pod_selector.clone().unwrap_or_default() == Default::default() && spec.egress.is_none()
+            }),
+            "{overlay}: a default-deny egress policy"
+        );
+        let mut allowed = BTreeSet::new();
+        for policy in &egress {
+            let name = policy.metadata.name.clone().unwrap();
+            for rule in policy.spec.as_ref().unwrap().egress.iter().flatten() {
+                let ports: Vec<String> = rule
+                    .ports
+                    .iter()
+                    .flatten()
+                    .map(|p| format!("{:?}/{}", p.port, p.protocol.clone().unwrap_or_default()))
+                    .collect();
+                assert!(!ports.is_empty(), "{overlay}: {name} opens every port");
+                for peer in rule.to.iter().flatten() {
+                    let to = if let Some(block) = &peer.ip_block {
+                        assert!(
+                            block.except.iter().flatten().any(|e| e == "10.0.0.0/8"),
+                            "{name}: private ranges excluded"
+                        );
+                        format!("public {}", block.cidr)
+                    } else {
+                        let pods = peer
+                            .pod_selector
+                            .clone()
+                            .unwrap_or_default()
+                            .match_labels
+                            .unwrap_or_default();
+                        let namespace = peer
+                            .namespace_selector
+                            .as_ref()
+                            .map(|n| n.match_labels.clone().unwrap_or_default());
+                        format!("{namespace:?} {pods:?}")
+                    };
+                    allowed.insert(format!("{name}: {to} {ports:?}"));
+                }
+            }
+        }
+        let mut expected = vec![
+            r#"database-egress: None {"app.kubernetes.io/name": "mongodb"} ["Some(Int(27017))/TCP"]"#.to_owned(),
+            r#"dns-egress: Some({"kubernetes.io/metadata.name": "kube-system"}) {"k8s-app": "kube-dns"} ["Some(Int(53))/UDP", "Some(Int(53))/TCP"]"#.to_owned(),
+        ];
+        if overlay == "production" {
+            expected.push(r#"identity-provider-egress: public 0.0.0.0/0 ["Some(Int(443))/TCP"]"#.to_owned());
+            let identity = egress
+                .iter()
+                .find(|p| p.metadata.name.as_deref() == Some("identity-provider-egress"))
+                .unwrap();
+            let selected = identity
+                .spec
+                .as_ref()
+                .unwrap()
+                .pod_selector
+                .clone()
+                .unwrap_or_default()
+                .match_labels;
+            assert_eq!(
+                selected.unwrap_or_default()["app.kubernetes.io/name"],
+                "issuer",
+                "the issuers alone reach the identity provider"
+            );
+        }
+        assert_eq!(allowed.into_iter().collect::<Vec<_>>(), expected, "{overlay}");
+    }
+}
