@@ -10,10 +10,16 @@ use jiff::Timestamp;
 use mongodb::IndexModel;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{DateTime, Document, doc};
+use mongodb::options::IndexOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::documents::{from_bson, to_bson};
 use crate::{Store, StoreError};
+
+/// How long an audit entry is kept: five years, the time within which Chile's Código Penal
+/// (art. 94) lets a simple crime, such as an official's abuse of the data, be prosecuted;
+/// past it the entry (which names permits, never a RUT) is erased by the database itself.
+pub const AUDIT_RETENTION: std::time::Duration = std::time::Duration::from_secs(5 * 365 * 24 * 3600);
 
 /// What an operator did. The stable codes are what the log, the API and filters show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,7 +213,8 @@ impl Store {
     }
 
     /// The audit log's indexes: by time, and by permit or operator then time, the two
-    /// questions an auditor asks ("who saw this permit", "what did this operator do").
+    /// questions an auditor asks ("who saw this permit", "what did this operator do"); and
+    /// the one that lets the database erase an entry `AUDIT_RETENTION` after it was made.
     pub(crate) async fn ensure_audit_indexes(&self) -> Result<(), StoreError> {
         for keys in [
             newest_first(),
@@ -218,6 +225,10 @@ impl Store {
                 .create_index(IndexModel::builder().keys(keys).build())
                 .await?;
         }
+        let retention = IndexOptions::builder().expire_after(AUDIT_RETENTION).build();
+        self.audit
+            .create_index(IndexModel::builder().keys(doc! { "at": 1 }).options(retention).build())
+            .await?;
         Ok(())
     }
 }

@@ -24,7 +24,7 @@ use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 use permit_domain::{Permit, PermitId, QuotaClaim, QuotaReached, Refusal, Rut};
 
-pub use crate::audit::{AuditAction, AuditCursor, AuditEntry, AuditFilter, AuditPage, BadAuditCursor};
+pub use crate::audit::{AUDIT_RETENTION, AuditAction, AuditCursor, AuditEntry, AuditFilter, AuditPage, BadAuditCursor};
 use crate::documents::{PermitDocument, RevocationDocument, to_bson};
 pub use crate::error::StoreError;
 use crate::error::is_duplicate_key;

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use jiff::SignedDuration;
 use permit_domain::{Operator, OperatorAccount, OperatorToken, Permit, PermitId, Refusal, Role, Rules};
-use permit_store::{AuditAction, AuditCursor, AuditEntry, AuditFilter, LegalHold, Store, StoreError};
+use permit_store::{AUDIT_RETENTION, AuditAction, AuditCursor, AuditEntry, AuditFilter, LegalHold, Store, StoreError};
 use testkit::{citizen, db_test, fresh_database, mongodb_uri, santiago};
 
 async fn store() -> Store {
@@ -220,6 +220,32 @@ async fn audit_pages_neither_repeat_nor_skip_entries_of_the_same_millisecond() {
     seen.sort();
     assert_eq!(seen, ["op0", "op1", "op2", "op3", "op4"]);
     assert!(AuditCursor::parse("not a cursor").is_err());
+}
+
+/// The audit log is not kept for ever: the database erases an entry `AUDIT_RETENTION` (five
+/// years) after it was made, by a TTL index on its time.
+#[db_test]
+async fn audit_entries_expire_five_years_after_they_were_made() {
+    let database = fresh_database();
+    let store = Store::connect(&mongodb_uri(), &database, "store-tests").await.unwrap();
+    store.ensure_indexes().await.unwrap();
+    let client = mongodb::Client::with_uri_str(mongodb_uri()).await.unwrap();
+    let indexes: Vec<mongodb::IndexModel> = futures_util::TryStreamExt::try_collect(
+        client
+            .database(&database)
+            .collection::<mongodb::bson::Document>("audit_log")
+            .list_indexes()
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let expiring: Vec<_> = indexes
+        .iter()
+        .filter_map(|index| Some((index.keys.clone(), index.options.as_ref()?.expire_after?)))
+        .collect();
+    assert_eq!(expiring, [(mongodb::bson::doc! { "at": 1 }, AUDIT_RETENTION)]);
+    assert_eq!(AUDIT_RETENTION.as_secs() / 86_400, 5 * 365);
 }
 
 #[db_test]
