@@ -23,7 +23,7 @@ pub struct Manifests(Vec<Value>);
 
 impl Manifests {
     /// `kubectl kustomize` on a copy of `k8s/`, with stand-ins for the files generated at
-    /// deploy time and never committed (`secrets.env`, `public-keys.json`).
+    /// deploy time and never committed (the `*.env` secrets files, `public-keys.json`).
     pub fn render_overlay(overlay: &str) -> Manifests {
         let copy = Copy::new();
         let manifests = Manifests::render(&copy.0.join("k8s/overlays").join(overlay));
@@ -107,9 +107,8 @@ impl Manifests {
     }
 }
 
-/// A copy of `k8s/` in a temporary folder, with a stand-in `secrets.env` and `public-keys.json` in each
-/// overlay;
-/// removed when dropped.
+/// A copy of `k8s/` in a temporary folder, with stand-in secrets files (`database.env`,
+/// `issuer.env`, `operators.env`) and `public-keys.json` in each overlay; removed when dropped.
 struct Copy(PathBuf);
 
 impl Copy {
@@ -119,13 +118,25 @@ impl Copy {
         let copy = std::env::temp_dir().join(format!("manifests-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&copy);
         copy_tree(&root().join("k8s"), &copy.join("k8s"));
-        let secrets = "ADMIN_TOKEN=t\nMONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD=p\nMONGO_APP_USERNAME=permisos\n\
-                       MONGO_APP_PASSWORD=p\nMONGO_READER_USERNAME=v\nMONGO_READER_PASSWORD=p\nMONGO_KEYFILE=k\nPERMIT_SIGNING_KEY=k\nPRIVACY_KEY=k\nOIDC_CLIENT_SECRET=s\n";
+        let secrets = [
+            (
+                "database.env",
+                "MONGO_ROOT_USERNAME=root\nMONGO_ROOT_PASSWORD=p\nMONGO_APP_USERNAME=permisos\nMONGO_APP_PASSWORD=p\n\
+                 MONGO_READER_USERNAME=v\nMONGO_READER_PASSWORD=p\nMONGO_KEYFILE=k\n",
+            ),
+            (
+                "issuer.env",
+                "PERMIT_SIGNING_KEY=k\nPRIVACY_KEY=k\nOIDC_CLIENT_SECRET=s\n",
+            ),
+            ("operators.env", "ADMIN_TOKEN=t\n"),
+        ];
         for overlay in std::fs::read_dir(copy.join("k8s/overlays"))
             .expect("k8s/overlays")
             .flatten()
         {
-            std::fs::write(overlay.path().join("secrets.env"), secrets).expect("write secrets.env");
+            for (file, values) in secrets {
+                std::fs::write(overlay.path().join(file), values).expect("write a stand-in secrets file");
+            }
             std::fs::write(overlay.path().join("public-keys.json"), r#"{"keys":[]}"#).expect("write public-keys.json");
         }
         Copy(copy)

@@ -624,6 +624,7 @@ fn each_workload_reads_only_its_own_secret_keys() {
     for overlay in OVERLAYS {
         let m = Manifests::render_overlay(overlay);
         let mut readers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut held_in: BTreeMap<String, String> = BTreeMap::new();
         for (workload, template) in templates(&m) {
             for container in containers(&template) {
                 for source in container.env_from.iter().flatten() {
@@ -635,6 +636,11 @@ fn each_workload_reads_only_its_own_secret_keys() {
                 for variable in container.env.iter().flatten() {
                     if let Some(key) = variable.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()) {
                         readers.entry(key.key.clone()).or_default().insert(workload.clone());
+                        let secret = key
+                            .name
+                            .rsplit_once('-')
+                            .map_or(key.name.as_str(), |(name, _hash)| name);
+                        held_in.insert(key.key.clone(), secret.to_owned());
                     }
                 }
             }
@@ -652,6 +658,26 @@ fn each_workload_reads_only_its_own_secret_keys() {
         for key in ["MONGO_ROOT_USERNAME", "MONGO_ROOT_PASSWORD"] {
             assert_eq!(readers[key], only(&["mongodb", "mongodb-init"]), "{overlay}: {key}");
         }
+        // Split by consumer: whoever may read the operators' Secret cannot read the key
+        // that signs permits, nor the database's passwords.
+        assert_eq!(held_in["PERMIT_SIGNING_KEY"], "permisos-issuer", "{overlay}");
+        assert_eq!(held_in["PRIVACY_KEY"], "permisos-issuer", "{overlay}");
+        assert_eq!(held_in["ADMIN_TOKEN"], "permisos-operators", "{overlay}");
+        for (key, secret) in &held_in {
+            if key.starts_with("MONGO_") {
+                assert_eq!(secret, "permisos-database", "{overlay}: {key}");
+            }
+        }
+        let secrets: BTreeSet<String> = m
+            .all::<Secret>("Secret")
+            .into_iter()
+            .map(|s| s.metadata.name.unwrap().rsplit_once('-').unwrap().0.to_owned())
+            .collect();
+        assert_eq!(
+            secrets,
+            only(&["permisos-database", "permisos-issuer", "permisos-operators"]),
+            "{overlay}"
+        );
     }
 }
 

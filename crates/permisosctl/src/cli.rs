@@ -72,7 +72,8 @@ pub enum KeysCommand {
     /// Print a new PRIVACY_KEY for the issuer (32 random bytes, hex): the key of the RUT
     /// pseudonyms in the quota ledger and of the holders' links.
     Privacy,
-    /// Print a fresh secrets.env for an overlay: the operator token, MongoDB's users'
+    /// Print fresh secrets for an overlay, NAME=value lines (scripts/k8s-secrets.sh sorts
+    /// them into database.env, issuer.env and operators.env): the operator token, MongoDB's users'
     /// passwords and replica-set key, a permit signing key and a privacy key, each random.
     SecretsEnv,
     /// Read a private key on stdin; print the JWK Set of its public key, plus the keys of

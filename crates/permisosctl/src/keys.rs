@@ -14,7 +14,8 @@ pub fn new_key() -> String {
         .collect()
 }
 
-/// A fresh `secrets.env` for an overlay's secretGenerator, every value random: the
+/// A fresh set of an overlay's secrets, one `NAME=value` line each, every value random
+/// (scripts/k8s-secrets.sh sorts them into the overlay's three Secrets' files): the
 /// issuer's operator token, MongoDB's root, issuer and validator passwords, the replica set
 /// members' shared key (base64 alphabet, 6 to 1024 characters), a permit signing key and
 /// the issuer's privacy key (RUT pseudonyms and holder links).

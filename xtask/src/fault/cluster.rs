@@ -174,7 +174,7 @@ pub async fn cluster_fault(paths: &Paths, settings: &Settings) -> Result<bool, E
 
 /// A *consulta* token for the audit, valid one day, made through the operators' entrance as
 /// an administrator makes one: with the bootstrap `ADMIN_TOKEN` (from the environment, or
-/// the secrets.env `make deploy` applied).
+/// the overlay's operators.env that `make deploy` applied).
 async fn audit_token(paths: &Paths, address: &str, operator_host: &str) -> Result<String, Error> {
     let bootstrap = match std::env::var("ADMIN_TOKEN") {
         Ok(token) if !token.is_empty() => token,
@@ -184,7 +184,7 @@ async fn audit_token(paths: &Paths, address: &str, operator_host: &str) -> Resul
             } else {
                 "kind"
             };
-            let file = paths.root.join(format!("k8s/overlays/{overlay}/secrets.env"));
+            let file = paths.root.join(format!("k8s/overlays/{overlay}/operators.env"));
             let text = std::fs::read_to_string(&file).map_err(Error::io(format!("reading {}", file.display())))?;
             text.lines()
                 .find_map(|line| line.strip_prefix("ADMIN_TOKEN="))

@@ -14,8 +14,8 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, EnvVar, EnvVarSource,
-    PodCondition, PodSpec, PodStatus, PodTemplateSpec, SecretKeySelector,
+    Container, ContainerState, ContainerStateRunning, ContainerStateWaiting, ContainerStatus, PodCondition, PodSpec,
+    PodStatus, PodTemplateSpec,
 };
 use k8s_openapi::api::networking::v1::{
     Ingress, IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressRule, IngressSpec, IngressStatus,
@@ -164,18 +164,6 @@ pub fn deployment(app: &str, replicas: i32, available: i32) -> Deployment {
             containers: vec![Container {
                 name: app.into(),
                 image: Some(format!("permisos/{app}:c-0123456789abcdef")),
-                env: Some(vec![EnvVar {
-                    name: "ADMIN_TOKEN".into(),
-                    value_from: Some(EnvVarSource {
-                        secret_key_ref: Some(SecretKeySelector {
-                            name: "permisos-secrets-5h7g2k9m4t".into(),
-                            key: "ADMIN_TOKEN".into(),
-                            optional: None,
-                        }),
-                        ..EnvVarSource::default()
-                    }),
-                    ..EnvVar::default()
-                }]),
                 ..Container::default()
             }],
             ..PodSpec::default()
