@@ -39,10 +39,13 @@ pub enum AuditAction {
     CreateOperatorToken,
     ListOperatorTokens,
     RevokeOperatorToken,
+    /// A named operator's token refused: revoked, expired or with a wrong secret (one entry
+    /// a minute per token at most, so a flood of them cannot fill the log).
+    RefusedToken,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 10] = [
+    pub const ALL: [AuditAction; 11] = [
         AuditAction::ListPermits,
         AuditAction::SearchByRut,
         AuditAction::RevokePermit,
@@ -53,6 +56,7 @@ impl AuditAction {
         AuditAction::CreateOperatorToken,
         AuditAction::ListOperatorTokens,
         AuditAction::RevokeOperatorToken,
+        AuditAction::RefusedToken,
     ];
 
     pub fn code(self) -> &'static str {
@@ -67,6 +71,7 @@ impl AuditAction {
             AuditAction::CreateOperatorToken => "create_operator_token",
             AuditAction::ListOperatorTokens => "list_operator_tokens",
             AuditAction::RevokeOperatorToken => "revoke_operator_token",
+            AuditAction::RefusedToken => "refused_token",
         }
     }
 

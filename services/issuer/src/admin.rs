@@ -8,11 +8,12 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use permit_domain::{OperatorToken, Role};
+use permit_store::AuditAction;
 use permit_web::{AppError, ConfigError};
 use subtle::ConstantTimeEq;
 
 use crate::IssuerState;
-use crate::audit::Acting;
+use crate::audit::{self, Acting};
 use crate::errors::{Forbidden, Unauthorized};
 
 /// Long enough that guessing it over HTTP is hopeless.
@@ -65,12 +66,15 @@ pub struct Admits {
 /// names, else 401 (none, unknown, revoked or expired) or 403 (a token of another role).
 /// What it admits acts as `Acting`, which the handlers record in the audit log.
 pub async fn guard(State((state, admits)): State<(IssuerState, Admits)>, mut request: Request, next: Next) -> Response {
-    let authorised = authorise(&state, admits, request.headers()).await.and_then(|found| {
-        match state.options.operator_limit.as_ref().filter(|_| admits.limited) {
-            Some(limit) => limit.admit(found.0.clone()).map(|()| found).map_err(AppError::from),
-            None => Ok(found),
-        }
-    });
+    let peer = audit::peer(&request);
+    let authorised = authorise(&state, admits, request.headers(), peer)
+        .await
+        .and_then(
+            |found| match state.options.operator_limit.as_ref().filter(|_| admits.limited) {
+                Some(limit) => limit.admit(found.0.clone()).map(|()| found).map_err(AppError::from),
+                None => Ok(found),
+            },
+        );
     match authorised {
         Ok((operator, role, shared)) => {
             Acting::set(&mut request, &operator, role, shared);
@@ -84,15 +88,40 @@ async fn authorise(
     state: &IssuerState,
     admits: Admits,
     headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
 ) -> Result<(String, &'static str, bool), AppError> {
     let presented = bearer(headers);
     if let Some(token) = OperatorToken::parse(presented) {
+        let now = state.ctx.now();
         let account = state.ctx.store.operator_token(token.id()).await?;
-        let Some(account) = account.filter(|a| a.admits(&token, state.ctx.now())) else {
-            // Unknown, revoked, expired or a wrong secret: worth an operator's look.
-            tracing::warn!(target: "audit", token = token.id(), "operator token refused");
+        let Some(account) = account else {
+            // A token id never handed out: nobody to name, so a log line only.
+            tracing::warn!(target: "audit", token = token.id(), "unknown operator token refused");
             return Err(Unauthorized.into());
         };
+        if !account.admits(&token, now) {
+            let why = if account.revoked_at.is_some() {
+                "revoked"
+            } else if now >= account.expires_at {
+                "expired"
+            } else {
+                "wrong secret"
+            };
+            tracing::warn!(target: "audit", token = token.id(), why, "operator token refused");
+            // Recorded under the token's holder, at most once a minute per token, so
+            // refusals cannot fill the log; the request is refused whatever happens here.
+            if state.refusals.admit(token.id().to_owned()).is_ok() {
+                let acting = Acting::of(peer, headers, account.name.as_str(), account.role.code(), false);
+                let detail = Some(format!("token {}: {why}", token.id()));
+                if let Err(error) = acting
+                    .record(state, AuditAction::RefusedToken, None, None, detail)
+                    .await
+                {
+                    tracing::warn!(%error, "the refused token's audit entry was not stored");
+                }
+            }
+            return Err(Unauthorized.into());
+        }
         if !admits.roles.contains(&account.role) {
             return Err(Forbidden.into());
         }

@@ -4,10 +4,11 @@
 //! whose entry cannot be stored is not carried out (503). The log is read through
 //! `GET /api/audit`, which is itself recorded.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequestParts, Query, Request, State};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use permit_domain::{FieldError, FieldErrors, PermitId};
 use permit_store::{AuditAction, AuditCursor, AuditEntry, AuditFilter};
@@ -40,9 +41,13 @@ impl Acting {
     /// Set on `request` by a guard that accepted it under `role`: the operator is the
     /// token's holder, or for a shared credential the variable it came from.
     pub fn set(request: &mut Request, operator: &str, role: &'static str, shared: bool) {
-        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let forwarded = request
-            .headers()
+        let acting = Acting::of(peer(request), request.headers(), operator, role, shared);
+        request.extensions_mut().insert(acting);
+    }
+
+    /// Who a request from `peer` with `headers` comes from, acting as `operator` under `role`.
+    pub fn of(peer: Option<IpAddr>, headers: &HeaderMap, operator: &str, role: &'static str, shared: bool) -> Acting {
+        let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -56,13 +61,12 @@ impl Acting {
                 forwarded.chars().take(MOST_FORWARDED).collect::<String>()
             )),
         };
-        let acting = Acting {
+        Acting {
             operator: operator.to_owned(),
             role,
             shared,
             client,
-        };
-        request.extensions_mut().insert(acting);
+        }
     }
 
     /// Who to record when the person says who they are (the counter's staff name
@@ -112,6 +116,11 @@ impl Acting {
     }
 }
 
+/// The address the connection came from (the ingress, behind one).
+pub fn peer(request: &Request) -> Option<IpAddr> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
 /// Only a guarded route has it; anywhere else the request is refused, never served as
 /// nobody.
 impl<S: Send + Sync> FromRequestParts<S> for Acting {
@@ -135,7 +144,7 @@ pub struct AuditParams {
     operator: Option<String>,
     /// Only this action: `list_permits`, `search_by_rut`, `revoke_permit`, `place_hold`, `lift_hold`,
     /// `assisted_issue`, `read_audit`, `create_operator_token`, `list_operator_tokens`,
-    /// `revoke_operator_token`.
+    /// `revoke_operator_token`, `refused_token`.
     action: Option<String>,
     /// Entries per page, 1–100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]

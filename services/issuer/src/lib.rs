@@ -20,6 +20,8 @@ mod rights;
 mod search;
 mod sign_in;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
@@ -40,6 +42,8 @@ pub use sign_in::{CitizenAuth, ClaimNames, Identity, OidcSettings, SignIn, SignI
 pub struct IssuerState {
     ctx: Context,
     options: Options,
+    /// Which refused operator tokens were recorded in the last minute (`admin::guard`).
+    refusals: Arc<Cells<String>>,
 }
 
 impl IssuerState {
@@ -62,7 +66,11 @@ impl IssuerState {
 /// through the per-client limit, operator routes through the role check.
 pub fn router(ctx: Context, options: Options) -> Routers {
     let (metrics, limits) = (ctx.metrics.clone(), ctx.limits);
-    let state = IssuerState { ctx, options };
+    let refusals = Arc::new(Cells::new(Rate {
+        count: 1,
+        per: std::time::Duration::from_secs(60),
+    }));
+    let state = IssuerState { ctx, options, refusals };
     let mut permit_requests = Router::new()
         .route("/nuevo", post(pages::submit))
         .route("/api/create", post(api::create));

@@ -187,6 +187,34 @@ async fn tokens_are_listed_without_secrets_and_stop_working_when_revoked_or_expi
         StatusCode::UNAUTHORIZED,
         "expired"
     );
+    let never_made = permit_domain::OperatorToken::generate().reveal();
+    assert_eq!(
+        send(&app, Method::GET, "/api/all", &never_made, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Refusals of a named operator's token are in the audit log under its holder, one a
+    // minute per token (the revoked one came within a second of the forged secret); a
+    // token never made names nobody and is a log line only.
+    let refused: Value = send(&app, Method::GET, "/api/audit?action=refused_token", TOKEN, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries: Vec<(&str, &str)> = refused["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["operator"].as_str().unwrap(), e["detail"].as_str().unwrap()))
+        .collect();
+    let short_id = &short[4..15];
+    assert_eq!(
+        entries,
+        [
+            ("Cabo 1° M. Pérez", format!("token {short_id}: expired").as_str()),
+            ("Cabo 1° M. Pérez", format!("token {id}: wrong secret").as_str()),
+        ]
+    );
 }
 
 #[db_test]
