@@ -35,31 +35,48 @@ if [ -z "${LOCAL_TOPOLOGY:-}" ]; then
     exec cargo xtask with-topology --seed ${SKIP_BUILD:+--no-build} -- "$0" "$@"
 fi
 
+# fuzz NAME PORT TOKEN [RUN OPTIONS...]; CONFIG: a schemathesis configuration file.
 # One worker: with two, hypothesis's lambda descriptions (ast.parse from two threads) hit
 # CPython 3.11's "AST constructor recursion depth mismatch" now and then.
 fuzz() {
-  local name=$1 port=$2
-  shift 2
-  step "schemathesis: $name (http://127.0.0.1:$port/api/openapi.json)"
-  "$VENV/bin/schemathesis" "$@" run "http://127.0.0.1:$port/api/openapi.json" \
+  local name=$1 port=$2 token=$3
+  shift 3
+  step "schemathesis: $name (http://127.0.0.1:$port/api/openapi.json $*)"
+  "$VENV/bin/schemathesis" ${CONFIG:+--config-file "$CONFIG"} run "http://127.0.0.1:$port/api/openapi.json" \
     --checks all --exclude-checks positive_data_acceptance \
     --max-examples "$EXAMPLES" --seed 20201 --workers 1 --no-color \
-    --header "Authorization: Bearer $ADMIN_TOKEN" \
-    --report junit --report-junit-path "$RUN/$name-junit.xml" \
+    --header "Authorization: Bearer $token" \
+    --report junit --report-junit-path "$RUN/$name-junit.xml" "$@" \
     || status=$?
 }
 
+# A named operator of role $1, made with the bootstrap token: its token.
+named() {
+  "$VENV/bin/python" - "$1" "http://127.0.0.1:$operator_port/api/operators" <<'PY'
+import json, os, sys, urllib.request
+role, url = sys.argv[1], sys.argv[2]
+body = json.dumps({"name": f"api-fuzz {role}", "role": role}).encode()
+request = urllib.request.Request(url, body, {"Content-Type": "application/json",
+    "Authorization": "Bearer " + os.environ["ADMIN_TOKEN"]})
+print(json.load(urllib.request.urlopen(request, timeout=10))["token"])
+PY
+}
+
 status=0
-fuzz issuer "$issuer_port"
-fuzz issuer-operators "$operator_port"
-fuzz validator "$validator_port"
+fuzz issuer "$issuer_port" "$ADMIN_TOKEN"
+# The operators' routes, each with a credential its guard admits: the bootstrap token for
+# the tokens (and, as ASSISTANCE_TOKEN here, the counter), a named operator for the rest.
+fuzz issuer-operators-admin "$operator_port" "$ADMIN_TOKEN" --include-path-regex '^/api/(operators|assisted)'
+fuzz issuer-operators-consulta "$operator_port" "$(named consulta)" --include-method GET --exclude-path-regex '^/api/operators'
+fuzz issuer-operators-revocacion "$operator_port" "$(named revocacion)" --include-path-regex '^/api/permits/'
+fuzz validator "$validator_port" "$ADMIN_TOKEN"
 # Random codes and tokens only ever find nothing; a stored permit's code and a genuinely
 # signed link's token let the checks reach a found one.
 id=$(sed -E 's/.*"expired":"([^"]+)".*/\1/' <<<"$SEEDED_PERMITS")
 token=$(cargo xtask signed-links --count 1 2>/dev/null | sed 's#.*/v/##')
 if [ -n "$id" ] && [ -n "$token" ]; then
   printf '[parameters]\n"path.id" = "%s"\n"path.token" = "%s"\n' "$id" "$token" >"$RUN/known-permit.toml"
-  fuzz validator-known-permit "$validator_port" --config-file "$RUN/known-permit.toml"
+  CONFIG="$RUN/known-permit.toml" fuzz validator-known-permit "$validator_port" "$ADMIN_TOKEN"
 else
   echo "no known permit to check (SEEDED_PERMITS=$SEEDED_PERMITS)" >&2
   status=1

@@ -396,7 +396,8 @@ fn group_members(group: u32) -> Vec<u32> {
 }
 
 /// Every operation of the operators' OpenAPI document, asked through the citizens' host
-/// with the operator token, is not found; through operadores.localhost the token opens them.
+/// with the bootstrap token, is not found; through operadores.localhost it makes a named
+/// *consulta* operator, whose token lists the permits.
 async fn operator_routes_only_through_operadores(copy: &Path, permit: &serde_json::Value) {
     let (citizens, operators) = ("http://formulario.localhost:8080", "http://operadores.localhost:8080");
     let http = browser(&[citizens, operators]);
@@ -427,9 +428,20 @@ async fn operator_routes_only_through_operadores(copy: &Path, permit: &serde_jso
         }
     }
     assert!(asked >= 10, "{doc}");
+    let made: serde_json::Value = http
+        .post(format!("{operators}/api/operators"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"name": "Auditora de prueba", "role": "consulta"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let consulta = made["token"].as_str().expect("a named token");
     let listed = http
         .get(format!("{operators}/api/all"))
-        .bearer_auth(token)
+        .bearer_auth(consulta)
         .send()
         .await
         .unwrap();

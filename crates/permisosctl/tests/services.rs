@@ -14,6 +14,8 @@ use testkit::{ManualClock, db_test};
 use tower::ServiceExt;
 
 const TOKEN: &str = "an-operator-token-of-at-least-32-characters";
+/// A named *consulta* operator's token, stored in each system's database: what `audit` uses.
+const CONSULTA: &str = "pmt_consultaTst_ccccccccccccccccccccccccccccccccccccccccccc";
 
 struct System {
     address: String,
@@ -26,6 +28,18 @@ struct System {
 async fn system(at: &str) -> System {
     let clock = ManualClock::at_santiago(at);
     let ctx = testkit::context(&clock, Rules::default()).await;
+    let token = permit_domain::OperatorToken::parse(CONSULTA).unwrap();
+    let auditor = permit_domain::OperatorAccount {
+        id: token.id().to_owned(),
+        digest: token.digest(),
+        name: permit_domain::Operator::parse("Auditora de prueba").unwrap(),
+        role: permit_domain::Role::Consulta,
+        created_at: ctx.now(),
+        expires_at: ctx.now() + SignedDuration::from_hours(24 * 365),
+        created_by: "tests".into(),
+        revoked_at: None,
+    };
+    ctx.store.add_operator_token(&auditor).await.unwrap();
     let options = Options {
         admin: AdminToken::from_setting(Some(TOKEN.into())).unwrap(),
         ..Options::new(testkit::signing_key(), testkit::privacy_key())
@@ -212,7 +226,9 @@ async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() 
         created.push(system.create(n).await);
     }
     let faithful = system.record(&created);
-    let out = system.audit(&faithful, &["--token", TOKEN, "--output", "json"]).await;
+    let out = system
+        .audit(&faithful, &["--token", CONSULTA, "--output", "json"])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["acknowledged"], 3);
@@ -223,7 +239,7 @@ async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() 
 
     let mut lost = created.clone();
     lost.push(("q6V7pTz0S3mXcW1bN8eYkA".into(), testkit::rut(9).to_string()));
-    let out = system.audit(&system.record(&lost), &["--token", TOKEN]).await;
+    let out = system.audit(&system.record(&lost), &["--token", CONSULTA]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("1 lost"), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("lost: q6V7pTz0S3mXcW1bN8eYkA"));
@@ -232,7 +248,9 @@ async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() 
     system.clock.advance(SignedDuration::from_mins(5));
     let (_, rut) = system.create(2).await;
     assert_eq!(rut, created[0].1);
-    let out = system.audit(&faithful, &["--token", TOKEN, "--output", "json"]).await;
+    let out = system
+        .audit(&faithful, &["--token", CONSULTA, "--output", "json"])
+        .await;
     assert_eq!(out.status.code(), Some(1));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(answer["duplicated"][0]["stored"], 2);
@@ -261,7 +279,7 @@ async fn audit_refusals_exit_2_with_the_reason() {
         text(&out.stderr)
     );
     let bad = ScratchFile::with("{\"kind\": \"create\", \"status\": 201}\n");
-    let out = system.audit(&bad, &["--token", TOKEN]).await;
+    let out = system.audit(&bad, &["--token", CONSULTA]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("line 1: an acknowledged create without id or rut"));
 }

@@ -23,7 +23,7 @@ const MIN_LENGTH: usize = 32;
 pub struct AdminToken(String);
 
 impl AdminToken {
-    /// From `ADMIN_TOKEN`; unset, only operator tokens open the operator routes.
+    /// From `ADMIN_TOKEN`; unset, only a named *administración* token manages tokens.
     pub fn from_setting(value: Option<String>) -> Result<Option<AdminToken>, ConfigError> {
         AdminToken::from_variable("ADMIN_TOKEN", value)
     }
@@ -53,7 +53,8 @@ impl AdminToken {
 #[derive(Debug, Clone, Copy)]
 pub struct Admits {
     pub roles: &'static [Role],
-    /// `ADMIN_TOKEN`: the bootstrap credential, recorded as such in the audit log.
+    /// `ADMIN_TOKEN`: the bootstrap credential, recorded as such in the audit log; only the
+    /// operators' tokens admit it.
     pub admin_token: bool,
     /// `ASSISTANCE_TOKEN`: the counter's shared credential.
     pub assistance_token: bool,

@@ -204,7 +204,7 @@ pub struct PermitPage {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "A page of permits.", body = PermitPage),
-        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 401, description = "No valid named operator token (`unauthorized`); the bootstrap `ADMIN_TOKEN` opens only `/api/operators`.", body = ErrorBody),
         (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 422, description = "`limit` or `cursor` wrong (`invalid_fields`).", body = ErrorBody),
         (status = 429, description = "Over the operator's `OPERATOR_RATE_LIMIT` (`rate_limited`); `Retry-After` says when.", body = ErrorBody),
@@ -258,7 +258,7 @@ pub async fn all(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Revoked; revoking again keeps the first time.", body = PermitView),
-        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 401, description = "No valid named operator token (`unauthorized`); the bootstrap `ADMIN_TOKEN` opens only `/api/operators`.", body = ErrorBody),
         (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 404, description = "No such permit (`not_found`).", body = ErrorBody),
     ),

@@ -36,7 +36,7 @@ pub struct HoldView {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Held; a second hold replaces the first's reason.", body = HoldView),
-        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 401, description = "No valid named operator token (`unauthorized`); the bootstrap `ADMIN_TOKEN` opens only `/api/operators`.", body = ErrorBody),
         (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 404, description = "No such permit (`not_found`).", body = ErrorBody),
         (status = 415, description = "Not `application/json` (`unsupported_media_type`).", body = ErrorBody),
@@ -76,7 +76,7 @@ pub async fn place(
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Not held (lifting twice is harmless).", body = HoldView),
-        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 401, description = "No valid named operator token (`unauthorized`); the bootstrap `ADMIN_TOKEN` opens only `/api/operators`.", body = ErrorBody),
         (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 404, description = "No such permit (`not_found`).", body = ErrorBody),
     ),

@@ -77,8 +77,9 @@ pub fn router(ctx: Context, options: Options) -> Routers {
     if let Some(limiter) = state.options.create_limit.clone() {
         permit_requests = permit_requests.route_layer(from_fn_with_state(limiter, client_limit::limit));
     }
-    // Each group of operator routes names the roles it admits (`admin::Admits`); the
-    // bootstrap `ADMIN_TOKEN` opens all but the counter's, `ASSISTANCE_TOKEN` only that.
+    // Each group of operator routes names the roles it admits (`admin::Admits`). Only
+    // named operators read or change permits: the bootstrap `ADMIN_TOKEN` opens only the
+    // operators' tokens (to make the first named ones), `ASSISTANCE_TOKEN` only the counter.
     // The third flag: whether the routes read personal data, and so count against the
     // operator's rate (`OPERATOR_RATE_LIMIT`).
     let guarded = |routes: Router<IssuerState>, roles: &'static [Role], shared: (bool, bool, bool)| {
@@ -95,12 +96,12 @@ pub fn router(ctx: Context, options: Options) -> Routers {
             .route("/api/all", get(api::all))
             .route("/api/permits", get(search::by_rut)),
         &[Role::Consulta],
-        (true, false, true),
+        (false, false, true),
     );
     let audit_trail = guarded(
         Router::new().route("/api/audit", get(audit::trail)),
         &[Role::Consulta, Role::Administracion],
-        (true, false, true),
+        (false, false, true),
     );
     let changes = guarded(
         Router::new()
@@ -110,7 +111,7 @@ pub fn router(ctx: Context, options: Options) -> Routers {
                 post(legal_hold::place).delete(legal_hold::lift),
             ),
         &[Role::Revocacion],
-        (true, false, false),
+        (false, false, false),
     );
     let assistance = guarded(
         Router::new().route("/api/assisted", post(assisted::create)),

@@ -37,7 +37,7 @@ struct Citizens;
     components(schemas(ErrorBody)),
     modifiers(&FromTheDomain, &TokenSchemes),
     tags(
-        (name = "operator", description = "For operators, with a named token of the route's role (or the bootstrap `ADMIN_TOKEN`)."),
+        (name = "operator", description = "For named operators, with a token of the route's role; the bootstrap `ADMIN_TOKEN` opens only `/api/operators`."),
         (name = "assistance", description = "For the staff of a counter, with an *asistencia* token or `ASSISTANCE_TOKEN`.")
     )
 )]

@@ -34,7 +34,8 @@ pub struct Options {
     /// `PRIVACY_KEY` (required, 32 or more printable characters): keys the RUT pseudonyms of
     /// the quota ledger and the holders' links to their own permits.
     pub privacy: PrivacyKey,
-    /// `ADMIN_TOKEN`: the bootstrap credential; without it only named operator tokens open the operator routes.
+    /// `ADMIN_TOKEN`: the bootstrap credential, for the operators' tokens only (making the
+    /// first named *administración* token); it reads and changes no permit.
     pub admin: Option<AdminToken>,
     /// `ASSISTANCE_TOKEN`: the counter's shared credential; without it only *asistencia* tokens issue at a counter.
     pub assistance: Option<AdminToken>,

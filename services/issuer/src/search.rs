@@ -44,7 +44,7 @@ pub struct SearchResult {
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "The citizen's permits (none is an empty list).", body = SearchResult),
-        (status = 401, description = "No valid operator token, nor the bootstrap `ADMIN_TOKEN` (`unauthorized`).", body = ErrorBody),
+        (status = 401, description = "No valid named operator token (`unauthorized`); the bootstrap `ADMIN_TOKEN` opens only `/api/operators`.", body = ErrorBody),
         (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 422, description = "`rut`, `reason` or `case` wrong (`invalid_fields`).", body = ErrorBody),
         (status = 429, description = "Over the operator's `OPERATOR_RATE_LIMIT` (`rate_limited`); `Retry-After` says when.", body = ErrorBody),

@@ -6,10 +6,11 @@ use serde_json::{Value, json};
 use testkit::{TestApp, citizen, db_test};
 
 use crate::http::{ASSISTANCE, app};
-use crate::{TOKEN, issued, send};
+use crate::{CONSULTA, REVOCACION, issued, operator_name, send};
+use permit_domain::Role;
 
 async fn trail(app: &TestApp, query: &str) -> Value {
-    let answer = send(app, reqwest::Method::GET, &format!("/api/audit{query}"), TOKEN, None).await;
+    let answer = send(app, reqwest::Method::GET, &format!("/api/audit{query}"), CONSULTA, None).await;
     assert_eq!(answer.status(), StatusCode::OK);
     answer.json().await.unwrap()
 }
@@ -29,7 +30,7 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
     let id = issued(&app, 1).await;
     let post = reqwest::Method::POST;
     assert_eq!(
-        send(&app, reqwest::Method::GET, "/api/all?limit=5", TOKEN, None)
+        send(&app, reqwest::Method::GET, "/api/all?limit=5", CONSULTA, None)
             .await
             .status(),
         StatusCode::OK
@@ -37,15 +38,20 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
     let reason = json!({ "reason": "Oficio 1234-2026, Fiscalía Local de Ñuñoa" });
     let hold = format!("/api/permits/{id}/hold");
     assert_eq!(
-        send(&app, post.clone(), &hold, TOKEN, Some(reason)).await.status(),
+        send(&app, post.clone(), &hold, REVOCACION, Some(reason)).await.status(),
         StatusCode::OK
     );
     assert_eq!(
-        send(&app, reqwest::Method::DELETE, &hold, TOKEN, None).await.status(),
+        send(&app, reqwest::Method::DELETE, &hold, REVOCACION, None)
+            .await
+            .status(),
         StatusCode::OK
     );
     let revoke = format!("/api/permits/{id}/revoke");
-    assert_eq!(send(&app, post, &revoke, TOKEN, None).await.status(), StatusCode::OK);
+    assert_eq!(
+        send(&app, post, &revoke, REVOCACION, None).await.status(),
+        StatusCode::OK
+    );
 
     let page = trail(&app, "").await;
     assert_eq!(
@@ -55,11 +61,14 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
     );
     let entries = page["entries"].as_array().unwrap();
     for entry in entries {
+        let role = Role::parse(entry["role"].as_str().unwrap()).expect("a role");
+        let changed = ["revoke_permit", "lift_hold", "place_hold"].contains(&entry["action"].as_str().unwrap());
+        assert_eq!(role, if changed { Role::Revocacion } else { Role::Consulta }, "{entry}");
         assert_eq!(
-            entry["operator"], "ADMIN_TOKEN",
-            "who: the credential, until operators have names"
+            entry["operator"],
+            operator_name(role).as_str(),
+            "who: the named operator"
         );
-        assert_eq!(entry["role"], "operador");
         assert!(
             entry["client"].as_str().unwrap().starts_with("127.0.0.1"),
             "from where: {entry}"
@@ -91,7 +100,7 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
 async fn the_audit_log_pages_and_refuses_bad_filters_naming_them() {
     let app = app().await;
     for _ in 0..3 {
-        send(&app, reqwest::Method::GET, "/api/all", TOKEN, None).await;
+        send(&app, reqwest::Method::GET, "/api/all", CONSULTA, None).await;
     }
     let first = trail(&app, "?action=list_permits&limit=2").await;
     assert_eq!(actions(&first), ["list_permits", "list_permits"]);
@@ -104,7 +113,7 @@ async fn the_audit_log_pages_and_refuses_bad_filters_naming_them() {
         &app,
         reqwest::Method::GET,
         "/api/audit?action=borrar&limit=0&cursor=x&permit=no",
-        TOKEN,
+        CONSULTA,
         None,
     )
     .await;

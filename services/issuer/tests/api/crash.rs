@@ -169,11 +169,16 @@ async fn a_create_whose_answer_died_with_its_issuer_is_replayed_by_another_witho
     assert_eq!(retried.status(), StatusCode::CREATED);
     let retried: Value = retried.json().await.unwrap();
 
-    let all: Value = testkit::body_json(
-        http.get(format!("{}/api/all", survivor.operators.as_ref().unwrap()))
-            .bearer_auth(TOKEN),
+    // A named consulta operator, made as an administrator makes one, lists what was stored.
+    let operators = survivor.operators.clone().unwrap();
+    let made: Value = testkit::body_json(
+        http.post(format!("{operators}/api/operators"))
+            .bearer_auth(TOKEN)
+            .json(&serde_json::json!({"name": "Auditora de prueba", "role": "consulta"})),
     )
     .await;
+    let consulta = made["token"].as_str().expect("a token").to_owned();
+    let all: Value = testkit::body_json(http.get(format!("{operators}/api/all")).bearer_auth(consulta)).await;
     let stored: Vec<&str> = all["permits"]
         .as_array()
         .unwrap()

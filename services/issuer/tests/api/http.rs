@@ -10,7 +10,7 @@ use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use testkit::{ManualClock, TestApp, citizen, context, context_on, db_test, fresh_database};
 
-use crate::{TOKEN, issued};
+use crate::{CONSULTA, REVOCACION, TOKEN, issued};
 
 /// The counter staff's token the tests configure beside the operator's.
 pub(crate) const ASSISTANCE: &str = "an-assistance-token-of-forty-characters";
@@ -28,7 +28,9 @@ pub(crate) async fn app() -> TestApp {
 }
 
 async fn app_with(rules: Rules, admin: Option<&str>) -> TestApp {
-    TestApp::start(rules, |ctx| issuer::router(ctx, admin_only(admin))).await
+    let app = TestApp::start(rules, |ctx| issuer::router(ctx, admin_only(admin))).await;
+    crate::with_named_operators(&app).await;
+    app
 }
 
 /// What these tests send to the issuer.
@@ -61,7 +63,7 @@ impl Issuer for TestApp {
     async fn admin_get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.operators()))
-            .bearer_auth(TOKEN)
+            .bearer_auth(CONSULTA)
             .send()
             .await
             .unwrap()
@@ -497,7 +499,7 @@ async fn the_citizens_port_serves_no_operator_route_and_the_operators_port_no_ci
         let answer = app
             .http
             .request(method.clone(), &url)
-            .bearer_auth(TOKEN)
+            .bearer_auth(CONSULTA)
             .json(&json!({}))
             .send()
             .await
@@ -638,7 +640,58 @@ async fn no_answer_carrying_a_citizens_data_may_be_stored_by_a_cache() {
 #[db_test]
 async fn without_an_admin_token_configured_that_token_opens_nothing() {
     let app = app_with(Rules::default(), None).await;
-    assert_eq!(app.admin_get("/api/all").await.status(), StatusCode::UNAUTHORIZED);
+    for path in ["/api/operators", "/api/all"] {
+        let answer = app
+            .http
+            .get(format!("{}{path}", app.operators()))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{path}");
+    }
+}
+
+/// The bootstrap token makes named operators and nothing else: it reads and changes no
+/// permit, so every look at or change of one names a person.
+#[db_test]
+async fn the_bootstrap_token_opens_only_the_operators_tokens() {
+    let app = app().await;
+    let id = issued(&app, 3).await;
+    let ask = |method: reqwest::Method, path: String| {
+        let app = &app;
+        async move {
+            let request = app.http.request(method, format!("{}{path}", app.operators()));
+            request
+                .bearer_auth(TOKEN)
+                .json(&json!({"reason": "RIT 1-2026"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/all".to_owned()),
+        (
+            reqwest::Method::GET,
+            "/api/permits?rut=12.345.678-5&reason=RIT%201-2026".to_owned(),
+        ),
+        (reqwest::Method::GET, "/api/audit".to_owned()),
+        (reqwest::Method::POST, format!("/api/permits/{id}/revoke")),
+        (reqwest::Method::POST, format!("/api/permits/{id}/hold")),
+        (reqwest::Method::POST, "/api/assisted".to_owned()),
+    ] {
+        assert_eq!(
+            ask(method.clone(), path.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        ask(reqwest::Method::GET, "/api/operators".to_owned()).await,
+        StatusCode::OK
+    );
 }
 
 #[db_test]
@@ -656,7 +709,7 @@ async fn the_operator_can_revoke_a_permit() {
     let revoked = app
         .http
         .post(format!("{}{path}", app.operators()))
-        .bearer_auth(TOKEN)
+        .bearer_auth(REVOCACION)
         .send()
         .await
         .unwrap();
@@ -1156,15 +1209,15 @@ async fn an_operators_legal_hold_keeps_a_permit_past_retention_until_lifted() {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        hold(Some(TOKEN), None).await.unwrap().status(),
+        hold(Some(REVOCACION), None).await.unwrap().status(),
         StatusCode::UNSUPPORTED_MEDIA_TYPE
     );
     for reason in [json!(5), json!(""), json!("ab"), json!("RIT\n1")] {
-        let refused = hold(Some(TOKEN), Some(json!({ "reason": reason }))).await.unwrap();
+        let refused = hold(Some(REVOCACION), Some(json!({ "reason": reason }))).await.unwrap();
         assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{reason}");
         assert!(refused.json::<Value>().await.unwrap()["errors"]["reason"].is_string());
     }
-    let held: Value = hold(Some(TOKEN), Some(json!({"reason": "RIT 1234-2026"})))
+    let held: Value = hold(Some(REVOCACION), Some(json!({"reason": "RIT 1234-2026"})))
         .await
         .unwrap()
         .json()
@@ -1177,7 +1230,7 @@ async fn an_operators_legal_hold_keeps_a_permit_past_retention_until_lifted() {
     let unknown = app
         .http
         .post(format!("{}/api/permits/{}/hold", app.operators(), PermitId::generate()))
-        .bearer_auth(TOKEN)
+        .bearer_auth(REVOCACION)
         .json(&json!({"reason": "RIT 1234-2026"}))
         .send()
         .await
@@ -1191,7 +1244,7 @@ async fn an_operators_legal_hold_keeps_a_permit_past_retention_until_lifted() {
     let lifted = app
         .http
         .delete(format!("{}/api/permits/{id}/hold", app.operators()))
-        .bearer_auth(TOKEN)
+        .bearer_auth(REVOCACION)
         .send()
         .await
         .unwrap();

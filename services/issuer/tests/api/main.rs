@@ -1,7 +1,40 @@
 //! The issuer's integration tests, in one test binary (each binary links the whole tree).
 
-/// The operator token the tests configure.
+/// The bootstrap `ADMIN_TOKEN` the tests configure: it manages operator tokens only.
 const TOKEN: &str = "an-operator-token-of-forty-characters-x";
+
+/// Named operators every test app of `http::app` knows, one per role that reads or changes
+/// permits, stored as an administrator would have made them.
+const CONSULTA: &str = "pmt_consultaTst_ccccccccccccccccccccccccccccccccccccccccccc";
+const REVOCACION: &str = "pmt_revocaciTst_rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr";
+
+/// The name the audit log shows for `CONSULTA` or `REVOCACION`.
+fn operator_name(role: permit_domain::Role) -> String {
+    format!("Operadora de prueba, {}", role.code())
+}
+
+/// Stores `CONSULTA` and `REVOCACION` in `app`'s database, valid a year.
+async fn with_named_operators(app: &testkit::TestApp) {
+    use permit_domain::{Operator, OperatorAccount, OperatorToken, Role};
+    for (token, role) in [(CONSULTA, Role::Consulta), (REVOCACION, Role::Revocacion)] {
+        let token = OperatorToken::parse(token).expect("a well-formed operator token");
+        let account = OperatorAccount {
+            id: token.id().to_owned(),
+            digest: token.digest(),
+            name: Operator::parse(&operator_name(role)).expect("a valid name"),
+            role,
+            created_at: app.ctx.now(),
+            expires_at: app.ctx.now() + jiff::SignedDuration::from_hours(24 * 365),
+            created_by: "tests".into(),
+            revoked_at: None,
+        };
+        app.ctx
+            .store
+            .add_operator_token(&account)
+            .await
+            .expect("the token is stored");
+    }
+}
 
 /// An operator's request: `method` on `path` with `token`, and a JSON body if given.
 async fn send(

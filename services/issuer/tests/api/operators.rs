@@ -141,7 +141,13 @@ async fn tokens_are_listed_without_secrets_and_stop_working_when_revoked_or_expi
         listed.contains(&id) && !listed.contains(&lookup[16..]),
         "the id, never the secret: {listed}"
     );
-    let record = &serde_json::from_str::<Value>(&listed).unwrap()["tokens"][0];
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    let record = listed["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .expect("the new token listed");
     assert_eq!(record["created_by"], "ADMIN_TOKEN");
     assert_eq!(record["role"], "consulta");
     assert!(record.get("digest").is_none());
@@ -196,11 +202,17 @@ async fn tokens_are_listed_without_secrets_and_stop_working_when_revoked_or_expi
     // Refusals of a named operator's token are in the audit log under its holder, one a
     // minute per token (the revoked one came within a second of the forged secret); a
     // token never made names nobody and is a log line only.
-    let refused: Value = send(&app, Method::GET, "/api/audit?action=refused_token", TOKEN, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let refused: Value = send(
+        &app,
+        Method::GET,
+        "/api/audit?action=refused_token",
+        crate::CONSULTA,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let entries: Vec<(&str, &str)> = refused["entries"]
         .as_array()
         .unwrap()
@@ -288,11 +300,17 @@ async fn a_citizen_is_looked_up_by_rut_only_with_a_reason_and_the_look_is_record
     let other_role = send(&app, Method::GET, &query("&reason=Oficio%2012-2026"), &revoker, None).await;
     assert_eq!(other_role.status(), StatusCode::FORBIDDEN);
 
-    let trail: Value = send(&app, Method::GET, "/api/audit?action=search_by_rut", TOKEN, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let trail: Value = send(
+        &app,
+        Method::GET,
+        "/api/audit?action=search_by_rut",
+        crate::CONSULTA,
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
     let entries = trail["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "only the look that was answered: {trail}");
     assert_eq!(entries[0]["operator"], "Cabo 1° M. Pérez, Fiscalía");
