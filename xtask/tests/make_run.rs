@@ -403,14 +403,7 @@ async fn operator_routes_only_through_operadores(copy: &Path, permit: &serde_jso
     let http = browser(&[citizens, operators]);
     let token = std::fs::read_to_string(copy.join(".run/admin-token")).unwrap();
     let token = token.trim();
-    let doc: serde_json::Value = http
-        .get(format!("{operators}/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = testkit::body_json(http.get(format!("{operators}/api/openapi.json"))).await;
     let id = permit["id"].as_str().unwrap();
     let mut asked = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {
@@ -428,16 +421,12 @@ async fn operator_routes_only_through_operadores(copy: &Path, permit: &serde_jso
         }
     }
     assert!(asked >= 10, "{doc}");
-    let made: serde_json::Value = http
-        .post(format!("{operators}/api/operators"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"name": "Auditora de prueba", "role": "consulta"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made = testkit::body_json(
+        http.post(format!("{operators}/api/operators"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"name": "Auditora de prueba", "role": "consulta"})),
+    )
+    .await;
     let consulta = made["token"].as_str().expect("a named token");
     let listed = http
         .get(format!("{operators}/api/all"))

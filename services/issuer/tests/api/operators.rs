@@ -29,6 +29,16 @@ async fn token(app: &TestApp, by: &str, name: &str, role: &str) -> (String, Stri
     )
 }
 
+/// The audit log's entries of `action`, as a *consulta* operator reads them.
+async fn audit_of(app: &TestApp, action: &str) -> Value {
+    let path = format!("/api/audit?action={action}");
+    send(app, Method::GET, &path, crate::CONSULTA, None)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 #[db_test]
 async fn each_route_admits_only_its_roles_and_the_audit_log_names_the_operator() {
     let app = app().await;
@@ -202,17 +212,7 @@ async fn tokens_are_listed_without_secrets_and_stop_working_when_revoked_or_expi
     // Refusals of a named operator's token are in the audit log under its holder, one a
     // minute per token (the revoked one came within a second of the forged secret); a
     // token never made names nobody and is a log line only.
-    let refused: Value = send(
-        &app,
-        Method::GET,
-        "/api/audit?action=refused_token",
-        crate::CONSULTA,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let refused = audit_of(&app, "refused_token").await;
     let entries: Vec<(&str, &str)> = refused["entries"]
         .as_array()
         .unwrap()
@@ -300,17 +300,7 @@ async fn a_citizen_is_looked_up_by_rut_only_with_a_reason_and_the_look_is_record
     let other_role = send(&app, Method::GET, &query("&reason=Oficio%2012-2026"), &revoker, None).await;
     assert_eq!(other_role.status(), StatusCode::FORBIDDEN);
 
-    let trail: Value = send(
-        &app,
-        Method::GET,
-        "/api/audit?action=search_by_rut",
-        crate::CONSULTA,
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let trail = audit_of(&app, "search_by_rut").await;
     let entries = trail["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "only the look that was answered: {trail}");
     assert_eq!(entries[0]["operator"], "Cabo 1° M. Pérez, Fiscalía");
