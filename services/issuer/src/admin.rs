@@ -63,6 +63,39 @@ pub struct Admits {
     pub limited: bool,
 }
 
+impl Admits {
+    /// Named operators' tokens of `roles`, and no shared credential.
+    pub fn named(roles: &'static [Role]) -> Admits {
+        Admits {
+            roles,
+            admin_token: false,
+            assistance_token: false,
+            limited: false,
+        }
+    }
+
+    /// Also the bootstrap `ADMIN_TOKEN` (the operators' tokens only).
+    pub fn or_bootstrap_token(self) -> Admits {
+        Admits {
+            admin_token: true,
+            ..self
+        }
+    }
+
+    /// Also the counter's `ASSISTANCE_TOKEN`.
+    pub fn or_counter_token(self) -> Admits {
+        Admits {
+            assistance_token: true,
+            ..self
+        }
+    }
+
+    /// Reads personal data: counted against `OPERATOR_RATE_LIMIT`.
+    pub fn reading_personal_data(self) -> Admits {
+        Admits { limited: true, ..self }
+    }
+}
+
 /// The route layer of every operator sub-router: the credential must be one `admits`
 /// names, else 401 (none, unknown, revoked or expired) or 403 (a token of another role).
 /// What it admits acts as `Acting`, which the handlers record in the audit log.

@@ -77,31 +77,21 @@ pub fn router(ctx: Context, options: Options) -> Routers {
     if let Some(limiter) = state.options.create_limit.clone() {
         permit_requests = permit_requests.route_layer(from_fn_with_state(limiter, client_limit::limit));
     }
-    // Each group of operator routes names the roles it admits (`admin::Admits`). Only
-    // named operators read or change permits: the bootstrap `ADMIN_TOKEN` opens only the
+    // Each group of operator routes names what it admits (`admin::Admits`). Only named
+    // operators read or change permits: the bootstrap `ADMIN_TOKEN` opens only the
     // operators' tokens (to make the first named ones), `ASSISTANCE_TOKEN` only the counter.
-    // The third flag: whether the routes read personal data, and so count against the
-    // operator's rate (`OPERATOR_RATE_LIMIT`).
-    let guarded = |routes: Router<IssuerState>, roles: &'static [Role], shared: (bool, bool, bool)| {
-        let admits = Admits {
-            roles,
-            admin_token: shared.0,
-            assistance_token: shared.1,
-            limited: shared.2,
-        };
+    let guarded = |routes: Router<IssuerState>, admits: Admits| {
         routes.route_layer(from_fn_with_state((state.clone(), admits), admin::guard))
     };
     let lookups = guarded(
         Router::new()
             .route("/api/all", get(api::all))
             .route("/api/permits", get(search::by_rut)),
-        &[Role::Consulta],
-        (false, false, true),
+        Admits::named(&[Role::Consulta]).reading_personal_data(),
     );
     let audit_trail = guarded(
         Router::new().route("/api/audit", get(audit::trail)),
-        &[Role::Consulta, Role::Administracion],
-        (false, false, true),
+        Admits::named(&[Role::Consulta, Role::Administracion]).reading_personal_data(),
     );
     let changes = guarded(
         Router::new()
@@ -110,20 +100,17 @@ pub fn router(ctx: Context, options: Options) -> Routers {
                 "/api/permits/{id}/hold",
                 post(legal_hold::place).delete(legal_hold::lift),
             ),
-        &[Role::Revocacion],
-        (false, false, false),
+        Admits::named(&[Role::Revocacion]),
     );
     let assistance = guarded(
         Router::new().route("/api/assisted", post(assisted::create)),
-        &[Role::Asistencia],
-        (false, true, false),
+        Admits::named(&[Role::Asistencia]).or_counter_token(),
     );
     let administration = guarded(
         Router::new()
             .route("/api/operators", post(operators::create).get(operators::list))
             .route("/api/operators/{id}", axum::routing::delete(operators::revoke)),
-        &[Role::Administracion],
-        (true, false, false),
+        Admits::named(&[Role::Administracion]).or_bootstrap_token(),
     );
     let citizens = Router::new()
         .route("/", get(pages::landing))
