@@ -5,6 +5,8 @@
 //   {"sub": "...", "RolUnico": {"numero": 12345678, "DV": "5", "tipo": "RUN"},
 //    "name": {"nombres": ["Juan", "Pablo"], "apellidos": ["Pérez", "Soto"]}}
 // and the ID token carries only `sub` (and the protocol's claims), as ClaveÚnica's does.
+// Its operators (identity/operators.json) are people of the same shape with a `roles`
+// claim (scope `roles`): what an institutional provider adds for the operators' console.
 //
 // Environment:
 //   OIDC_PORT           port on 127.0.0.1 (0: any free one)
@@ -28,8 +30,8 @@ const env = (name) => {
   return value;
 };
 
-const citizens = JSON.parse(readFileSync(new URL('./citizens.json', import.meta.url), 'utf8'));
-const byLogin = new Map(citizens.map((c) => [c.login, c]));
+const people = (file) => JSON.parse(readFileSync(new URL(file, import.meta.url), 'utf8'));
+const byLogin = new Map([...people('./citizens.json'), ...people('./operators.json')].map((c) => [c.login, c]));
 
 function signingKey() {
   if (process.env.OIDC_KEY_FILE) return JSON.parse(readFileSync(process.env.OIDC_KEY_FILE, 'utf8'));
@@ -51,8 +53,8 @@ server.listen(Number(process.env.OIDC_PORT ?? 0), '127.0.0.1', () => {
     }],
     jwks: { keys: [signingKey()] },
     pkce: { required: () => true },
-    scopes: ['openid', 'run', 'name'],
-    claims: { openid: ['sub'], run: ['RolUnico'], name: ['name'] },
+    scopes: ['openid', 'run', 'name', 'roles'],
+    claims: { openid: ['sub'], run: ['RolUnico'], name: ['name'], roles: ['roles'] },
     // Keys for the provider's own interaction cookies, new each run.
     cookies: { keys: [randomBytes(32).toString('hex')] },
     async findAccount(_ctx, id) {
@@ -61,7 +63,7 @@ server.listen(Number(process.env.OIDC_PORT ?? 0), '127.0.0.1', () => {
       return {
         accountId: id,
         async claims() {
-          return { sub: citizen.sub, RolUnico: citizen.RolUnico, name: citizen.name };
+          return { sub: citizen.sub, RolUnico: citizen.RolUnico, name: citizen.name, roles: citizen.roles };
         },
       };
     },

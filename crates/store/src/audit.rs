@@ -42,10 +42,17 @@ pub enum AuditAction {
     /// A named operator's token refused: revoked, expired or with a wrong secret (one entry
     /// a minute per token at most, so a flood of them cannot fill the log).
     RefusedToken,
+    /// Opened a permit's full record (and its audit trail) in the console.
+    ReadPermit,
+    /// Signed in to the console.
+    SignIn,
+    /// Signed in at the provider without an operator role: the console refused them (one
+    /// entry a minute per identity at most).
+    RefusedSignIn,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 14] = [
         AuditAction::ListPermits,
         AuditAction::SearchByRut,
         AuditAction::RevokePermit,
@@ -57,6 +64,9 @@ impl AuditAction {
         AuditAction::ListOperatorTokens,
         AuditAction::RevokeOperatorToken,
         AuditAction::RefusedToken,
+        AuditAction::ReadPermit,
+        AuditAction::SignIn,
+        AuditAction::RefusedSignIn,
     ];
 
     pub fn code(self) -> &'static str {
@@ -72,6 +82,9 @@ impl AuditAction {
             AuditAction::ListOperatorTokens => "list_operator_tokens",
             AuditAction::RevokeOperatorToken => "revoke_operator_token",
             AuditAction::RefusedToken => "refused_token",
+            AuditAction::ReadPermit => "read_permit",
+            AuditAction::SignIn => "sign_in",
+            AuditAction::RefusedSignIn => "refused_sign_in",
         }
     }
 

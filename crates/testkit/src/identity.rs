@@ -1,6 +1,7 @@
 //! The test identity provider: `identity/provider.mjs` (panva's oidc-provider, a real
-//! OpenID Connect provider answering as ClaveÚnica does) as a child process, and a citizen
-//! signing in on its pages as a browser would.
+//! OpenID Connect provider answering as ClaveÚnica does, with operators who have roles)
+//! as a child process, and a citizen or an operator signing in on its pages as a browser
+//! would.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -23,13 +24,24 @@ impl IdentityProvider {
 
     /// On `port` (0: any): a restart on the same port is the same issuer with new keys.
     pub fn start_on(port: u16, issuer_home: &str) -> IdentityProvider {
+        IdentityProvider::serving(port, &[issuer_home])
+    }
+
+    /// For the citizens' site and the operators' console at `homes` (their callbacks
+    /// registered), on a free port.
+    pub fn start_for(homes: &[&str]) -> IdentityProvider {
+        IdentityProvider::serving(0, homes)
+    }
+
+    fn serving(port: u16, homes: &[&str]) -> IdentityProvider {
+        let callbacks: Vec<String> = homes.iter().map(|home| format!("{home}/ingresar/vuelta")).collect();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../identity/provider.mjs");
         let mut child = Command::new("node")
             .arg(script)
             .env("OIDC_PORT", port.to_string())
             .env("OIDC_CLIENT_ID", CLIENT_ID)
             .env("OIDC_CLIENT_SECRET", CLIENT_SECRET)
-            .env("OIDC_REDIRECT_URIS", format!("{issuer_home}/ingresar/vuelta"))
+            .env("OIDC_REDIRECT_URIS", callbacks.join(","))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -73,6 +85,17 @@ impl IdentityProvider {
             ("OIDC_CLIENT_ID", CLIENT_ID.into()),
             ("OIDC_CLIENT_SECRET", CLIENT_SECRET.into()),
         ]
+    }
+
+    /// The issuer's settings for operators to sign in to the console at `console_home`
+    /// (beside the citizens'): the operators of identity/operators.json have roles.
+    pub fn operator_settings(&self, console_home: &str) -> Vec<(&'static str, String)> {
+        let mut settings = self.settings();
+        settings.extend([
+            ("OPERATOR_AUTH", "oidc".into()),
+            ("OPERATORS_PUBLIC_URL", console_home.to_owned()),
+        ]);
+        settings
     }
 
     /// A citizen at this provider, in a browser of their own: see `sign_in_at`.

@@ -164,7 +164,8 @@ impl Links {
     }
 }
 
-fn base_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+/// A base URL (`https://host[:port]`, no path), trimmed of a final `/`; else the problem names `variable`.
+pub fn base_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
     let trimmed = value.trim().trim_end_matches('/');
     let rest = trimmed
         .strip_prefix("https://")

@@ -94,6 +94,15 @@ impl Admits {
     pub fn reading_personal_data(self) -> Admits {
         Admits { limited: true, ..self }
     }
+
+    /// One more request by `operator` on these routes: refused over the operator's rate
+    /// when they read personal data.
+    pub fn count(&self, state: &IssuerState, operator: &str) -> Result<(), AppError> {
+        match state.options.operator_limit.as_ref().filter(|_| self.limited) {
+            Some(limit) => Ok(limit.admit(operator.to_owned())?),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The route layer of every operator sub-router: the credential must be one `admits`
@@ -103,12 +112,7 @@ pub async fn guard(State((state, admits)): State<(IssuerState, Admits)>, mut req
     let peer = audit::peer(&request);
     let authorised = authorise(&state, admits, request.headers(), peer)
         .await
-        .and_then(
-            |found| match state.options.operator_limit.as_ref().filter(|_| admits.limited) {
-                Some(limit) => limit.admit(found.0.clone()).map(|()| found).map_err(AppError::from),
-                None => Ok(found),
-            },
-        );
+        .and_then(|found| admits.count(&state, &found.0).map(|()| found));
     match authorised {
         Ok((operator, role, shared)) => {
             Acting::set(&mut request, &operator, role, shared);

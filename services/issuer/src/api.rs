@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use permit_domain::{FieldError, FieldErrors, Permit, PermitId};
+use permit_domain::{FieldError, FieldErrors, Permit, PermitId, Reason};
 use permit_store::{AuditAction, Cursor};
 use permit_web::AppError;
 use permit_web::openapi::{ErrorBody, MotiveView};
@@ -41,37 +41,37 @@ pub(crate) fn page_limit(errors: &mut FieldErrors, limit: Option<&str>, default:
 pub struct PermitView {
     /// 22 URL-safe characters; the permit's code.
     #[schema(example = "q6V7pTz0S3mXcW1bN8eYkA")]
-    id: String,
+    pub(crate) id: String,
     /// The page a police officer opens (the QR code holds it): the signed permit, checked
     /// without the database (`/v/{token}`).
-    validation_url: String,
+    pub(crate) validation_url: String,
     /// The same check through the database (`/validar/{id}`): revocations at once.
-    lookup_url: String,
+    pub(crate) lookup_url: String,
     /// The holder's own page, with the QR code: it carries the holder's secret (`clave`),
     /// so it is given to whoever asked for the permit and to nobody else. For the operator,
     /// the permit's public page.
-    permit_url: String,
+    pub(crate) permit_url: String,
     /// At the time of the answer.
-    status: &'static str,
+    pub(crate) status: &'static str,
     /// The status as a police officer reads it, e.g. `VIGENTE`.
-    status_label: &'static str,
-    name: String,
+    pub(crate) status_label: &'static str,
+    pub(crate) name: String,
     /// Formatted with dots: `12.345.678-5`.
-    rut: String,
-    motive: MotiveView,
-    address: String,
-    comuna: String,
+    pub(crate) rut: String,
+    pub(crate) motive: MotiveView,
+    pub(crate) address: String,
+    pub(crate) comuna: String,
     #[schema(format = DateTime)]
-    requested_at: String,
+    pub(crate) requested_at: String,
     #[schema(format = DateTime)]
-    valid_from: String,
+    pub(crate) valid_from: String,
     #[schema(format = DateTime)]
-    expires_at: String,
+    pub(crate) expires_at: String,
     /// Set once an operator revoked the permit.
     #[schema(format = DateTime)]
-    revoked_at: Option<String>,
+    pub(crate) revoked_at: Option<String>,
     /// The operator who issued it at a counter (assisted issuance); null when the citizen asked.
-    issued_by: Option<String>,
+    pub(crate) issued_by: Option<String>,
 }
 
 /// Who a `PermitView` is for: only the holder is handed the link to their own page.
@@ -269,14 +269,31 @@ pub async fn revoke(
     Path(id): Path<String>,
 ) -> Result<Json<PermitView>, AppError> {
     let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let permit = revoke_permit(&state, &acting, &id, None).await?;
+    Ok(Json(PermitView::of(&state, &permit, Viewer::Operator)))
+}
+
+/// The revocation recorded (with its reason, from the console), then carried out; 404 for
+/// no such permit. Revoking again keeps the first time.
+pub async fn revoke_permit(
+    state: &IssuerState,
+    acting: &Acting,
+    id: &PermitId,
+    reason: Option<&Reason>,
+) -> Result<Permit, AppError> {
     acting
-        .record(&state, AuditAction::RevokePermit, Some(&id), None, None)
+        .record(
+            state,
+            AuditAction::RevokePermit,
+            Some(id),
+            reason.map(Reason::as_str),
+            None,
+        )
         .await?;
-    let permit = state
+    state
         .ctx
         .store
-        .revoke(&id, state.ctx.now())
+        .revoke(id, state.ctx.now())
         .await?
-        .ok_or(AppError::NotFound)?;
-    Ok(Json(PermitView::of(&state, &permit, Viewer::Operator)))
+        .ok_or(AppError::NotFound)
 }

@@ -144,7 +144,7 @@ pub struct AuditParams {
     operator: Option<String>,
     /// Only this action: `list_permits`, `search_by_rut`, `revoke_permit`, `place_hold`, `lift_hold`,
     /// `assisted_issue`, `read_audit`, `create_operator_token`, `list_operator_tokens`,
-    /// `revoke_operator_token`, `refused_token`.
+    /// `revoke_operator_token`, `refused_token`, `read_permit`, `sign_in`, `refused_sign_in`.
     action: Option<String>,
     /// Entries per page, 1–100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
@@ -157,15 +157,15 @@ pub struct AuditParams {
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntryView {
     /// When, RFC 3339 in UTC.
-    at: String,
-    operator: String,
-    role: String,
-    action: String,
-    permit: Option<String>,
-    reason: Option<String>,
+    pub(crate) at: String,
+    pub(crate) operator: String,
+    pub(crate) role: String,
+    pub(crate) action: String,
+    pub(crate) permit: Option<String>,
+    pub(crate) reason: Option<String>,
     /// The client's address as the issuer saw it, with any forwarded-for chain.
-    client: Option<String>,
-    detail: Option<String>,
+    pub(crate) client: Option<String>,
+    pub(crate) detail: Option<String>,
 }
 
 /// A page of the audit log, newest first.

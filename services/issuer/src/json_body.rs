@@ -283,12 +283,28 @@ const DEFAULT_DAYS: u64 = 90;
 pub fn token_request(headers: &HeaderMap, body: &Bytes) -> Result<(Operator, Role, u64), AppError> {
     let body = TokenRequest::deserialize(Value::Object(json_object(headers, body)?)).map_err(malformed)?;
     let mut errors = FieldErrors::new();
-    let name = Operator::parse(&text(&mut errors, "name", body.name));
+    let name = text(&mut errors, "name", body.name);
+    let role = text(&mut errors, "role", body.role);
+    let days = match body.days {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(value.as_u64()),
+    };
+    token_fields(errors, &name, &role, days)
+}
+
+/// A token's fields, from JSON or the console's form, each named in `errors` when wrong:
+/// `days` absent is the default, `Some(None)` not a number.
+pub fn token_fields(
+    mut errors: FieldErrors,
+    name: &str,
+    role_text: &str,
+    days: Option<Option<u64>>,
+) -> Result<(Operator, Role, u64), AppError> {
+    let name = Operator::parse(name);
     if let Err(problem) = &name {
         errors.entry("name").or_insert(problem.clone());
     }
-    let role_text = text(&mut errors, "role", body.role);
-    let role = Role::parse(&role_text);
+    let role = Role::parse(role_text);
     if role.is_none() {
         errors.entry("role").or_insert(if role_text.trim().is_empty() {
             FieldError::Required
@@ -296,9 +312,9 @@ pub fn token_request(headers: &HeaderMap, body: &Bytes) -> Result<(Operator, Rol
             FieldError::Invalid("debe ser consulta, revocacion, asistencia o administracion")
         });
     }
-    let days = match body.days {
-        None | Some(Value::Null) => Some(DEFAULT_DAYS),
-        Some(value) => value.as_u64().filter(|d| (1..=MOST_DAYS).contains(d)),
+    let days = match days {
+        None => Some(DEFAULT_DAYS),
+        Some(days) => days.filter(|d| (1..=MOST_DAYS).contains(d)),
     };
     if days.is_none() {
         errors.insert("days", FieldError::Invalid("debe ser un número de días entre 1 y 365"));

@@ -1,11 +1,12 @@
 //! The issuer: `formulario.<domain>` for citizens and, on a port of its own,
-//! `operadores.<domain>` for operators.
+//! `operadores.<domain>` for operators (their API and their console).
 
 mod admin;
 mod api;
 mod assisted;
 mod audit;
 mod client_limit;
+mod console;
 mod errors;
 mod issue;
 mod json_body;
@@ -34,9 +35,10 @@ use permit_web::{Context, assets, harden};
 
 pub use admin::AdminToken;
 pub use client_limit::{Cells, ClientKey, ClientLimiter, Rate, TrustedProxies};
+pub use console::Console;
 pub use options::Options;
 pub use retention::Retention;
-pub use sign_in::{CitizenAuth, ClaimNames, Identity, OidcSettings, SignIn, SignInError};
+pub use sign_in::{CitizenAuth, ClaimNames, Identity, OidcSettings, OperatorAuth, SignIn, SignInError};
 
 #[derive(Clone)]
 pub struct IssuerState {
@@ -127,6 +129,8 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         .merge(permit_web::openapi::routes(&openapi::citizens()))
         .with_state(state.clone());
     let operators = Router::new()
+        .merge(console::routes(&state))
+        .merge(assets::routes())
         .merge(lookups)
         .merge(audit_trail)
         .merge(changes)

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use jiff::SignedDuration;
-use permit_domain::{OperatorAccount, OperatorToken};
+use permit_domain::{Operator, OperatorAccount, OperatorToken, Role};
 use permit_store::AuditAction;
 use permit_web::AppError;
 use permit_web::openapi::ErrorBody;
@@ -22,14 +22,14 @@ use crate::json_body::{TokenRequest, token_request};
 #[derive(Serialize, ToSchema)]
 pub struct TokenView {
     /// The token's public id: names it here, in revocations and in the audit log.
-    id: String,
-    name: String,
-    role: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) role: String,
     /// RFC 3339, UTC.
-    created_at: String,
-    expires_at: String,
-    created_by: String,
-    revoked_at: Option<String>,
+    pub(crate) created_at: String,
+    pub(crate) expires_at: String,
+    pub(crate) created_by: String,
+    pub(crate) revoked_at: Option<String>,
 }
 
 impl From<&OperatorAccount> for TokenView {
@@ -50,9 +50,9 @@ impl From<&OperatorAccount> for TokenView {
 #[derive(Serialize, ToSchema)]
 pub struct NewToken {
     #[serde(flatten)]
-    record: TokenView,
+    pub(crate) record: TokenView,
     /// `pmt_…`: the bearer token. Not stored, not shown again.
-    token: String,
+    pub(crate) token: String,
 }
 
 /// Every operator token.
@@ -83,6 +83,20 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<NewToken>), AppError> {
     let (name, role, days) = token_request(&headers, &body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(make(&state, &acting, name, role, days).await?),
+    ))
+}
+
+/// A token made for `name` with `role` for `days`, recorded; its secret in the answer only.
+pub async fn make(
+    state: &IssuerState,
+    acting: &Acting,
+    name: Operator,
+    role: Role,
+    days: u64,
+) -> Result<NewToken, AppError> {
     let token = OperatorToken::generate();
     let now = state.ctx.now();
     let account = OperatorAccount {
@@ -101,16 +115,13 @@ pub async fn create(
         account.name.as_str()
     );
     acting
-        .record(&state, AuditAction::CreateOperatorToken, None, None, Some(detail))
+        .record(state, AuditAction::CreateOperatorToken, None, None, Some(detail))
         .await?;
     state.ctx.store.add_operator_token(&account).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(NewToken {
-            record: TokenView::from(&account),
-            token: token.reveal(),
-        }),
-    ))
+    Ok(NewToken {
+        record: TokenView::from(&account),
+        token: token.reveal(),
+    })
 }
 
 /// Every token, newest first: who holds which role until when, and which were revoked.
@@ -126,13 +137,18 @@ pub async fn create(
     ),
 )]
 pub async fn list(State(state): State<IssuerState>, acting: Acting) -> Result<Json<TokenList>, AppError> {
+    Ok(Json(TokenList {
+        tokens: all(&state, &acting).await?,
+    }))
+}
+
+/// Every token, the listing recorded.
+pub async fn all(state: &IssuerState, acting: &Acting) -> Result<Vec<TokenView>, AppError> {
     acting
-        .record(&state, AuditAction::ListOperatorTokens, None, None, None)
+        .record(state, AuditAction::ListOperatorTokens, None, None, None)
         .await?;
     let tokens = state.ctx.store.operator_tokens().await?;
-    Ok(Json(TokenList {
-        tokens: tokens.iter().map(TokenView::from).collect(),
-    }))
+    Ok(tokens.iter().map(TokenView::from).collect())
 }
 
 /// Revokes a token from now on: it opens nothing more. Revoking again keeps the first time.
@@ -154,12 +170,17 @@ pub async fn revoke(
     acting: Acting,
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, AppError> {
+    Ok(Json(withdraw(&state, &acting, &id).await?))
+}
+
+/// The token `id` revoked, recorded; 404 for no such token.
+pub async fn withdraw(state: &IssuerState, acting: &Acting, id: &str) -> Result<TokenView, AppError> {
     if id.len() != 11 {
         return Err(AppError::NotFound);
     }
     acting
         .record(
-            &state,
+            state,
             AuditAction::RevokeOperatorToken,
             None,
             None,
@@ -169,8 +190,8 @@ pub async fn revoke(
     let revoked = state
         .ctx
         .store
-        .revoke_operator_token(&id, state.ctx.now())
+        .revoke_operator_token(id, state.ctx.now())
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(Json(TokenView::from(&revoked)))
+    Ok(TokenView::from(&revoked))
 }

@@ -10,8 +10,9 @@ use permit_web::config::{DEFAULT_OPERATOR_PORT, Env};
 
 use crate::admin::AdminToken;
 use crate::client_limit::{Cells, ClientKey, ClientLimiter, Rate, TrustedProxies};
+use crate::console::Console;
 use crate::retention::Retention;
-use crate::sign_in::{CitizenAuth, SignIn};
+use crate::sign_in::{CitizenAuth, OperatorAuth, SignIn};
 
 /// Per operator and replica: a page or a look-up a second on average, 120 at once (an
 /// audit of a load run pages through thousands of permits).
@@ -51,6 +52,9 @@ pub struct Options {
     /// `OPERATOR_RATE_LIMIT` (`120/60`, or `off`): reads of personal data (pages of
     /// `/api/all`, look-ups by RUT, the audit log) one operator may make per window.
     pub operator_limit: Option<Arc<Cells<String>>>,
+    /// `OPERATOR_AUTH` (`none`) with `OPERATORS_PUBLIC_URL`, `OPERATOR_SCOPES` and
+    /// `OPERATOR_ROLE_CLAIM`: whether operators sign in to the console (see `console`).
+    pub console: Console,
     /// `OPERATOR_ADDR` (`0.0.0.0:8081`): where the operators' routes listen, apart from the
     /// citizens' `LISTEN_ADDR`, so only the operators' entrance reaches them.
     pub operator_addr: SocketAddr,
@@ -64,6 +68,7 @@ impl Options {
         Options {
             signer,
             sign_in: SignIn::new(CitizenAuth::None, &privacy),
+            console: Console::new(OperatorAuth::None, &privacy),
             privacy,
             retention: Retention::default(),
             admin: None,
@@ -103,6 +108,7 @@ impl Options {
         Ok(Options {
             signer: Arc::new(signer),
             sign_in: SignIn::new(auth, &privacy),
+            console: Console::new(OperatorAuth::read(env)?, &privacy),
             privacy,
             retention: Retention::read(env)?,
             admin: AdminToken::from_setting(env.optional("ADMIN_TOKEN"))?,
@@ -175,6 +181,7 @@ mod tests {
             ("ADMIN_TOKEN", "short"),
             ("ASSISTANCE_TOKEN", "short"),
             ("OPERATOR_ADDR", "8081"),
+            ("OPERATOR_AUTH", "password"),
             ("OPERATOR_RATE_LIMIT", "lots"),
             ("PERMIT_SIGNING_KEY", "MC4CAQAwBQYDK2VwBCIE"),
             ("PRIVACY_KEY", "short"),

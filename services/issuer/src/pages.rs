@@ -78,13 +78,13 @@ pub async fn landing(State(state): State<IssuerState>) -> Result<Html<String>, P
 }
 
 /// One input of the form, with what the citizen typed and what is wrong with it.
-struct FieldView {
-    name: &'static str,
-    label: &'static str,
-    hint: &'static str,
-    autocomplete: &'static str,
-    value: String,
-    error: Option<String>,
+pub(crate) struct FieldView {
+    pub(crate) name: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) hint: &'static str,
+    pub(crate) autocomplete: &'static str,
+    pub(crate) value: String,
+    pub(crate) error: Option<String>,
 }
 
 #[derive(Template)]

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use permit_domain::{CaseNumber, FieldErrors, Reason, Rut};
+use permit_domain::{CaseNumber, FieldErrors, Permit, Reason, Rut};
 use permit_store::AuditAction;
 use permit_web::AppError;
 use permit_web::openapi::ErrorBody;
@@ -55,35 +55,57 @@ pub async fn by_rut(
     acting: Acting,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchResult>, AppError> {
-    let mut errors = FieldErrors::new();
-    let rut = Rut::parse(params.rut.as_deref().unwrap_or_default()).map_err(|e| errors.insert("rut", e));
-    let reason = Reason::parse(params.reason.as_deref().unwrap_or_default()).map_err(|e| errors.insert("reason", e));
-    let case = match params.case.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        None => Ok(None),
-        Some(text) => CaseNumber::parse(text).map(Some).map_err(|e| errors.insert("case", e)),
-    };
-    let (Ok(rut), Ok(reason), Ok(case)) = (rut, reason, case) else {
-        return Err(AppError::Invalid(errors));
-    };
-    let citizen = state.options.privacy.digest("audit", &rut.canonical());
-    let detail = match &case {
-        Some(case) => format!("citizen {citizen}, case {}", case.as_str()),
-        None => format!("citizen {citizen}"),
-    };
-    acting
-        .record(
-            &state,
-            AuditAction::SearchByRut,
-            None,
-            Some(reason.as_str()),
-            Some(detail),
-        )
-        .await?;
-    let permits = state.ctx.store.permits_held_by(&rut).await?;
+    let request = SearchRequest::parse(params.rut.as_deref(), params.reason.as_deref(), params.case.as_deref())
+        .map_err(AppError::Invalid)?;
+    let permits = search(&state, &acting, &request).await?;
     Ok(Json(SearchResult {
         permits: permits
             .iter()
             .map(|p| PermitView::of(&state, p, Viewer::Operator))
             .collect(),
     }))
+}
+
+/// A look-up as asked, over the API or in the console: whose, why, for which case.
+pub struct SearchRequest {
+    pub rut: Rut,
+    pub reason: Reason,
+    pub case: Option<CaseNumber>,
+}
+
+impl SearchRequest {
+    /// Each field named in the errors (`rut`, `reason`, `case`) when wrong; an empty case
+    /// is none.
+    pub fn parse(rut: Option<&str>, reason: Option<&str>, case: Option<&str>) -> Result<SearchRequest, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let rut = Rut::parse(rut.unwrap_or_default()).map_err(|e| errors.insert("rut", e));
+        let reason = Reason::parse(reason.unwrap_or_default()).map_err(|e| errors.insert("reason", e));
+        let case = match case.map(str::trim).filter(|c| !c.is_empty()) {
+            None => Ok(None),
+            Some(text) => CaseNumber::parse(text).map(Some).map_err(|e| errors.insert("case", e)),
+        };
+        match (rut, reason, case) {
+            (Ok(rut), Ok(reason), Ok(case)) => Ok(SearchRequest { rut, reason, case }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// The look-up recorded (the RUT as a keyed digest), then carried out.
+pub async fn search(state: &IssuerState, acting: &Acting, request: &SearchRequest) -> Result<Vec<Permit>, AppError> {
+    let citizen = state.options.privacy.digest("audit", &request.rut.canonical());
+    let detail = match &request.case {
+        Some(case) => format!("citizen {citizen}, case {}", case.as_str()),
+        None => format!("citizen {citizen}"),
+    };
+    acting
+        .record(
+            state,
+            AuditAction::SearchByRut,
+            None,
+            Some(request.reason.as_str()),
+            Some(detail),
+        )
+        .await?;
+    Ok(state.ctx.store.permits_held_by(&request.rut).await?)
 }

@@ -46,17 +46,21 @@ impl Identity {
             _ => None,
         }
         .ok_or_else(|| unreadable(&names.rut, "RUT"))?;
-        let name = match claims.get(&names.name) {
-            Some(Value::String(text)) => Name::parse(text).ok(),
-            Some(Value::Object(parts)) => {
-                let words = [words(parts.get("nombres")), words(parts.get("apellidos"))];
-                words.iter().all(|w| !w.is_empty()).then(|| words.concat().join(" "))
-            }
-            .and_then(|text| Name::parse(&text).ok()),
-            _ => None,
-        }
-        .ok_or_else(|| unreadable(&names.name, "name"))?;
+        let name = name_claim(claims, &names.name).ok_or_else(|| unreadable(&names.name, "name"))?;
         Ok(Identity { rut, name })
+    }
+}
+
+/// The full name in `claim`: ClaveÚnica's `{nombres, apellidos}` or plain text.
+pub fn name_claim(claims: &Map<String, Value>, claim: &str) -> Option<Name> {
+    match claims.get(claim) {
+        Some(Value::String(text)) => Name::parse(text).ok(),
+        Some(Value::Object(parts)) => {
+            let words = [words(parts.get("nombres")), words(parts.get("apellidos"))];
+            words.iter().all(|w| !w.is_empty()).then(|| words.concat().join(" "))
+        }
+        .and_then(|text| Name::parse(&text).ok()),
+        _ => None,
     }
 }
 
@@ -72,7 +76,7 @@ fn rol_unico(rol: &Map<String, Value>) -> Option<String> {
 }
 
 /// A list of words, or one string of them.
-fn words(value: Option<&Value>) -> Vec<String> {
+pub fn words(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
         Some(Value::Array(items)) => items

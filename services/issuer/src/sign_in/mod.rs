@@ -19,14 +19,17 @@ use openidconnect::RedirectUrl;
 use permit_domain::PrivacyKey;
 use permit_web::PageError;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 pub use identity::Identity;
-pub use settings::{CitizenAuth, ClaimNames, OidcSettings};
+pub(crate) use identity::{UnreadableClaim, name_claim, words};
+pub use settings::{CitizenAuth, ClaimNames, OidcSettings, OperatorAuth};
 
 use crate::IssuerState;
 use identity::Carried;
-use provider::{Pending, Provider};
+use provider::Pending;
+pub(crate) use provider::Provider;
 
 /// The session's cookie, and how long a sign-in lasts: long enough to fill the form.
 const SESSION: &str = "sesion";
@@ -119,28 +122,29 @@ pub fn citizen(state: &IssuerState, jar: &PrivateCookieJar) -> Result<Option<Ide
         .ok_or(SignInError::Required)
 }
 
-fn secure_cookie(
-    state: &IssuerState,
-    name: &'static str,
-    value: String,
+/// A cookie only the issuer reads, sent over HTTPS when `home` is an https:// address.
+pub(crate) fn secure_cookie(
+    home: &str,
+    (name, value): (&'static str, String),
     path: &'static str,
     lifetime: SignedDuration,
+    same_site: SameSite,
 ) -> Cookie<'static> {
     Cookie::build((name, value))
         .path(path)
         .http_only(true)
-        .secure(state.ctx.links.issuer_home().starts_with("https://"))
-        .same_site(SameSite::Lax)
+        .secure(home.starts_with("https://"))
+        .same_site(same_site)
         .max_age(cookie::time::Duration::seconds(lifetime.as_secs()))
         .build()
 }
 
-fn removal(name: &'static str, path: &'static str) -> Cookie<'static> {
+pub(crate) fn removal(name: &'static str, path: &'static str) -> Cookie<'static> {
     Cookie::build((name, "")).path(path).build()
 }
 
-fn redirect_url(state: &IssuerState) -> Result<RedirectUrl, SignInError> {
-    RedirectUrl::new(format!("{}{CALLBACK_PATH}", state.ctx.links.issuer_home()))
+fn redirect_url(home: &str) -> Result<RedirectUrl, SignInError> {
+    RedirectUrl::new(format!("{home}{CALLBACK_PATH}"))
         .map_err(|error| SignInError::Rejected(format!("redirect URL: {error}")))
 }
 
@@ -154,24 +158,54 @@ fn provider(state: &IssuerState) -> Result<&Provider, PageError> {
         .ok_or(PageError(permit_web::AppError::NotFound))
 }
 
-/// `GET /ingresar`: to the provider, with a fresh `state`, `nonce` and PKCE verifier kept
-/// in an encrypted cookie for the way back.
+/// To `provider`, for a site at `home`, with a fresh `state`, `nonce` and PKCE verifier
+/// kept in an encrypted cookie for the way back.
+pub(crate) async fn start<K>(
+    provider: &Provider,
+    home: &str,
+    jar: PrivateCookieJar<K>,
+    now: jiff::Timestamp,
+) -> Result<(PrivateCookieJar<K>, Redirect), SignInError> {
+    let (url, pending) = provider
+        .begin(&redirect_url(home)?)
+        .await
+        .inspect_err(|error| tracing::warn!(%error, "sign-in not begun"))?;
+    let started = Started {
+        pending,
+        until: (now + PENDING_LIFETIME).as_second(),
+    };
+    let value = serde_json::to_string(&started).expect("strings serialize");
+    let cookie = secure_cookie(home, (PENDING, value), "/ingresar", PENDING_LIFETIME, SameSite::Lax);
+    Ok((jar.add(cookie), Redirect::to(url.as_str())))
+}
+
+/// The way back from `provider` to the site at `home`: the pending sign-in is used up
+/// whatever happens; a valid answer gives the user's claims.
+pub(crate) async fn returned<K>(
+    provider: &Provider,
+    home: &str,
+    jar: PrivateCookieJar<K>,
+    callback: Callback,
+    now: jiff::Timestamp,
+) -> (PrivateCookieJar<K>, Result<Map<String, Value>, SignInError>) {
+    let started = jar
+        .get(PENDING)
+        .and_then(|cookie| serde_json::from_str::<Started>(cookie.value()).ok());
+    let jar = jar.remove(removal(PENDING, "/ingresar"));
+    let claims = complete(provider, home, started, callback, now).await;
+    if let Err(error) = &claims {
+        tracing::warn!(%error, "sign-in failed");
+    }
+    (jar, claims)
+}
+
+/// `GET /ingresar`: the citizen to the provider.
 pub async fn begin(
     State(state): State<IssuerState>,
     jar: PrivateCookieJar,
 ) -> Result<(PrivateCookieJar, Redirect), PageError> {
     let provider = provider(&state)?;
-    let (url, pending) = provider
-        .begin(&redirect_url(&state)?)
-        .await
-        .inspect_err(|error| tracing::warn!(%error, "sign-in not begun"))?;
-    let started = Started {
-        pending,
-        until: (state.ctx.now() + PENDING_LIFETIME).as_second(),
-    };
-    let value = serde_json::to_string(&started).expect("strings serialize");
-    let jar = jar.add(secure_cookie(&state, PENDING, value, "/ingresar", PENDING_LIFETIME));
-    Ok((jar, Redirect::to(url.as_str())))
+    Ok(start(provider, state.ctx.links.issuer_home(), jar, state.ctx.now()).await?)
 }
 
 /// What the provider appends to the callback: a code and our `state`, or an error.
@@ -182,22 +216,26 @@ pub struct Callback {
     error: Option<String>,
 }
 
-/// `GET /ingresar/vuelta`: the pending sign-in is used up whatever happens; a valid answer
-/// becomes a session and the citizen goes on to the form.
+/// `GET /ingresar/vuelta`: a valid answer becomes a session and the citizen goes on to
+/// the form.
 pub async fn finish(
     State(state): State<IssuerState>,
     jar: PrivateCookieJar,
     Query(callback): Query<Callback>,
 ) -> Result<(PrivateCookieJar, Redirect), (PrivateCookieJar, PageError)> {
-    let started = jar
-        .get(PENDING)
-        .and_then(|cookie| serde_json::from_str::<Started>(cookie.value()).ok());
-    let jar = jar.remove(removal(PENDING, "/ingresar"));
     let provider = match provider(&state) {
         Ok(provider) => provider,
         Err(error) => return Err((jar, error)),
     };
-    match complete(&state, provider, started, callback).await {
+    let home = state.ctx.links.issuer_home();
+    let (jar, claims) = returned(provider, home, jar, callback, state.ctx.now()).await;
+    let identity = claims.and_then(|claims| {
+        Identity::from_claims(&claims, provider.claim_names()).map_err(|error| {
+            tracing::warn!(%error, "sign-in failed");
+            SignInError::Rejected(error.to_string())
+        })
+    });
+    match identity {
         Ok(identity) => {
             let session = Session {
                 citizen: Carried::from(&identity),
@@ -205,26 +243,22 @@ pub async fn finish(
             };
             let value = serde_json::to_string(&session).expect("strings serialize");
             tracing::info!("citizen signed in");
-            Ok((
-                jar.add(secure_cookie(&state, SESSION, value, "/", SESSION_LIFETIME)),
-                Redirect::to("/nuevo"),
-            ))
+            let cookie = secure_cookie(home, (SESSION, value), "/", SESSION_LIFETIME, SameSite::Lax);
+            Ok((jar.add(cookie), Redirect::to("/nuevo")))
         }
-        Err(error) => {
-            tracing::warn!(%error, "sign-in failed");
-            Err((jar, error.into()))
-        }
+        Err(error) => Err((jar, error.into())),
     }
 }
 
 async fn complete(
-    state: &IssuerState,
     provider: &Provider,
+    home: &str,
     started: Option<Started>,
     callback: Callback,
-) -> Result<Identity, SignInError> {
+    now: jiff::Timestamp,
+) -> Result<Map<String, Value>, SignInError> {
     let started = started
-        .filter(|started| started.until > state.ctx.now().as_second())
+        .filter(|started| started.until > now.as_second())
         .ok_or_else(|| SignInError::Failed("no pending sign-in in this browser, or it expired".into()))?;
     let answered = callback.state.unwrap_or_default();
     if !bool::from(answered.as_bytes().ct_eq(started.pending.state.as_bytes())) {
@@ -235,9 +269,7 @@ async fn complete(
         return Err(SignInError::Failed(format!("the provider answered {error:.40}")));
     }
     let code = callback.code.ok_or_else(|| SignInError::Failed("no code".into()))?;
-    provider
-        .finish(&redirect_url(state)?, started.pending, code, state.ctx.now())
-        .await
+    provider.finish(&redirect_url(home)?, started.pending, code, now).await
 }
 
 /// `POST /salir`: the session cookie removed. (The provider's own session is the

@@ -27,8 +27,7 @@ use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 
 use super::SignInError;
-use super::identity::Identity;
-use super::settings::OidcSettings;
+use super::settings::{ClaimNames, OidcSettings};
 
 /// Each call to the provider: discovery, keys, token, userinfo.
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -85,15 +84,21 @@ impl Provider {
         Ok((url, pending))
     }
 
+    /// Where this provider's users' RUT and name are.
+    pub fn claim_names(&self) -> &ClaimNames {
+        &self.settings.claims
+    }
+
     /// The callback's code exchanged, its ID token checked (signature, issuer, audience,
-    /// expiry at `now`, nonce) and the citizen read from userinfo for the token's subject.
+    /// expiry at `now`, nonce) and the user's claims read from userinfo for the token's
+    /// subject.
     pub async fn finish(
         &self,
         redirect: &RedirectUrl,
         pending: Pending,
         code: String,
         now: Timestamp,
-    ) -> Result<Identity, SignInError> {
+    ) -> Result<Map<String, Value>, SignInError> {
         let metadata = self.metadata(false).await?;
         let client = self.client(&metadata, redirect);
         let response = client
@@ -127,7 +132,7 @@ impl Provider {
         if claims.get("sub").and_then(Value::as_str) != Some(subject.as_str()) {
             return Err(SignInError::Rejected("userinfo is for another subject".into()));
         }
-        Identity::from_claims(&claims, &self.settings.claims).map_err(|error| SignInError::Rejected(error.to_string()))
+        Ok(claims)
     }
 
     /// ClaveÚnica answers userinfo to a POST with the access token as bearer (as OpenID
@@ -283,7 +288,7 @@ impl<'c> AsyncHttpClient<'c> for Http {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sign_in::CitizenAuth;
+    use crate::sign_in::{CitizenAuth, Identity};
     use openidconnect::core::CoreTokenResponse;
     use permit_web::config::Env;
     use testkit::IdentityProvider;
@@ -384,7 +389,8 @@ mod tests {
         // The cached keys are the old ones; the new token is signed by a new key.
         let second = IdentityProvider::start_on(port, HOME);
         let (pending, code) = code(&rp, &second).await;
-        let identity = rp.finish(&redirect(), pending, code, Timestamp::now()).await.unwrap();
+        let claims = rp.finish(&redirect(), pending, code, Timestamp::now()).await.unwrap();
+        let identity = Identity::from_claims(&claims, rp.claim_names()).unwrap();
         assert_eq!(identity.rut.canonical(), "12345678-5");
         assert_eq!(identity.name.as_str(), "María José González Pérez");
     }

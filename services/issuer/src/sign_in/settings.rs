@@ -38,6 +38,81 @@ pub struct ClaimNames {
     pub name: String,
 }
 
+/// `OPERATOR_AUTH`: whether operators sign in to the console on `operadores.<domain>`.
+#[derive(Clone, Debug)]
+pub enum OperatorAuth {
+    /// No console sign-in: operators use their API tokens only.
+    None,
+    /// Through the citizens' provider registration (`OIDC_ISSUER_URL`, `OIDC_CLIENT_ID`,
+    /// `OIDC_CLIENT_SECRET`, with the console's callback registered too), and a role claim.
+    Oidc(Box<OperatorSettings>),
+}
+
+/// How operators sign in: the provider, the console's address and where their roles are.
+#[derive(Clone, Debug)]
+pub struct OperatorSettings {
+    /// The provider, with `OPERATOR_SCOPES` (`run name roles`) as its scopes.
+    pub oidc: OidcSettings,
+    /// `OPERATORS_PUBLIC_URL`: the console's address, for its callback and its cookies.
+    pub home: String,
+    /// `OPERATOR_ROLE_CLAIM` (`roles`): a userinfo claim holding role codes (`consulta`,
+    /// `revocacion`, `asistencia`, `administracion`), as a list or space-separated text.
+    pub role_claim: String,
+}
+
+impl OperatorAuth {
+    pub fn read<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<OperatorAuth, ConfigError> {
+        let mode = env.optional("OPERATOR_AUTH").unwrap_or_else(|| "none".into());
+        match mode.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(OperatorAuth::None),
+            "oidc" => {
+                let mut oidc = OidcSettings::read(env)?;
+                oidc.scopes = scopes(env.optional("OPERATOR_SCOPES"), "run name roles");
+                let home =
+                    permit_web::config::base_url("OPERATORS_PUBLIC_URL", &env.required("OPERATORS_PUBLIC_URL")?)?;
+                let role_claim = claim_name(env, "OPERATOR_ROLE_CLAIM", "roles")?;
+                Ok(OperatorAuth::Oidc(Box::new(OperatorSettings {
+                    oidc,
+                    home,
+                    role_claim,
+                })))
+            }
+            _ => Err(ConfigError {
+                variable: "OPERATOR_AUTH",
+                problem: format!("is {mode:?}; expected oidc or none"),
+            }),
+        }
+    }
+}
+
+/// Scopes beside `openid`, from a space-separated setting.
+fn scopes(setting: Option<String>, default: &str) -> Vec<Scope> {
+    setting
+        .unwrap_or_else(|| default.into())
+        .split_whitespace()
+        .filter(|scope| *scope != "openid")
+        .map(|scope| Scope::new(scope.to_owned()))
+        .collect()
+}
+
+/// A claim's name from `variable`, `default` when unset.
+fn claim_name<F: Fn(&str) -> Option<String>>(
+    env: &Env<F>,
+    variable: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let name = env.optional(variable).unwrap_or_else(|| default.into());
+    let name = name.trim();
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(name.to_owned())
+    } else {
+        Err(ConfigError {
+            variable,
+            problem: format!("is {name:?}; expected a claim name (letters, digits, _)"),
+        })
+    }
+}
+
 impl CitizenAuth {
     pub fn read<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<CitizenAuth, ConfigError> {
         let mode = env.optional("CITIZEN_AUTH").unwrap_or_else(|| "none".into());
@@ -68,33 +143,14 @@ impl OidcSettings {
                 problem: "must be an https:// URL (http only for a provider on 127.0.0.1)".into(),
             });
         }
-        let scopes = env
-            .optional("OIDC_SCOPES")
-            .unwrap_or_else(|| "run name".into())
-            .split_whitespace()
-            .filter(|scope| *scope != "openid")
-            .map(|scope| Scope::new(scope.to_owned()))
-            .collect();
-        let claim = |variable, default: &str| {
-            let name = env.optional(variable).unwrap_or_else(|| default.into());
-            let name = name.trim();
-            if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                Ok(name.to_owned())
-            } else {
-                Err(ConfigError {
-                    variable,
-                    problem: format!("is {name:?}; expected a claim name (letters, digits, _)"),
-                })
-            }
-        };
         Ok(OidcSettings {
             issuer,
             client_id: ClientId::new(env.required("OIDC_CLIENT_ID")?.trim().to_owned()),
             client_secret: ClientSecret::new(env.required("OIDC_CLIENT_SECRET")?),
-            scopes,
+            scopes: scopes(env.optional("OIDC_SCOPES"), "run name"),
             claims: ClaimNames {
-                rut: claim("OIDC_RUT_CLAIM", "RolUnico")?,
-                name: claim("OIDC_NAME_CLAIM", "name")?,
+                rut: claim_name(env, "OIDC_RUT_CLAIM", "RolUnico")?,
+                name: claim_name(env, "OIDC_NAME_CLAIM", "name")?,
             },
         })
     }
@@ -135,6 +191,47 @@ mod tests {
             ("RolUnico", "name")
         );
         assert!(!format!("{settings:?}").contains("the-client-secret"));
+    }
+
+    fn read_operators(pairs: &[(&'static str, &str)]) -> Result<OperatorAuth, ConfigError> {
+        let pairs: Vec<(&str, String)> = pairs.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        OperatorAuth::read(&Env(move |name: &str| {
+            pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())
+        }))
+    }
+
+    #[test]
+    fn operators_sign_in_through_the_same_provider_with_a_role_claim() {
+        assert!(matches!(read_operators(&OIDC).unwrap(), OperatorAuth::None));
+        let mut pairs = OIDC.to_vec();
+        pairs.extend([
+            ("OPERATOR_AUTH", "OIDC"),
+            ("OPERATORS_PUBLIC_URL", "https://operadores.permisos.example/"),
+        ]);
+        let OperatorAuth::Oidc(settings) = read_operators(&pairs).unwrap() else {
+            panic!("oidc expected")
+        };
+        assert_eq!(settings.home, "https://operadores.permisos.example");
+        assert_eq!(settings.role_claim, "roles");
+        assert_eq!(settings.oidc.client_id.as_str(), "permisos");
+        let scopes: Vec<&str> = settings.oidc.scopes.iter().map(|s| s.as_str()).collect();
+        assert_eq!(scopes, ["run", "name", "roles"]);
+        for (variable, value) in [
+            ("OPERATOR_AUTH", "token"),
+            ("OPERATORS_PUBLIC_URL", "operadores.permisos.example"),
+            ("OPERATOR_ROLE_CLAIM", "realm.roles"),
+        ] {
+            let mut bad = pairs.clone();
+            bad.retain(|(k, _)| *k != variable);
+            bad.push((variable, value));
+            assert_eq!(read_operators(&bad).err().unwrap().variable, variable);
+        }
+        let without: Vec<_> = pairs
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "OPERATORS_PUBLIC_URL")
+            .collect();
+        assert_eq!(read_operators(&without).err().unwrap().variable, "OPERATORS_PUBLIC_URL");
     }
 
     #[test]

@@ -510,13 +510,21 @@ async fn the_citizens_port_serves_no_operator_route_and_the_operators_port_no_ci
             "{method} {path} on the citizens' port"
         );
     }
-    for path in [
-        "/",
-        "/nuevo",
-        &format!("/permiso/{id}"),
-        "/mis-permisos",
-        "/static/app.css",
-    ] {
+    // Its home is the operators' console, which links to no citizen page.
+    let console = app
+        .http
+        .get(app.operators())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        console.contains("Consola de operadores") && !console.contains(r#"href="/nuevo""#),
+        "{console}"
+    );
+    for path in ["/nuevo", &format!("/permiso/{id}"), "/mis-permisos", "/ingresar"] {
         let answer = app.http.get(format!("{}{path}", app.operators())).send().await.unwrap();
         assert_eq!(
             answer.status(),

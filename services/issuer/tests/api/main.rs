@@ -71,6 +71,7 @@ async fn issued(app: &testkit::TestApp, n: u32) -> String {
 }
 
 mod audit;
+mod console;
 mod crash;
 mod http;
 mod operators;

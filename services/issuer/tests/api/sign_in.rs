@@ -32,10 +32,10 @@ async fn app_for(provider: &IdentityProvider) -> TestApp {
 
 /// The issuer's cookies as a browser keeps them: set, replaced, removed.
 #[derive(Clone, Default)]
-struct Cookies(BTreeMap<String, String>);
+pub(crate) struct Cookies(pub(crate) BTreeMap<String, String>);
 
 impl Cookies {
-    fn take(&mut self, answer: &reqwest::Response) {
+    pub(crate) fn take(&mut self, answer: &reqwest::Response) {
         for set in answer.headers().get_all(header::SET_COOKIE) {
             let pair = set.to_str().unwrap().split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();
@@ -47,7 +47,7 @@ impl Cookies {
         }
     }
 
-    fn header(&self) -> String {
+    pub(crate) fn header(&self) -> String {
         self.0
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

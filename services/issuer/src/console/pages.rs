@@ -1,0 +1,377 @@
+//! The console's pages. Each reads or changes through the same functions as the API
+//! (`search`, `api::revoke_permit`, `operators`), so each is recorded in the audit log the
+//! same way; forms that change something are refused from other sites (`same_origin`).
+
+use askama::Template;
+use axum::extract::{Extension, Form, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, Redirect};
+use openidconnect::url::form_urlencoded;
+use permit_domain::{CaseNumber, FieldError, FieldErrors, PermitId, Reason, Role};
+use permit_store::{AuditAction, AuditFilter};
+use permit_web::{AppError, PageError};
+use serde::Deserialize;
+
+use super::session::{self, SignedIn};
+use crate::IssuerState;
+use crate::api::{PermitView, Viewer, revoke_permit};
+use crate::audit::{Acting, AuditEntryView};
+use crate::json_body::token_fields;
+use crate::operators::{self, NewToken, TokenView};
+use crate::pages::{FieldView, same_origin};
+use crate::search::{SearchRequest, search as look_up};
+
+/// The most audit entries a permit's page shows, newest first (the API pages through all).
+const TRAIL: u32 = 50;
+
+/// What a form of the console was sent with.
+#[derive(Default, Deserialize)]
+pub struct Fields {
+    rut: Option<String>,
+    reason: Option<String>,
+    case: Option<String>,
+    permit: Option<String>,
+}
+
+fn field(
+    name: &'static str,
+    label: &'static str,
+    hint: &'static str,
+    value: Option<&str>,
+    errors: &FieldErrors,
+) -> FieldView {
+    FieldView {
+        name,
+        label,
+        hint,
+        autocomplete: "off",
+        value: value.unwrap_or_default().to_owned(),
+        error: errors.get(name).map(ToString::to_string),
+    }
+}
+
+fn reason_fields(fields: &Fields, errors: &FieldErrors) -> [FieldView; 2] {
+    [
+        field(
+            "reason",
+            "Motivo de la consulta",
+            "Obligatorio: la solicitud que la justifica, por ejemplo «Oficio 1234-2026, Fiscalía Local de Ñuñoa».",
+            fields.reason.as_deref(),
+            errors,
+        ),
+        field(
+            "case",
+            "Causa judicial (si la hay)",
+            "Por ejemplo: RIT 1234-2026.",
+            fields.case.as_deref(),
+            errors,
+        ),
+    ]
+}
+
+/// One permit found, with the link to its record carrying the stated reason.
+struct Found {
+    permit: PermitView,
+    link: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/home.html")]
+struct Home {
+    operator: Option<SignedIn>,
+    available: bool,
+    search: Vec<FieldView>,
+    open: Vec<FieldView>,
+    found: Option<Vec<Found>>,
+}
+
+impl Home {
+    fn new(state: &IssuerState, operator: Option<SignedIn>) -> Home {
+        Home {
+            operator,
+            available: state.options.console.available(),
+            search: Home::search_fields(&Fields::default(), &FieldErrors::new()),
+            open: Home::open_fields(&Fields::default(), &FieldErrors::new()),
+            found: None,
+        }
+    }
+
+    fn search_fields(fields: &Fields, errors: &FieldErrors) -> Vec<FieldView> {
+        let mut views = vec![field(
+            "rut",
+            "RUT de la persona",
+            "Por ejemplo: 12.345.678-5",
+            fields.rut.as_deref(),
+            errors,
+        )];
+        views.extend(reason_fields(fields, errors));
+        views
+    }
+
+    fn open_fields(fields: &Fields, errors: &FieldErrors) -> Vec<FieldView> {
+        let mut views = vec![field(
+            "permit",
+            "Código del permiso",
+            "22 caracteres, como aparece en el permiso o en su código QR.",
+            fields.permit.as_deref(),
+            errors,
+        )];
+        views.extend(reason_fields(fields, errors));
+        views
+    }
+}
+
+fn page(template: &impl Template) -> Result<Html<String>, PageError> {
+    Ok(Html(template.render()?))
+}
+
+/// `GET /`: sign-in, or what the signed-in operator's roles allow.
+pub async fn home(State(state): State<IssuerState>, headers: HeaderMap) -> Result<Html<String>, PageError> {
+    page(&Home::new(&state, session::signed_in(&state, &headers)))
+}
+
+/// `/permiso?permit=…&reason=…&case=…`: a permit's record, opened for a reason.
+fn record_link(id: &str, reason: &Reason, case: Option<&CaseNumber>) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("permit", id).append_pair("reason", reason.as_str());
+    if let Some(case) = case {
+        query.append_pair("case", case.as_str());
+    }
+    format!("/permiso?{}", query.finish())
+}
+
+/// `POST /buscar` (*consulta*): a citizen's permits by RUT, with a reason; a wrong field
+/// is shown on the form (422).
+pub async fn search(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Extension(operator): Extension<SignedIn>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Result<(StatusCode, Html<String>), PageError> {
+    same_origin(&headers, state.options.console.home())?;
+    let mut home = Home::new(&state, Some(operator));
+    let request = match SearchRequest::parse(fields.rut.as_deref(), fields.reason.as_deref(), fields.case.as_deref()) {
+        Ok(request) => request,
+        Err(errors) => {
+            home.search = Home::search_fields(&fields, &errors);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&home)?));
+        }
+    };
+    let permits = look_up(&state, &acting, &request).await?;
+    home.search = Home::search_fields(&fields, &FieldErrors::new());
+    home.found = Some(
+        permits
+            .iter()
+            .map(|p| Found {
+                link: record_link(p.id.as_str(), &request.reason, request.case.as_ref()),
+                permit: PermitView::of(&state, p, Viewer::Operator),
+            })
+            .collect(),
+    );
+    Ok((StatusCode::OK, page(&home)?))
+}
+
+#[derive(Template)]
+#[template(path = "console/permit.html")]
+struct Record {
+    operator: Option<SignedIn>,
+    permit: PermitView,
+    reason: String,
+    trail: Vec<AuditEntryView>,
+    revoke: Vec<FieldView>,
+    can_revoke: bool,
+}
+
+/// `GET /permiso` (*consulta*, *revocación*): a permit's full record and its audit trail,
+/// recorded as `read_permit` with the stated reason; without one, the form asks for it.
+pub async fn permit(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Extension(operator): Extension<SignedIn>,
+    Query(fields): Query<Fields>,
+) -> Result<(StatusCode, Html<String>), PageError> {
+    let mut errors = FieldErrors::new();
+    let id = PermitId::parse(fields.permit.as_deref().unwrap_or_default().trim())
+        .map_err(|_| errors.insert("permit", FieldError::Invalid("no es un código de permiso")));
+    let reason = Reason::parse(fields.reason.as_deref().unwrap_or_default()).map_err(|e| errors.insert("reason", e));
+    let case = match fields.case.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(text) => CaseNumber::parse(text).map(Some).map_err(|e| errors.insert("case", e)),
+    };
+    let (Ok(id), Ok(reason), Ok(case)) = (id, reason, case) else {
+        let mut home = Home::new(&state, Some(operator));
+        home.open = Home::open_fields(&fields, &errors);
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&home)?));
+    };
+    let detail = Some(match &case {
+        Some(case) => format!("record and audit trail, case {}", case.as_str()),
+        None => "record and audit trail".to_owned(),
+    });
+    acting
+        .record(
+            &state,
+            AuditAction::ReadPermit,
+            Some(&id),
+            Some(reason.as_str()),
+            detail,
+        )
+        .await?;
+    let found = state.ctx.store.find(&id).await?.ok_or(AppError::NotFound)?;
+    let filter = AuditFilter {
+        permit: Some(id.to_string()),
+        ..AuditFilter::default()
+    };
+    let trail = state.ctx.store.audit_trail(&filter, TRAIL).await?;
+    let can_revoke = operator.has(Role::Revocacion) && found.revoked_at.is_none();
+    let record = Record {
+        operator: Some(operator),
+        permit: PermitView::of(&state, &found, Viewer::Operator),
+        reason: reason.as_str().to_owned(),
+        trail: trail.entries.into_iter().map(AuditEntryView::from).collect(),
+        revoke: vec![field(
+            "reason",
+            "Motivo de la revocación",
+            "Obligatorio: queda en el registro de auditoría.",
+            None,
+            &FieldErrors::new(),
+        )],
+        can_revoke,
+    };
+    Ok((StatusCode::OK, page(&record)?))
+}
+
+/// `POST /permiso/revocar` (*revocación*): revoked with a reason, recorded; then back to
+/// the record. Without a reason nothing is revoked (422).
+pub async fn revoke(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Result<Redirect, PageError> {
+    same_origin(&headers, state.options.console.home())?;
+    let id = PermitId::parse(fields.permit.as_deref().unwrap_or_default()).map_err(|_| AppError::NotFound)?;
+    let reason = Reason::parse(fields.reason.as_deref().unwrap_or_default()).map_err(|e| {
+        let mut errors = FieldErrors::new();
+        errors.insert("reason", e);
+        AppError::Invalid(errors)
+    })?;
+    revoke_permit(&state, &acting, &id, Some(&reason)).await?;
+    Ok(Redirect::to(&record_link(id.as_str(), &reason, None)))
+}
+
+#[derive(Template)]
+#[template(path = "console/tokens.html")]
+struct Tokens {
+    operator: Option<SignedIn>,
+    tokens: Vec<TokenView>,
+    made: Option<NewToken>,
+    fields: Vec<FieldView>,
+    roles: [&'static str; 4],
+}
+
+/// What the token form was sent with.
+#[derive(Default, Deserialize)]
+pub struct TokenForm {
+    name: Option<String>,
+    role: Option<String>,
+    days: Option<String>,
+    id: Option<String>,
+}
+
+async fn tokens_page(
+    state: &IssuerState,
+    acting: &Acting,
+    operator: SignedIn,
+    made: Option<NewToken>,
+    form: &TokenForm,
+    errors: &FieldErrors,
+) -> Result<Tokens, PageError> {
+    Ok(Tokens {
+        operator: Some(operator),
+        tokens: operators::all(state, acting).await?,
+        made,
+        fields: vec![
+            field(
+                "name",
+                "Nombre de quien lo usará",
+                "Una persona o un programa con responsable, por ejemplo «Carla Vidal» o «permisosctl de turno».",
+                form.name.as_deref(),
+                errors,
+            ),
+            field("role", "Rol", "", form.role.as_deref(), errors),
+            field(
+                "days",
+                "Vigencia en días",
+                "Entre 1 y 365; 90 si se deja vacío.",
+                form.days.as_deref(),
+                errors,
+            ),
+        ],
+        roles: Role::ALL.map(Role::code),
+    })
+}
+
+/// `GET /operadores` (*administración*): every token, the listing recorded.
+pub async fn tokens(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Extension(operator): Extension<SignedIn>,
+) -> Result<Html<String>, PageError> {
+    let tokens = tokens_page(
+        &state,
+        &acting,
+        operator,
+        None,
+        &TokenForm::default(),
+        &FieldErrors::new(),
+    )
+    .await?;
+    page(&tokens)
+}
+
+/// `POST /operadores` (*administración*): a token made and shown this once.
+pub async fn make_token(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Extension(operator): Extension<SignedIn>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<(StatusCode, Html<String>), PageError> {
+    same_origin(&headers, state.options.console.home())?;
+    let days = form
+        .days
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| d.parse().ok());
+    let fields = token_fields(
+        FieldErrors::new(),
+        form.name.as_deref().unwrap_or_default(),
+        form.role.as_deref().unwrap_or_default(),
+        days,
+    );
+    let (status, made, errors) = match fields {
+        Ok((name, role, days)) => {
+            let made = operators::make(&state, &acting, name, role, days).await?;
+            (StatusCode::CREATED, Some(made), FieldErrors::new())
+        }
+        Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),
+        Err(other) => return Err(other.into()),
+    };
+    let shown = if made.is_some() { &TokenForm::default() } else { &form };
+    let tokens = tokens_page(&state, &acting, operator, made, shown, &errors).await?;
+    Ok((status, page(&tokens)?))
+}
+
+/// `POST /operadores/revocar` (*administración*): a token revoked; back to the list.
+pub async fn revoke_token(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Redirect, PageError> {
+    same_origin(&headers, state.options.console.home())?;
+    operators::withdraw(&state, &acting, form.id.as_deref().unwrap_or_default()).await?;
+    Ok(Redirect::to("/operadores"))
+}
