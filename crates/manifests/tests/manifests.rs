@@ -186,6 +186,10 @@ fn each_host_reaches_its_own_service_and_only_operadores_reaches_the_operators_p
         assert_eq!(at("validar").1, "validator", "{overlay}");
         assert_eq!(at("operadores").1, "issuer-operators", "{overlay}");
         assert_eq!(hosts.len(), 3, "{overlay}: {hosts:?}");
+        // The console's sign-in callback and cookies are for the host that routes to it.
+        let console = &m.services_config()["OPERATORS_PUBLIC_URL"];
+        let scheme = if overlay == "production" { "https" } else { "http" };
+        assert_eq!(console, &format!("{scheme}://operadores.{domain}"), "{overlay}");
         for (host, (entrance, _)) in &hosts {
             let operators = host.starts_with("operadores.");
             assert_eq!(

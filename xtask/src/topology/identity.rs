@@ -30,8 +30,10 @@ impl Identity {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The provider, registering the issuer whose public address is `issuer_home`.
-    pub fn spec(&self, paths: &Paths, issuer_home: &str, log: PathBuf, detached: bool) -> Spec {
+    /// The provider, registering the issuer's citizens' site and operators' console at
+    /// `homes`.
+    pub fn spec(&self, paths: &Paths, homes: [&str; 2], log: PathBuf, detached: bool) -> Spec {
+        let callbacks: Vec<String> = homes.iter().map(|home| format!("{home}/ingresar/vuelta")).collect();
         Spec {
             name: "identity".into(),
             argv: vec![
@@ -42,7 +44,7 @@ impl Identity {
                 ("OIDC_PORT".into(), self.port.to_string()),
                 ("OIDC_CLIENT_ID".into(), CLIENT_ID.into()),
                 ("OIDC_CLIENT_SECRET".into(), self.client_secret.clone()),
-                ("OIDC_REDIRECT_URIS".into(), format!("{issuer_home}/ingresar/vuelta")),
+                ("OIDC_REDIRECT_URIS".into(), callbacks.join(",")),
             ],
             log,
             cpuset: None,
@@ -50,10 +52,12 @@ impl Identity {
         }
     }
 
-    /// What an issuer needs to sign citizens in here.
-    pub fn issuer_env(&self) -> Vec<(String, String)> {
+    /// What an issuer needs to sign citizens, and operators at `console_home`, in here.
+    pub fn issuer_env(&self, console_home: &str) -> Vec<(String, String)> {
         [
             ("CITIZEN_AUTH", "oidc".to_owned()),
+            ("OPERATOR_AUTH", "oidc".to_owned()),
+            ("OPERATORS_PUBLIC_URL", console_home.to_owned()),
             ("OIDC_ISSUER_URL", self.issuer()),
             ("OIDC_CLIENT_ID", CLIENT_ID.to_owned()),
             ("OIDC_CLIENT_SECRET", self.client_secret.clone()),
@@ -65,3 +69,6 @@ impl Identity {
 
 /// Who the test provider knows (identity/citizens.json), for the welcome message.
 pub const CITIZENS: &str = "RUN 12345678-5, 9876543-3 or 15432109-8 (identity/citizens.json), any password";
+/// Its operators (identity/operators.json), for the welcome message.
+pub const OPERATORS: &str =
+    "RUN 11111111-1 (consulta), 22222222-2 (revocación) or 33333333-3 (administración and consulta)";

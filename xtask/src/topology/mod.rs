@@ -157,6 +157,10 @@ impl Topology {
             "VALIDATOR_PUBLIC_URL",
             format!("http://validar.localhost:{public_port}"),
         );
+        default(
+            "OPERATORS_PUBLIC_URL",
+            format!("http://operadores.localhost:{public_port}"),
+        );
         default("SHUTDOWN_DRAIN_SECS", "1".into());
         // nginx is the trusted proxy. Load tests send every citizen from 127.0.0.1, so the
         // per-client limit on creates is off here unless asked for.
@@ -284,7 +288,7 @@ impl Topology {
         env.extend(self.secrets.env_for(service));
         if service == Service::Issuer {
             match &self.identity {
-                Some(identity) => env.extend(identity.issuer_env()),
+                Some(identity) => env.extend(identity.issuer_env(setting(self, "OPERATORS_PUBLIC_URL"))),
                 None => env.push(("CITIZEN_AUTH".into(), "none".into())),
             }
         }
@@ -364,7 +368,8 @@ fn start_part(paths: &Paths, topology: &Topology, part: Part) -> Result<(), Erro
             Error::Usage("this topology has no identity provider: CITIZEN_AUTH=oidc make local-up".into())
         })?;
         let port = identity.port;
-        let spec = identity.spec(paths, setting(topology, "ISSUER_PUBLIC_URL"), log, true);
+        let homes = ["ISSUER_PUBLIC_URL", "OPERATORS_PUBLIC_URL"].map(|home| setting(topology, home));
+        let spec = identity.spec(paths, homes, log, true);
         (spec, Box::new(move || net::listening(port)))
     } else {
         let replica = part

@@ -155,9 +155,10 @@ fn start_all(
             "starting the test identity provider (in place of ClaveÚnica) on {}",
             identity.issuer()
         ));
-        let provider = identity.spec(paths, &links.issuer, dir.join("identity.log"), false);
+        let homes = [links.issuer.as_str(), links.operators.as_str()];
+        let provider = identity.spec(paths, homes, dir.join("identity.log"), false);
         start(running, &provider, 30, || net::listening(ports.identity))?;
-        env.extend(identity.issuer_env());
+        env.extend(identity.issuer_env(&links.operators));
         links.identity = Some(identity.issuer());
     } else {
         env.push(("CITIZEN_AUTH".to_owned(), "none".to_owned()));
@@ -211,7 +212,8 @@ fn print_welcome(links: &Links) {
     println!(
         "\nRunning. Open in a browser:\n  Solicitar un permiso:  {issuer}/\n  Validar un permiso:    {validator}/\n\n\
          {sign_in}\n\
-         Operators:     make yourself a named token with the bootstrap one, then use that:\n               \
+         {console}\n\
+         Operators' API: make yourself a named token with the bootstrap one, then use that:\n               \
          curl -H \"Authorization: Bearer $(cat .run/admin-token)\" --json '{{\"name\":\"Tu nombre\",\"role\":\"consulta\"}}' {operators}/api/operators\n\
          Logs:          .run/issuer.log  .run/validator.log  .run/db.log  .run/identity.log\n\
          Rules:         PERMIT_CURFEW={curfew}  PERMIT_WEEKLY_LIMIT={limit}  PERMIT_START_DELAY_MINUTES={delay}",
@@ -225,6 +227,17 @@ fn print_welcome(links: &Links) {
                 identity::CITIZENS
             ),
             None => "Sign-in:       off (CITIZEN_AUTH=none): permits in any name, every page says so.".to_owned(),
+        },
+        console = match &links.identity {
+            Some(_) => format!(
+                "Console:       {}/ for operators, who sign in there too:\n               {}.",
+                links.operators,
+                identity::OPERATORS
+            ),
+            None => format!(
+                "Console:       {}/ (no sign-in with CITIZEN_AUTH=none)",
+                links.operators
+            ),
         },
         curfew = settings::or("PERMIT_CURFEW", "22:00-05:00"),
         limit = settings::or("PERMIT_WEEKLY_LIMIT", "2"),

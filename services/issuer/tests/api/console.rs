@@ -157,7 +157,10 @@ async fn consulta_searches_by_rut_only_with_a_reason_opens_the_record_and_cannot
         .await;
     assert_eq!(unreasoned.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let form = text(unreasoned).await;
-    assert!(form.contains(r#"id="reason-error""#) && !form.contains(&id), "{form}");
+    assert!(
+        form.contains(r#"id="buscar-reason-error""#) && !form.contains(&id),
+        "{form}"
+    );
     assert!(console.audit(AuditAction::SearchByRut).await.is_empty());
     // From another site's page: refused, whatever the session.
     let forged = console
@@ -218,7 +221,7 @@ async fn consulta_searches_by_rut_only_with_a_reason_opens_the_record_and_cannot
     // Opening a record needs a reason too.
     let unreasoned = console.get(&format!("/permiso?permit={id}"), &carla).await;
     assert_eq!(unreasoned.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(text(unreasoned).await.contains(r#"id="reason-error""#));
+    assert!(text(unreasoned).await.contains(r#"id="abrir-reason-error""#));
 }
 
 #[db_test]
@@ -345,7 +348,7 @@ async fn administracion_makes_a_token_shown_once_and_revokes_it() {
         )
         .await;
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(text(bad).await.contains(r#"id="role-error""#));
+    assert!(text(bad).await.contains(r#"id="token-role-error""#));
     let made = console
         .post(
             "/operadores",
