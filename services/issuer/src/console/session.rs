@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use askama::Template;
 use axum::extract::{FromRef, Query, Request, State};
 use axum::http::HeaderMap;
-use axum::response::Redirect;
+use axum::response::{Html, Redirect};
 use axum_extra::extract::PrivateCookieJar;
 use axum_extra::extract::cookie::{Key, SameSite};
 use jiff::SignedDuration;
@@ -192,6 +193,15 @@ pub async fn begin(State(state): State<IssuerState>, jar: Jar) -> Result<(Jar, R
     Ok(sign_in::start(console.provider()?, console.home(), jar, state.ctx.now()).await?)
 }
 
+/// The page the way back lands on. The session cookie is `SameSite=Strict`, and a browser
+/// sends none on a redirect chain that began at the provider's site, so this page, ours,
+/// moves on to the console (a refresh, and a link without it).
+#[derive(Template)]
+#[template(path = "console/signed_in.html")]
+struct Landed {
+    operator: Option<SignedIn>,
+}
+
 /// `GET /ingresar/vuelta` on the operators' host: an identity with an operator role
 /// becomes a session (recorded as `sign_in`); one without is refused and recorded as
 /// `refused_sign_in`, at most once a minute per identity.
@@ -200,7 +210,7 @@ pub async fn finish(
     jar: Jar,
     Query(callback): Query<Callback>,
     request: Request,
-) -> Result<(Jar, Redirect), (Jar, PageError)> {
+) -> Result<(Jar, Html<String>), (Jar, PageError)> {
     let console = &state.options.console;
     let provider = match console.provider() {
         Ok(provider) => provider,
@@ -244,7 +254,10 @@ pub async fn finish(
         SESSION_LIFETIME,
         SameSite::Strict,
     );
-    Ok((jar.add(cookie), Redirect::to("/")))
+    match (Landed { operator: None }).render() {
+        Ok(page) => Ok((jar.add(cookie), Html(page))),
+        Err(error) => Err((jar, error.into())),
+    }
 }
 
 /// `POST /salir` on the operators' host.
