@@ -41,37 +41,37 @@ pub(crate) fn page_limit(errors: &mut FieldErrors, limit: Option<&str>, default:
 pub struct PermitView {
     /// 22 URL-safe characters; the permit's code.
     #[schema(example = "q6V7pTz0S3mXcW1bN8eYkA")]
-    pub(crate) id: String,
+    id: String,
     /// The page a police officer opens (the QR code holds it): the signed permit, checked
     /// without the database (`/v/{token}`).
-    pub(crate) validation_url: String,
+    validation_url: String,
     /// The same check through the database (`/validar/{id}`): revocations at once.
-    pub(crate) lookup_url: String,
+    lookup_url: String,
     /// The holder's own page, with the QR code: it carries the holder's secret (`clave`),
     /// so it is given to whoever asked for the permit and to nobody else. For the operator,
     /// the permit's public page.
-    pub(crate) permit_url: String,
+    permit_url: String,
     /// At the time of the answer.
-    pub(crate) status: &'static str,
+    status: &'static str,
     /// The status as a police officer reads it, e.g. `VIGENTE`.
-    pub(crate) status_label: &'static str,
-    pub(crate) name: String,
+    status_label: &'static str,
+    name: String,
     /// Formatted with dots: `12.345.678-5`.
-    pub(crate) rut: String,
-    pub(crate) motive: MotiveView,
-    pub(crate) address: String,
-    pub(crate) comuna: String,
+    rut: String,
+    motive: MotiveView,
+    address: String,
+    comuna: String,
     #[schema(format = DateTime)]
-    pub(crate) requested_at: String,
+    requested_at: String,
     #[schema(format = DateTime)]
-    pub(crate) valid_from: String,
+    valid_from: String,
     #[schema(format = DateTime)]
-    pub(crate) expires_at: String,
+    expires_at: String,
     /// Set once an operator revoked the permit.
     #[schema(format = DateTime)]
-    pub(crate) revoked_at: Option<String>,
+    revoked_at: Option<String>,
     /// The operator who issued it at a counter (assisted issuance); null when the citizen asked.
-    pub(crate) issued_by: Option<String>,
+    issued_by: Option<String>,
 }
 
 /// Who a `PermitView` is for: only the holder is handed the link to their own page.

@@ -157,15 +157,15 @@ pub struct AuditParams {
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntryView {
     /// When, RFC 3339 in UTC.
-    pub(crate) at: String,
-    pub(crate) operator: String,
-    pub(crate) role: String,
-    pub(crate) action: String,
-    pub(crate) permit: Option<String>,
-    pub(crate) reason: Option<String>,
+    at: String,
+    operator: String,
+    role: String,
+    action: String,
+    permit: Option<String>,
+    reason: Option<String>,
     /// The client's address as the issuer saw it, with any forwarded-for chain.
-    pub(crate) client: Option<String>,
-    pub(crate) detail: Option<String>,
+    client: Option<String>,
+    detail: Option<String>,
 }
 
 /// A page of the audit log, newest first.

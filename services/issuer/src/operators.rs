@@ -22,14 +22,14 @@ use crate::json_body::{TokenRequest, token_request};
 #[derive(Serialize, ToSchema)]
 pub struct TokenView {
     /// The token's public id: names it here, in revocations and in the audit log.
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) role: String,
+    id: String,
+    name: String,
+    role: String,
     /// RFC 3339, UTC.
-    pub(crate) created_at: String,
-    pub(crate) expires_at: String,
-    pub(crate) created_by: String,
-    pub(crate) revoked_at: Option<String>,
+    created_at: String,
+    expires_at: String,
+    created_by: String,
+    revoked_at: Option<String>,
 }
 
 impl From<&OperatorAccount> for TokenView {
@@ -50,9 +50,9 @@ impl From<&OperatorAccount> for TokenView {
 #[derive(Serialize, ToSchema)]
 pub struct NewToken {
     #[serde(flatten)]
-    pub(crate) record: TokenView,
+    record: TokenView,
     /// `pmt_…`: the bearer token. Not stored, not shown again.
-    pub(crate) token: String,
+    token: String,
 }
 
 /// Every operator token.
@@ -83,20 +83,23 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<NewToken>), AppError> {
     let (name, role, days) = token_request(&headers, &body)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(make(&state, &acting, name, role, days).await?),
-    ))
+    let (account, token) = make(&state, &acting, name, role, days).await?;
+    let made = NewToken {
+        record: TokenView::from(&account),
+        token,
+    };
+    Ok((StatusCode::CREATED, Json(made)))
 }
 
-/// A token made for `name` with `role` for `days`, recorded; its secret in the answer only.
+/// A token made for `name` with `role` for `days`, recorded: its record, and the token
+/// (`pmt_…`), which is stored nowhere.
 pub async fn make(
     state: &IssuerState,
     acting: &Acting,
     name: Operator,
     role: Role,
     days: u64,
-) -> Result<NewToken, AppError> {
+) -> Result<(OperatorAccount, String), AppError> {
     let token = OperatorToken::generate();
     let now = state.ctx.now();
     let account = OperatorAccount {
@@ -118,10 +121,7 @@ pub async fn make(
         .record(state, AuditAction::CreateOperatorToken, None, None, Some(detail))
         .await?;
     state.ctx.store.add_operator_token(&account).await?;
-    Ok(NewToken {
-        record: TokenView::from(&account),
-        token: token.reveal(),
-    })
+    Ok((account, token.reveal()))
 }
 
 /// Every token, newest first: who holds which role until when, and which were revoked.
@@ -137,18 +137,18 @@ pub async fn make(
     ),
 )]
 pub async fn list(State(state): State<IssuerState>, acting: Acting) -> Result<Json<TokenList>, AppError> {
+    let tokens = all(&state, &acting).await?;
     Ok(Json(TokenList {
-        tokens: all(&state, &acting).await?,
+        tokens: tokens.iter().map(TokenView::from).collect(),
     }))
 }
 
 /// Every token, the listing recorded.
-pub async fn all(state: &IssuerState, acting: &Acting) -> Result<Vec<TokenView>, AppError> {
+pub async fn all(state: &IssuerState, acting: &Acting) -> Result<Vec<OperatorAccount>, AppError> {
     acting
         .record(state, AuditAction::ListOperatorTokens, None, None, None)
         .await?;
-    let tokens = state.ctx.store.operator_tokens().await?;
-    Ok(tokens.iter().map(TokenView::from).collect())
+    Ok(state.ctx.store.operator_tokens().await?)
 }
 
 /// Revokes a token from now on: it opens nothing more. Revoking again keeps the first time.
@@ -170,11 +170,11 @@ pub async fn revoke(
     acting: Acting,
     Path(id): Path<String>,
 ) -> Result<Json<TokenView>, AppError> {
-    Ok(Json(withdraw(&state, &acting, &id).await?))
+    Ok(Json(TokenView::from(&withdraw(&state, &acting, &id).await?)))
 }
 
 /// The token `id` revoked, recorded; 404 for no such token.
-pub async fn withdraw(state: &IssuerState, acting: &Acting, id: &str) -> Result<TokenView, AppError> {
+pub async fn withdraw(state: &IssuerState, acting: &Acting, id: &str) -> Result<OperatorAccount, AppError> {
     if id.len() != 11 {
         return Err(AppError::NotFound);
     }
@@ -193,5 +193,5 @@ pub async fn withdraw(state: &IssuerState, acting: &Acting, id: &str) -> Result<
         .revoke_operator_token(id, state.ctx.now())
         .await?
         .ok_or(AppError::NotFound)?;
-    Ok(TokenView::from(&revoked))
+    Ok(revoked)
 }

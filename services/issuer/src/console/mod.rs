@@ -7,6 +7,7 @@
 
 mod pages;
 mod session;
+mod views;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -38,7 +39,7 @@ pub fn routes(state: &IssuerState) -> Router<IssuerState> {
         Admits::named(&[Role::Consulta, Role::Revocacion]).reading_personal_data(),
     );
     let changes = guarded(
-        Router::new().route("/permiso/revocar", post(pages::revoke)),
+        Router::new().route("/revocar", post(pages::revoke)),
         Admits::named(&[Role::Revocacion]),
     );
     let administration = guarded(

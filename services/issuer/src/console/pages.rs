@@ -13,11 +13,12 @@ use permit_web::{AppError, PageError};
 use serde::Deserialize;
 
 use super::session::{self, SignedIn};
+use super::views::{RecordView, TokenRow, TrailRow};
 use crate::IssuerState;
-use crate::api::{PermitView, Viewer, revoke_permit};
-use crate::audit::{Acting, AuditEntryView};
+use crate::api::revoke_permit;
+use crate::audit::Acting;
 use crate::json_body::token_fields;
-use crate::operators::{self, NewToken, TokenView};
+use crate::operators;
 use crate::pages::{FieldView, same_origin};
 use crate::search::{SearchRequest, search as look_up};
 
@@ -71,7 +72,7 @@ fn reason_fields(fields: &Fields, errors: &FieldErrors) -> [FieldView; 2] {
 
 /// One permit found, with the link to its record carrying the stated reason.
 struct Found {
-    permit: PermitView,
+    permit: RecordView,
     link: String,
 }
 
@@ -165,7 +166,7 @@ pub async fn search(
             .iter()
             .map(|p| Found {
                 link: record_link(p.id.as_str(), &request.reason, request.case.as_ref()),
-                permit: PermitView::of(&state, p, Viewer::Operator),
+                permit: RecordView::of(&state, p),
             })
             .collect(),
     );
@@ -176,9 +177,9 @@ pub async fn search(
 #[template(path = "console/permit.html")]
 struct Record {
     operator: Option<SignedIn>,
-    permit: PermitView,
+    permit: RecordView,
     reason: String,
-    trail: Vec<AuditEntryView>,
+    trail: Vec<TrailRow>,
     revoke: Vec<FieldView>,
     can_revoke: bool,
 }
@@ -226,9 +227,9 @@ pub async fn permit(
     let can_revoke = operator.has(Role::Revocacion) && found.revoked_at.is_none();
     let record = Record {
         operator: Some(operator),
-        permit: PermitView::of(&state, &found, Viewer::Operator),
+        permit: RecordView::of(&state, &found),
         reason: reason.as_str().to_owned(),
-        trail: trail.entries.into_iter().map(AuditEntryView::from).collect(),
+        trail: trail.entries.into_iter().map(|e| TrailRow::of(&state, e)).collect(),
         revoke: vec![field(
             "reason",
             "Motivo de la revocación",
@@ -241,7 +242,7 @@ pub async fn permit(
     Ok((StatusCode::OK, page(&record)?))
 }
 
-/// `POST /permiso/revocar` (*revocación*): revoked with a reason, recorded; then back to
+/// `POST /revocar` (*revocación*): revoked with a reason, recorded; then back to
 /// the record. Without a reason nothing is revoked (422).
 pub async fn revoke(
     State(state): State<IssuerState>,
@@ -264,8 +265,9 @@ pub async fn revoke(
 #[template(path = "console/tokens.html")]
 struct Tokens {
     operator: Option<SignedIn>,
-    tokens: Vec<TokenView>,
-    made: Option<NewToken>,
+    tokens: Vec<TokenRow>,
+    /// A token just made, for whom: shown on this page only.
+    made: Option<(String, String)>,
     fields: Vec<FieldView>,
     roles: [&'static str; 4],
 }
@@ -283,13 +285,17 @@ async fn tokens_page(
     state: &IssuerState,
     acting: &Acting,
     operator: SignedIn,
-    made: Option<NewToken>,
+    made: Option<(String, String)>,
     form: &TokenForm,
     errors: &FieldErrors,
 ) -> Result<Tokens, PageError> {
     Ok(Tokens {
         operator: Some(operator),
-        tokens: operators::all(state, acting).await?,
+        tokens: operators::all(state, acting)
+            .await?
+            .iter()
+            .map(|a| TokenRow::of(state, a))
+            .collect(),
         made,
         fields: vec![
             field(
@@ -353,7 +359,8 @@ pub async fn make_token(
     );
     let (status, made, errors) = match fields {
         Ok((name, role, days)) => {
-            let made = operators::make(&state, &acting, name, role, days).await?;
+            let (account, token) = operators::make(&state, &acting, name, role, days).await?;
+            let made = (account.name.as_str().to_owned(), token);
             (StatusCode::CREATED, Some(made), FieldErrors::new())
         }
         Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, None, errors),

@@ -208,10 +208,10 @@ async fn consulta_searches_by_rut_only_with_a_reason_opens_the_record_and_cannot
         record.contains(&audit_name(CARLA)) && !record.contains(CARLA.0),
         "{record}"
     );
-    assert!(!record.contains(r#"action="/permiso/revocar""#));
+    assert!(!record.contains(r#"action="/revocar""#));
     let refused = console
         .post(
-            "/permiso/revocar",
+            "/revocar",
             &carla,
             &[("permit", &id), ("reason", REASON)],
             "same-origin",
@@ -245,21 +245,16 @@ async fn revocacion_revokes_with_a_reason_and_the_trail_shows_who_and_why() {
             .await,
     )
     .await;
-    assert!(record.contains(r#"action="/permiso/revocar""#), "{record}");
+    assert!(record.contains(r#"action="/revocar""#), "{record}");
     let unreasoned = console
-        .post(
-            "/permiso/revocar",
-            &pedro,
-            &[("permit", &id), ("reason", "")],
-            "same-origin",
-        )
+        .post("/revocar", &pedro, &[("permit", &id), ("reason", "")], "same-origin")
         .await;
     assert_eq!(unreasoned.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!console.revoked(&id).await);
 
     let revoked = console
         .post(
-            "/permiso/revocar",
+            "/revocar",
             &pedro,
             &[("permit", &id), ("reason", "Permiso obtenido con datos falsos")],
             "same-origin",
@@ -284,7 +279,7 @@ async fn revocacion_revokes_with_a_reason_and_the_trail_shows_who_and_why() {
             && record.contains("Permiso obtenido con datos falsos"),
         "{record}"
     );
-    assert!(!record.contains(r#"action="/permiso/revocar""#), "revoked once");
+    assert!(!record.contains(r#"action="/revocar""#), "revoked once");
 }
 
 #[db_test]
@@ -304,12 +299,22 @@ async fn a_person_without_an_operator_role_is_refused_and_recorded_and_a_citizen
         let answer = console.get(path, &cookies).await;
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{path}");
     }
-    for path in ["/buscar", "/permiso/revocar", "/operadores", "/operadores/revocar"] {
+    for path in ["/buscar", "/revocar", "/operadores", "/operadores/revocar"] {
         let answer = console.post(path, &cookies, &[], "same-origin").await;
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{path}");
     }
-    // The console is on the operators' port only.
-    assert_eq!(console.app.get("/operadores").await.status(), StatusCode::NOT_FOUND);
+    // The console is on the operators' port only: on the citizens', none of its pages.
+    for path in ["/buscar", "/permiso", "/revocar", "/operadores", "/operadores/revocar"] {
+        for method in [reqwest::Method::GET, reqwest::Method::POST] {
+            let url = format!("{}{path}", console.app.url);
+            let answer = console.app.http.request(method.clone(), url).send().await.unwrap();
+            assert_eq!(
+                answer.status(),
+                StatusCode::NOT_FOUND,
+                "{method} {path} on the citizens' port"
+            );
+        }
+    }
 }
 
 #[db_test]
