@@ -17,7 +17,7 @@ use axum_extra::extract::PrivateCookieJar;
 use crate::IssuerState;
 use crate::audit::Acting;
 use crate::issue::{IdempotencyKey, issue, issue_once};
-use crate::json_body::{CreatePermit, permit_form};
+use crate::json_body::{CreatePermit, RevokeRequest, permit_form, revoke_reason};
 use crate::sign_in;
 
 const DEFAULT_PAGE: u32 = 20;
@@ -255,21 +255,27 @@ pub async fn all(
     path = "/api/permits/{id}/revoke",
     tag = "operator",
     params(("id" = String, Path, description = "The permit's code.")),
+    request_body(content = RevokeRequest, description = "Optional: why, recorded with the revocation."),
     security(("admin_token" = [])),
     responses(
         (status = 200, description = "Revoked; revoking again keeps the first time.", body = PermitView),
         (status = 401, description = "No valid named operator token (`unauthorized`); the bootstrap `ADMIN_TOKEN` opens only `/api/operators`.", body = ErrorBody),
         (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
         (status = 404, description = "No such permit (`not_found`).", body = ErrorBody),
+        (status = 415, description = "A body that is not `application/json` (`unsupported_media_type`).", body = ErrorBody),
+        (status = 422, description = "`reason` wrong (`invalid_fields`).", body = ErrorBody),
     ),
 )]
 pub async fn revoke(
     State(state): State<IssuerState>,
     acting: Acting,
     Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Json<PermitView>, AppError> {
     let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
-    let permit = revoke_permit(&state, &acting, &id, None).await?;
+    let reason = revoke_reason(&headers, &body)?;
+    let permit = revoke_permit(&state, &acting, &id, reason.as_ref()).await?;
     Ok(Json(PermitView::of(&state, &permit, Viewer::Operator)))
 }
 

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
-use permit_domain::{FieldError, FieldErrors, Operator, PermitForm, Role};
+use permit_domain::{FieldError, FieldErrors, Operator, PermitForm, Reason, Role};
 use permit_web::AppError;
 use serde::Deserialize;
 use serde_json::Value;
@@ -123,6 +123,33 @@ pub struct HoldRequest {
     /// characters. Name no person in it.
     #[schema(value_type = String, required = true, example = "RIT 1234-2026, Juzgado de Garantía de Santiago")]
     reason: Option<Value>,
+}
+
+/// A revocation's request, optional: why the permit is revoked.
+#[derive(Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    /// Why, 3–200 characters: recorded in the audit log with the revocation.
+    #[schema(value_type = Option<String>, example = "Permiso obtenido con datos falsos")]
+    reason: Option<Value>,
+}
+
+/// A revocation's reason: none without a body (or without `reason`); else 3–200 characters.
+pub fn revoke_reason(headers: &HeaderMap, body: &Bytes) -> Result<Option<Reason>, AppError> {
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let body = RevokeRequest::deserialize(Value::Object(json_object(headers, body)?)).map_err(malformed)?;
+    let mut errors = FieldErrors::new();
+    let reason = text(&mut errors, "reason", body.reason);
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    if reason.trim().is_empty() {
+        return Ok(None);
+    }
+    Reason::parse(&reason)
+        .map(Some)
+        .map_err(|problem| AppError::Invalid(FieldErrors::from([("reason", problem)])))
 }
 
 /// The `reason` of a legal hold's request, trimmed: 3–200 characters, none a control.

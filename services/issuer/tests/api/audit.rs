@@ -48,8 +48,13 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
         StatusCode::OK
     );
     let revoke = format!("/api/permits/{id}/revoke");
+    // A reason is optional; a wrong one revokes nothing and records nothing.
+    let short = send(&app, post.clone(), &revoke, REVOCACION, Some(json!({"reason": "no"}))).await;
+    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.json::<Value>().await.unwrap()["errors"]["reason"].is_string());
+    let why = json!({"reason": "Permiso obtenido con datos falsos"});
     assert_eq!(
-        send(&app, post, &revoke, REVOCACION, None).await.status(),
+        send(&app, post, &revoke, REVOCACION, Some(why)).await.status(),
         StatusCode::OK
     );
 
@@ -76,6 +81,7 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
         assert!(entry["at"].as_str().unwrap().ends_with('Z'), "when");
     }
     assert_eq!(entries[1]["permit"], id.as_str());
+    assert_eq!(entries[1]["reason"], "Permiso obtenido con datos falsos");
     assert_eq!(entries[3]["reason"], "Oficio 1234-2026, Fiscalía Local de Ñuñoa", "why");
     assert_eq!(entries[4]["detail"], "page of 5");
     assert_eq!(entries[4]["permit"], Value::Null);
