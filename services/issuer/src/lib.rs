@@ -91,6 +91,10 @@ pub fn router(ctx: Context, options: Options) -> Routers {
             .route("/api/permits", get(search::by_rut)),
         Admits::named(&[Role::Consulta]).reading_personal_data(),
     );
+    let records = guarded(
+        Router::new().route("/api/permits/{id}", get(search::record)),
+        Admits::named(&[Role::Consulta, Role::Revocacion]).reading_personal_data(),
+    );
     let audit_trail = guarded(
         Router::new().route("/api/audit", get(audit::trail)),
         Admits::named(&[Role::Consulta, Role::Administracion]).reading_personal_data(),
@@ -132,6 +136,7 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         .merge(console::routes(&state))
         .merge(assets::routes())
         .merge(lookups)
+        .merge(records)
         .merge(audit_trail)
         .merge(changes)
         .merge(assistance)

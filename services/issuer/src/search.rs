@@ -1,10 +1,11 @@
 //! A citizen's permits looked up by RUT, the way the real system answered judicial
 //! requests: only with a stated reason (and the case, where there is one), by the
-//! *consulta* role, each look recorded in the audit log with the RUT as a keyed digest.
+//! *consulta* role, each look recorded in the audit log with the RUT as a keyed digest;
+//! and one permit's record by its code, for a reason too.
 
 use axum::Json;
-use axum::extract::{Query, State};
-use permit_domain::{CaseNumber, FieldErrors, Permit, Reason, Rut};
+use axum::extract::{Path, Query, State};
+use permit_domain::{CaseNumber, FieldErrors, Permit, PermitId, Reason, Rut};
 use permit_store::AuditAction;
 use permit_web::AppError;
 use permit_web::openapi::ErrorBody;
@@ -77,16 +78,17 @@ impl SearchRequest {
     /// Each field named in the errors (`rut`, `reason`, `case`) when wrong; an empty case
     /// is none.
     pub fn parse(rut: Option<&str>, reason: Option<&str>, case: Option<&str>) -> Result<SearchRequest, FieldErrors> {
-        let mut errors = FieldErrors::new();
-        let rut = Rut::parse(rut.unwrap_or_default()).map_err(|e| errors.insert("rut", e));
-        let reason = Reason::parse(reason.unwrap_or_default()).map_err(|e| errors.insert("reason", e));
-        let case = match case.map(str::trim).filter(|c| !c.is_empty()) {
-            None => Ok(None),
-            Some(text) => CaseNumber::parse(text).map(Some).map_err(|e| errors.insert("case", e)),
-        };
-        match (rut, reason, case) {
-            (Ok(rut), Ok(reason), Ok(case)) => Ok(SearchRequest { rut, reason, case }),
-            _ => Err(errors),
+        let rut = Rut::parse(rut.unwrap_or_default());
+        let why = reason_and_case(reason, case);
+        match (rut, why) {
+            (Ok(rut), Ok((reason, case))) => Ok(SearchRequest { rut, reason, case }),
+            (rut, why) => {
+                let mut errors = why.err().unwrap_or_default();
+                if let Err(problem) = rut {
+                    errors.insert("rut", problem);
+                }
+                Err(errors)
+            }
         }
     }
 }
@@ -108,4 +110,84 @@ pub async fn search(state: &IssuerState, acting: &Acting, request: &SearchReques
         )
         .await?;
     Ok(state.ctx.store.permits_held_by(&request.rut).await?)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RecordParams {
+    /// Why: the request behind opening the record, 3–200 characters.
+    #[param(required = true, example = "Parte 4411, 33ª Comisaría")]
+    reason: Option<String>,
+    /// The judicial case it answers, 3–60 characters, where there is one.
+    #[param(example = "RIT 1234-2026")]
+    case: Option<String>,
+}
+
+/// One permit's full record, by its code, with the holder's data.
+#[utoipa::path(
+    get,
+    path = "/api/permits/{id}",
+    tag = "operator",
+    params(("id" = String, Path, description = "The permit's code."), RecordParams),
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The permit.", body = PermitView),
+        (status = 401, description = "No valid named operator token (`unauthorized`); the bootstrap `ADMIN_TOKEN` opens only `/api/operators`.", body = ErrorBody),
+        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
+        (status = 404, description = "No such permit (`not_found`).", body = ErrorBody),
+        (status = 422, description = "`reason` or `case` wrong (`invalid_fields`).", body = ErrorBody),
+        (status = 429, description = "Over the operator's `OPERATOR_RATE_LIMIT` (`rate_limited`); `Retry-After` says when.", body = ErrorBody),
+    ),
+)]
+pub async fn record(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Path(id): Path<String>,
+    Query(params): Query<RecordParams>,
+) -> Result<Json<PermitView>, AppError> {
+    let id = PermitId::parse(&id).map_err(|_| AppError::NotFound)?;
+    let (reason, case) =
+        reason_and_case(params.reason.as_deref(), params.case.as_deref()).map_err(AppError::Invalid)?;
+    let permit = open_record(&state, &acting, &id, (&reason, case.as_ref()), "record").await?;
+    Ok(Json(PermitView::of(&state, &permit, Viewer::Operator)))
+}
+
+/// A stated reason (required) and judicial case (optional, empty is none), each named in
+/// the errors (`reason`, `case`) when wrong.
+pub fn reason_and_case(reason: Option<&str>, case: Option<&str>) -> Result<(Reason, Option<CaseNumber>), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let reason = Reason::parse(reason.unwrap_or_default()).map_err(|e| errors.insert("reason", e));
+    let case = match case.map(str::trim).filter(|c| !c.is_empty()) {
+        None => Ok(None),
+        Some(text) => CaseNumber::parse(text).map(Some).map_err(|e| errors.insert("case", e)),
+    };
+    match (reason, case) {
+        (Ok(reason), Ok(case)) if errors.is_empty() => Ok((reason, case)),
+        _ => Err(errors),
+    }
+}
+
+/// A permit's record opened for a reason, recorded as `read_permit` (`what` says what was
+/// shown) before it is read; 404 for no such permit.
+pub async fn open_record(
+    state: &IssuerState,
+    acting: &Acting,
+    id: &PermitId,
+    (reason, case): (&Reason, Option<&CaseNumber>),
+    what: &str,
+) -> Result<Permit, AppError> {
+    let detail = match case {
+        Some(case) => format!("{what}, case {}", case.as_str()),
+        None => what.to_owned(),
+    };
+    acting
+        .record(
+            state,
+            AuditAction::ReadPermit,
+            Some(id),
+            Some(reason.as_str()),
+            Some(detail),
+        )
+        .await?;
+    state.ctx.store.find(id).await?.ok_or(AppError::NotFound)
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, Redirect};
 use openidconnect::url::form_urlencoded;
 use permit_domain::{CaseNumber, FieldError, FieldErrors, PermitId, Reason, Role};
-use permit_store::{AuditAction, AuditFilter};
+use permit_store::AuditFilter;
 use permit_web::{AppError, PageError};
 use serde::Deserialize;
 
@@ -20,7 +20,7 @@ use crate::audit::Acting;
 use crate::json_body::token_fields;
 use crate::operators;
 use crate::pages::{FieldView, same_origin};
-use crate::search::{SearchRequest, search as look_up};
+use crate::search::{SearchRequest, open_record, reason_and_case, search as look_up};
 
 /// The most audit entries a permit's page shows, newest first (the API pages through all).
 const TRAIL: u32 = 50;
@@ -192,33 +192,18 @@ pub async fn permit(
     Extension(operator): Extension<SignedIn>,
     Query(fields): Query<Fields>,
 ) -> Result<(StatusCode, Html<String>), PageError> {
-    let mut errors = FieldErrors::new();
-    let id = PermitId::parse(fields.permit.as_deref().unwrap_or_default().trim())
-        .map_err(|_| errors.insert("permit", FieldError::Invalid("no es un código de permiso")));
-    let reason = Reason::parse(fields.reason.as_deref().unwrap_or_default()).map_err(|e| errors.insert("reason", e));
-    let case = match fields.case.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
-        None => Ok(None),
-        Some(text) => CaseNumber::parse(text).map(Some).map_err(|e| errors.insert("case", e)),
-    };
-    let (Ok(id), Ok(reason), Ok(case)) = (id, reason, case) else {
+    let id = PermitId::parse(fields.permit.as_deref().unwrap_or_default().trim());
+    let why = reason_and_case(fields.reason.as_deref(), fields.case.as_deref());
+    let (Ok(id), Ok((reason, case))) = (&id, &why) else {
+        let mut errors = why.err().unwrap_or_default();
+        if id.is_err() {
+            errors.insert("permit", FieldError::Invalid("no es un código de permiso"));
+        }
         let mut home = Home::new(&state, Some(operator));
         home.open = Home::open_fields(&fields, &errors);
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&home)?));
     };
-    let detail = Some(match &case {
-        Some(case) => format!("record and audit trail, case {}", case.as_str()),
-        None => "record and audit trail".to_owned(),
-    });
-    acting
-        .record(
-            &state,
-            AuditAction::ReadPermit,
-            Some(&id),
-            Some(reason.as_str()),
-            detail,
-        )
-        .await?;
-    let found = state.ctx.store.find(&id).await?.ok_or(AppError::NotFound)?;
+    let found = open_record(&state, &acting, id, (reason, case.as_ref()), "record and audit trail").await?;
     let filter = AuditFilter {
         permit: Some(id.to_string()),
         ..AuditFilter::default()

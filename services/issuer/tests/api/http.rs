@@ -461,6 +461,7 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
             "GET /api/audit",
             "GET /api/operators",
             "GET /api/permits",
+            "GET /api/permits/{id}",
             "POST /api/assisted",
             "POST /api/operators",
             "POST /api/permits/{id}/hold",

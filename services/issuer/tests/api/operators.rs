@@ -314,6 +314,66 @@ async fn a_citizen_is_looked_up_by_rut_only_with_a_reason_and_the_look_is_record
     assert!(!detail.contains(&digits[..6]), "the RUT as a digest only: {detail}");
 }
 
+#[db_test]
+async fn a_permit_is_opened_by_its_code_only_with_a_reason_and_the_look_is_recorded() {
+    let app = app().await;
+    let (lookup, _) = token(&app, TOKEN, "Cabo 1° M. Pérez, Fiscalía", "consulta").await;
+    let (revoker, _) = token(&app, TOKEN, "Sgto. A. Díaz", "revocacion").await;
+    let (counter, _) = token(&app, TOKEN, "Cabo R. Soto", "asistencia").await;
+    let id = issued(&app, 3).await;
+    let path = |query: &str| format!("/api/permits/{id}{query}");
+
+    let opened = send(
+        &app,
+        Method::GET,
+        &path("?reason=Parte%204411&case=RIT%2034-2026"),
+        &lookup,
+        None,
+    )
+    .await;
+    assert_eq!(opened.status(), StatusCode::OK);
+    let opened: Value = opened.json().await.unwrap();
+    assert_eq!(opened["id"], id.as_str());
+    assert_eq!(opened["rut"], citizen(3, "compras").rut, "the full record");
+    // Revocación opens a permit too (to revoke the right one); the counter does not.
+    let reason = path("?reason=Parte%204411");
+    assert_eq!(
+        send(&app, Method::GET, &reason, &revoker, None).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&app, Method::GET, &reason, &counter, None).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let unreasoned = send(&app, Method::GET, &path(""), &lookup, None).await;
+    assert_eq!(unreasoned.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        unreasoned.json::<Value>().await.unwrap()["errors"]["reason"],
+        "este campo es obligatorio"
+    );
+    let unknown = "/api/permits/q6V7pTz0S3mXcW1bN8eYkA?reason=Parte%204411";
+    assert_eq!(
+        send(&app, Method::GET, unknown, &lookup, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let trail = audit_of(&app, "read_permit").await;
+    let entries = trail["entries"].as_array().unwrap();
+    // The two answered, and the unknown code's (recorded before it was looked for).
+    assert_eq!(entries.len(), 3, "{trail}");
+    let first = &entries[2];
+    assert_eq!(
+        (&first["operator"], &first["permit"], &first["reason"], &first["detail"]),
+        (
+            &json!("Cabo 1° M. Pérez, Fiscalía"),
+            &json!(id),
+            &json!("Parte 4411"),
+            &json!("record, case RIT 34-2026")
+        )
+    );
+}
+
 /// Reads of personal data count against each operator's rate (`OPERATOR_RATE_LIMIT`):
 /// past it, `429` with `Retry-After`, while another operator, and changes such as a
 /// revocation, go on.
