@@ -8,7 +8,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use permit_domain::{FieldErrors, Motive, PermitForm, PermitId, time_of_day};
+use permit_domain::{FieldErrors, Motive, Permit, PermitForm, PermitId, time_of_day};
 use permit_web::{AppError, PageError};
 use serde::Deserialize;
 
@@ -289,21 +289,51 @@ fn holder_path(state: &IssuerState, id: &PermitId) -> String {
     format!("/permiso/{id}?clave={}", state.options.privacy.holder_secret(id))
 }
 
+/// A permit's full record, in words and local time: its holder's page and the console's.
+pub(crate) struct RecordView {
+    pub id: String,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub name: String,
+    pub rut: String,
+    pub motive: &'static str,
+    pub address: String,
+    pub comuna: String,
+    pub requested_at: String,
+    pub valid_from: String,
+    pub expires_at: String,
+    pub revoked_at: Option<String>,
+    pub issued_by: Option<String>,
+}
+
+impl RecordView {
+    pub fn of(state: &IssuerState, permit: &Permit) -> RecordView {
+        let ctx = &state.ctx;
+        let status = permit.status(ctx.now());
+        RecordView {
+            id: permit.id.to_string(),
+            status: status.code(),
+            status_label: status.label(),
+            name: permit.name.as_str().to_owned(),
+            rut: permit.rut.to_string(),
+            motive: permit.motive.label(),
+            address: permit.address.as_str().to_owned(),
+            comuna: permit.comuna.as_str().to_owned(),
+            requested_at: ctx.local(permit.requested_at),
+            valid_from: ctx.local(permit.valid_from),
+            expires_at: ctx.local(permit.expires_at),
+            revoked_at: permit.revoked_at.map(|at| ctx.local(at)),
+            issued_by: permit.issued_by.as_ref().map(|o| o.as_str().to_owned()),
+        }
+    }
+}
+
 /// The holder's own page: every field, the QR code.
 #[derive(Template)]
 #[template(path = "permit.html")]
 struct HolderPage {
     demo: bool,
-    id: String,
-    status_code: &'static str,
-    status_label: &'static str,
-    name: String,
-    rut: String,
-    motive: &'static str,
-    address: String,
-    comuna: String,
-    valid_from: String,
-    expires_at: String,
+    permit: RecordView,
     validation_url: String,
     qr_svg: String,
     /// This page's own address, to keep.
@@ -362,16 +392,7 @@ pub async fn permit(
     let validation_url = state.validation_url(&permit);
     let page = HolderPage {
         demo: state.options.sign_in.demo(),
-        id: permit.id.to_string(),
-        status_code: status.code(),
-        status_label: status.label(),
-        name: permit.name.as_str().to_owned(),
-        rut: permit.rut.to_string(),
-        motive: permit.motive.label(),
-        address: permit.address.as_str().to_owned(),
-        comuna: permit.comuna.as_str().to_owned(),
-        valid_from: ctx.local(permit.valid_from),
-        expires_at: ctx.local(permit.expires_at),
+        permit: RecordView::of(&state, &permit),
         qr_svg: qr::svg_for(&validation_url).unwrap_or_default(),
         validation_url,
         holder_url: state.holder_url(&permit.id),

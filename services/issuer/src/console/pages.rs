@@ -13,13 +13,13 @@ use permit_web::{AppError, PageError};
 use serde::Deserialize;
 
 use super::session::{self, SignedIn};
-use super::views::{RecordView, TokenRow, TrailRow};
+use super::views::{TokenRow, TrailRow};
 use crate::IssuerState;
 use crate::api::revoke_permit;
 use crate::audit::Acting;
 use crate::json_body::token_fields;
 use crate::operators;
-use crate::pages::{FieldView, same_origin};
+use crate::pages::{FieldView, RecordView, same_origin};
 use crate::search::{SearchRequest, open_record, reason_and_case, search as look_up};
 
 /// The most audit entries a permit's page shows, newest first (the API pages through all).

@@ -1,49 +1,11 @@
 //! What the console's pages show, in words and local time (`lunes 7 de diciembre de 2026,
-//! 15:56` in the rules' zone), where the API gives codes and RFC 3339.
+//! 15:56` in the rules' zone), where the API gives codes and RFC 3339; a permit's record is
+//! the holder's page's (`pages::RecordView`).
 
-use permit_domain::{OperatorAccount, Permit};
+use permit_domain::OperatorAccount;
 use permit_store::{AuditAction, AuditEntry};
 
 use crate::IssuerState;
-
-/// A permit's full record.
-pub struct RecordView {
-    pub id: String,
-    pub status: &'static str,
-    pub status_label: &'static str,
-    pub name: String,
-    pub rut: String,
-    pub motive: &'static str,
-    pub address: String,
-    pub comuna: String,
-    pub requested_at: String,
-    pub valid_from: String,
-    pub expires_at: String,
-    pub revoked_at: Option<String>,
-    pub issued_by: Option<String>,
-}
-
-impl RecordView {
-    pub fn of(state: &IssuerState, permit: &Permit) -> RecordView {
-        let ctx = &state.ctx;
-        let status = permit.status(ctx.now());
-        RecordView {
-            id: permit.id.to_string(),
-            status: status.code(),
-            status_label: status.label(),
-            name: permit.name.as_str().to_owned(),
-            rut: permit.rut.to_string(),
-            motive: permit.motive.label(),
-            address: permit.address.as_str().to_owned(),
-            comuna: permit.comuna.as_str().to_owned(),
-            requested_at: ctx.local(permit.requested_at),
-            valid_from: ctx.local(permit.valid_from),
-            expires_at: ctx.local(permit.expires_at),
-            revoked_at: permit.revoked_at.map(|at| ctx.local(at)),
-            issued_by: permit.issued_by.as_ref().map(|o| o.as_str().to_owned()),
-        }
-    }
-}
 
 /// One entry of a permit's audit trail.
 pub struct TrailRow {
