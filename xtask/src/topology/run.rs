@@ -213,7 +213,7 @@ fn print_welcome(links: &Links) {
         "\nRunning. Open in a browser:\n  Solicitar un permiso:  {issuer}/\n  Validar un permiso:    {validator}/\n\n\
          {sign_in}\n\
          {console}\n\
-         Operators' API: make yourself a named token with the bootstrap one, then use that:\n               \
+         Operator API:  make yourself a named token with the bootstrap one, then use that:\n               \
          curl -H \"Authorization: Bearer $(cat .run/admin-token)\" --json '{{\"name\":\"Tu nombre\",\"role\":\"consulta\"}}' {operators}/api/operators\n\
          Logs:          .run/issuer.log  .run/validator.log  .run/db.log  .run/identity.log\n\
          Rules:         PERMIT_CURFEW={curfew}  PERMIT_WEEKLY_LIMIT={limit}  PERMIT_START_DELAY_MINUTES={delay}",

@@ -2,7 +2,8 @@
 //! provider, `/ingresar/vuelta` takes it back, `/salir` ends the session. The session is a
 //! short-lived cookie, encrypted and authenticated (AES-GCM, axum-extra's private jar) under
 //! a key derived from `PRIVACY_KEY`; it holds the identity's RUT and name, which the form
-//! and the API use instead of anything typed.
+//! and the API use instead of anything typed. The flow itself (`start`, `returned`) also
+//! signs operators in to their console (`console::session`), with a cookie of its own.
 
 mod identity;
 mod provider;
