@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::{Extension, Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, Redirect};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use openidconnect::url::form_urlencoded;
 use permit_domain::{CaseNumber, FieldError, FieldErrors, PermitId, Reason, Role};
 use permit_store::AuditFilter;
@@ -215,35 +215,55 @@ pub async fn permit(
         permit: RecordView::of(&state, &found),
         reason: reason.as_str().to_owned(),
         trail: trail.entries.into_iter().map(|e| TrailRow::of(&state, e)).collect(),
-        revoke: vec![field(
-            "reason",
-            "Motivo de la revocación",
-            "Obligatorio: queda en el registro de auditoría.",
-            None,
-            &FieldErrors::new(),
-        )],
+        revoke: revoke_fields(None, &FieldErrors::new()),
         can_revoke,
     };
     Ok((StatusCode::OK, page(&record)?))
 }
 
-/// `POST /revocar` (*revocación*): revoked with a reason, recorded; then back to
-/// the record. Without a reason nothing is revoked (422).
+fn revoke_fields(value: Option<&str>, errors: &FieldErrors) -> Vec<FieldView> {
+    vec![field(
+        "reason",
+        "Motivo de la revocación",
+        "Obligatorio: queda en el registro de auditoría.",
+        value,
+        errors,
+    )]
+}
+
+/// The revocation form again, its reason marked: nothing was revoked.
+#[derive(Template)]
+#[template(path = "console/revoke.html")]
+struct RevokeAgain {
+    operator: Option<SignedIn>,
+    permit: String,
+    revoke: Vec<FieldView>,
+}
+
+/// `POST /revocar` (*revocación*): revoked with a reason, recorded; then back to the
+/// record. Without a valid reason nothing is revoked: 422 and the form, the field marked.
 pub async fn revoke(
     State(state): State<IssuerState>,
     acting: Acting,
+    Extension(operator): Extension<SignedIn>,
     headers: HeaderMap,
     Form(fields): Form<Fields>,
-) -> Result<Redirect, PageError> {
+) -> Result<Response, PageError> {
     same_origin(&headers, state.options.console.home())?;
     let id = PermitId::parse(fields.permit.as_deref().unwrap_or_default()).map_err(|_| AppError::NotFound)?;
-    let reason = Reason::parse(fields.reason.as_deref().unwrap_or_default()).map_err(|e| {
-        let mut errors = FieldErrors::new();
-        errors.insert("reason", e);
-        AppError::Invalid(errors)
-    })?;
+    let reason = match Reason::parse(fields.reason.as_deref().unwrap_or_default()) {
+        Ok(reason) => reason,
+        Err(problem) => {
+            let again = RevokeAgain {
+                operator: Some(operator),
+                permit: id.to_string(),
+                revoke: revoke_fields(fields.reason.as_deref(), &FieldErrors::from([("reason", problem)])),
+            };
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&again)?).into_response());
+        }
+    };
     revoke_permit(&state, &acting, &id, Some(&reason)).await?;
-    Ok(Redirect::to(&record_link(id.as_str(), &reason, None)))
+    Ok(Redirect::to(&record_link(id.as_str(), &reason, None)).into_response())
 }
 
 #[derive(Template)]

@@ -250,6 +250,11 @@ async fn revocacion_revokes_with_a_reason_and_the_trail_shows_who_and_why() {
         .post("/revocar", &pedro, &[("permit", &id), ("reason", "")], "same-origin")
         .await;
     assert_eq!(unreasoned.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = text(unreasoned).await;
+    assert!(
+        again.contains(r#"id="revocar-reason-error""#) && again.contains(&id),
+        "{again}"
+    );
     assert!(!console.revoked(&id).await);
 
     let revoked = console
