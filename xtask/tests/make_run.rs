@@ -424,13 +424,13 @@ async fn operator_routes_only_through_operadores(copy: &Path, permit: &serde_jso
     let made = testkit::body_json(
         http.post(format!("{operators}/api/operators"))
             .bearer_auth(token)
-            .json(&serde_json::json!({"name": "Auditora de prueba", "role": "consulta"})),
+            .json(&serde_json::json!({"name": "Auditora de prueba", "role": "administración"})),
     )
     .await;
-    let consulta = made["token"].as_str().expect("a named token");
+    let exporter = made["token"].as_str().expect("a named token");
     let listed = http
-        .get(format!("{operators}/api/all"))
-        .bearer_auth(consulta)
+        .get(format!("{operators}/api/all?reason=Prueba%20de%20make%20run"))
+        .bearer_auth(exporter)
         .send()
         .await
         .unwrap();

@@ -1,6 +1,7 @@
 //! `audit`: the permits a load run was told were issued, against what the issuer's
-//! operator API (on operadores.<domain>) lists since the run began: none lost, none issued twice (the judgement is
-//! `load_record`'s, the same as the local fault suite's).
+//! operator API (on operadores.<domain>) exports since the run began: none lost, none issued
+//! twice (the judgement is `load_record`'s, the same as the local fault suite's). An export
+//! is *administración*'s, each page recorded in the audit log with this tool's reason.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -26,6 +27,10 @@ use crate::smoke::Entry;
 
 /// Permits per page of `/api/all` (its maximum).
 const PAGE: u32 = 100;
+
+/// The reason every page of the export states in the audit log, URL-encoded: "Auditoría de
+/// una prueba de carga (permisosctl audit)".
+const REASON: &str = "Auditor%C3%ADa%20de%20una%20prueba%20de%20carga%20(permisosctl%20audit)";
 
 /// `--since`: a time (RFC 3339) or how long ago (`30m`, `2h`).
 pub fn parse_since(text: &str, now: Timestamp) -> Result<Timestamp, String> {
@@ -197,7 +202,7 @@ pub async fn list_since(operators: &Operators, token: &str, since: Timestamp) ->
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut url = format!("{}/api/all?limit={PAGE}", operators.base);
+        let mut url = format!("{}/api/all?limit={PAGE}&reason={REASON}", operators.base);
         if let Some(cursor) = &cursor {
             url.push_str(&format!("&cursor={cursor}"));
         }
@@ -210,7 +215,9 @@ pub async fn list_since(operators: &Operators, token: &str, since: Timestamp) ->
                 .map_err(|e| Error::Service(format!("/api/all answered something else than a page: {e}")))?,
             StatusCode::UNAUTHORIZED => return Err(Error::Service("refused the operator token".into())),
             StatusCode::FORBIDDEN => {
-                return Err(Error::Service("the operator token is not of the consulta role".into()));
+                return Err(Error::Service(
+                    "the operator token is not of the administración role (an export needs it)".into(),
+                ));
             }
             StatusCode::NOT_FOUND => {
                 return Err(Error::Service(

@@ -137,7 +137,7 @@ pub struct AuditArgs {
     /// The answers the run recorded, one JSON object per line (load/artillery/fault-hooks.js).
     #[arg(long)]
     pub record: PathBuf,
-    /// A named operator token of the *consulta* role (`pmt_…`, made with `POST
+    /// A named operator token of the *administración* role (`pmt_…`, made with `POST
     /// /api/operators` on operadores.DOMAIN), sent only over HTTPS or to a loopback address.
     #[arg(long, env = "PERMISOS_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -351,7 +351,7 @@ async fn audit_run(cli: &Cli, args: &AuditArgs) -> Result<Option<Error>, Error> 
         audit::parse_since(&args.since, jiff::Timestamp::now()).map_err(|e| Error::Usage(format!("--since: {e}")))?;
     let token = args.token.clone().ok_or_else(|| {
         Error::Usage(
-            "audit needs a named operator token of the consulta role: --token pmt_… or PERMISOS_TOKEN \
+            "audit needs a named operator token of the administración role: --token pmt_… or PERMISOS_TOKEN \
              (an administración operator makes one with POST /api/operators on operadores.<domain>)"
                 .into(),
         )

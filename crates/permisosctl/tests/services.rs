@@ -14,8 +14,9 @@ use testkit::{ManualClock, db_test};
 use tower::ServiceExt;
 
 const TOKEN: &str = "an-operator-token-of-at-least-32-characters";
-/// A named *consulta* operator's token, stored in each system's database: what `audit` uses.
-const CONSULTA: &str = "pmt_consultaTst_ccccccccccccccccccccccccccccccccccccccccccc";
+/// A named *administración* operator's token, stored in each system's database: what
+/// `audit` uses (an export).
+const ADMINISTRACION: &str = "pmt_administTst_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 struct System {
     address: String,
@@ -28,12 +29,12 @@ struct System {
 async fn system(at: &str) -> System {
     let clock = ManualClock::at_santiago(at);
     let ctx = testkit::context(&clock, Rules::default()).await;
-    let token = permit_domain::OperatorToken::parse(CONSULTA).unwrap();
+    let token = permit_domain::OperatorToken::parse(ADMINISTRACION).unwrap();
     let auditor = permit_domain::OperatorAccount {
         id: token.id().to_owned(),
         digest: token.digest(),
         name: permit_domain::Operator::parse("Auditora de prueba").unwrap(),
-        role: permit_domain::Role::Consulta,
+        role: permit_domain::Role::Administracion,
         created_at: ctx.now(),
         expires_at: ctx.now() + SignedDuration::from_hours(24 * 365),
         created_by: "tests".into(),
@@ -227,7 +228,7 @@ async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() 
     }
     let faithful = system.record(&created);
     let out = system
-        .audit(&faithful, &["--token", CONSULTA, "--output", "json"])
+        .audit(&faithful, &["--token", ADMINISTRACION, "--output", "json"])
         .await;
     assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -239,7 +240,7 @@ async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() 
 
     let mut lost = created.clone();
     lost.push(("q6V7pTz0S3mXcW1bN8eYkA".into(), testkit::rut(9).to_string()));
-    let out = system.audit(&system.record(&lost), &["--token", CONSULTA]).await;
+    let out = system.audit(&system.record(&lost), &["--token", ADMINISTRACION]).await;
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stdout).contains("1 lost"), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("lost: q6V7pTz0S3mXcW1bN8eYkA"));
@@ -249,7 +250,7 @@ async fn audit_passes_a_faithful_record_and_finds_lost_and_duplicated_permits() 
     let (_, rut) = system.create(2).await;
     assert_eq!(rut, created[0].1);
     let out = system
-        .audit(&faithful, &["--token", CONSULTA, "--output", "json"])
+        .audit(&faithful, &["--token", ADMINISTRACION, "--output", "json"])
         .await;
     assert_eq!(out.status.code(), Some(1));
     let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -274,12 +275,12 @@ async fn audit_refusals_exit_2_with_the_reason() {
     let out = system.audit(&record, &[]).await;
     assert_eq!(out.status.code(), Some(2), "no token");
     assert!(
-        text(&out.stderr).contains("audit needs a named operator token of the consulta role"),
+        text(&out.stderr).contains("audit needs a named operator token of the administración role"),
         "{}",
         text(&out.stderr)
     );
     let bad = ScratchFile::with("{\"kind\": \"create\", \"status\": 201}\n");
-    let out = system.audit(&bad, &["--token", CONSULTA]).await;
+    let out = system.audit(&bad, &["--token", ADMINISTRACION]).await;
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("line 1: an acknowledged create without id or rut"));
 }

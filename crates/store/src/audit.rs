@@ -25,7 +25,8 @@ pub const AUDIT_RETENTION: std::time::Duration = std::time::Duration::from_secs(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AuditAction {
-    /// Listed a page of permits, with every holder's personal data.
+    /// Exported a page of every permit, with each holder's personal data (`/api/all`,
+    /// *administración* only).
     ListPermits,
     /// Looked up a citizen's permits by their RUT.
     SearchByRut,

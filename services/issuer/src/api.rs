@@ -185,6 +185,12 @@ pub struct PageParams {
     limit: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Why the export: the request behind it, 3–200 characters.
+    #[param(required = true, example = "Oficio 88-2026, Contraloría General de la República")]
+    reason: Option<String>,
+    /// The judicial case it answers, 3–60 characters, where there is one.
+    #[param(example = "RIT 1234-2026")]
+    case: Option<String>,
 }
 
 /// One page of permits, newest first.
@@ -195,7 +201,8 @@ pub struct PermitPage {
     next_cursor: Option<String>,
 }
 
-/// Every permit, newest first, for the operator only.
+/// Every permit, newest first: an export, for *administración* only, with a reason, each
+/// page recorded in the audit log.
 #[utoipa::path(
     get,
     path = "/api/all",
@@ -205,8 +212,8 @@ pub struct PermitPage {
     responses(
         (status = 200, description = "A page of permits.", body = PermitPage),
         (status = 401, description = "No valid named operator token (`unauthorized`); the bootstrap `ADMIN_TOKEN` opens only `/api/operators`.", body = ErrorBody),
-        (status = 403, description = "An operator token of another role (`forbidden`).", body = ErrorBody),
-        (status = 422, description = "`limit` or `cursor` wrong (`invalid_fields`).", body = ErrorBody),
+        (status = 403, description = "An operator token of another role than *administración* (`forbidden`).", body = ErrorBody),
+        (status = 422, description = "`limit`, `cursor`, `reason` or `case` wrong (`invalid_fields`).", body = ErrorBody),
         (status = 429, description = "Over the operator's `OPERATOR_RATE_LIMIT` (`rate_limited`); `Retry-After` says when.", body = ErrorBody),
     ),
 )]
@@ -228,15 +235,24 @@ pub async fn all(
             None
         }
     };
-    if !errors.is_empty() {
+    let why = crate::search::reason_and_case(params.reason.as_deref(), params.case.as_deref())
+        .map_err(|wrong| errors.extend(wrong));
+    let (Ok((reason, case)), true) = (why, errors.is_empty()) else {
         return Err(AppError::Invalid(errors));
-    }
+    };
     let detail = format!(
-        "page of {limit}{}",
-        if cursor.is_some() { ", after a cursor" } else { "" }
+        "export, page of {limit}{}{}",
+        if cursor.is_some() { ", after a cursor" } else { "" },
+        case.map(|c| format!(", case {}", c.as_str())).unwrap_or_default(),
     );
     acting
-        .record(&state, AuditAction::ListPermits, None, None, Some(detail))
+        .record(
+            &state,
+            AuditAction::ListPermits,
+            None,
+            Some(reason.as_str()),
+            Some(detail),
+        )
         .await?;
     let page = state.ctx.store.list(limit, cursor.as_ref()).await?;
     Ok(Json(PermitPage {

@@ -86,10 +86,14 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         routes.route_layer(from_fn_with_state((state.clone(), admits), admin::guard))
     };
     let lookups = guarded(
-        Router::new()
-            .route("/api/all", get(api::all))
-            .route("/api/permits", get(search::by_rut)),
+        Router::new().route("/api/permits", get(search::by_rut)),
         Admits::named(&[Role::Consulta]).reading_personal_data(),
+    );
+    // Paging through every holder's data is an export, not a look-up by a key: it needs
+    // administración (and a reason, like any look).
+    let exports = guarded(
+        Router::new().route("/api/all", get(api::all)),
+        Admits::named(&[Role::Administracion]).reading_personal_data(),
     );
     let records = guarded(
         Router::new().route("/api/permits/{id}", get(search::record)),
@@ -136,6 +140,7 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         .merge(console::routes(&state))
         .merge(assets::routes())
         .merge(lookups)
+        .merge(exports)
         .merge(records)
         .merge(audit_trail)
         .merge(changes)

@@ -172,7 +172,7 @@ pub async fn cluster_fault(paths: &Paths, settings: &Settings) -> Result<bool, E
     Ok(load_status.success() && chaos_status.success() && audit_status.success())
 }
 
-/// A *consulta* token for the audit, valid one day, made through the operators' entrance as
+/// An *administración* token for the audit (an export), valid one day, made through the operators' entrance as
 /// an administrator makes one: with the bootstrap `ADMIN_TOKEN` (from the environment, or
 /// the overlay's operators.env that `make deploy` applied).
 async fn audit_token(paths: &Paths, address: &str, operator_host: &str) -> Result<String, Error> {
@@ -196,7 +196,7 @@ async fn audit_token(paths: &Paths, address: &str, operator_host: &str) -> Resul
         .post(format!("http://{address}/api/operators"))
         .header(reqwest::header::HOST, operator_host)
         .bearer_auth(bootstrap)
-        .json(&serde_json::json!({"name": "make cluster-fault-test", "role": "consulta", "days": 1}))
+        .json(&serde_json::json!({"name": "make cluster-fault-test", "role": "administración", "days": 1}))
         .send()
         .await
         .map_err(|e| Error::Failed(format!("making an audit token at {operator_host}: {e}")))?;

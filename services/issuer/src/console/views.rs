@@ -34,7 +34,7 @@ impl TrailRow {
 /// What an action is, in Spanish.
 fn label(action: AuditAction) -> &'static str {
     match action {
-        AuditAction::ListPermits => "Listó permisos",
+        AuditAction::ListPermits => "Exportó permisos",
         AuditAction::SearchByRut => "Buscó por RUT",
         AuditAction::RevokePermit => "Revocó el permiso",
         AuditAction::PlaceHold => "Puso una retención judicial",

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use testkit::{TestApp, citizen, db_test};
 
 use crate::http::{ASSISTANCE, app};
-use crate::{CONSULTA, REVOCACION, issued, operator_name, send};
+use crate::{ADMINISTRACION, CONSULTA, REVOCACION, issued, operator_name, send};
 use permit_domain::Role;
 
 async fn trail(app: &TestApp, query: &str) -> Value {
@@ -24,13 +24,16 @@ fn actions(page: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// An export of five permits, with its reason and case.
+const EXPORT_FIVE: &str = "/api/all?limit=5&reason=Oficio%2088-2026%2C%20Contralor%C3%ADa&case=RIT%201234-2026";
+
 #[db_test]
 async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why() {
     let app = app().await;
     let id = issued(&app, 1).await;
     let post = reqwest::Method::POST;
     assert_eq!(
-        send(&app, reqwest::Method::GET, "/api/all?limit=5", CONSULTA, None)
+        send(&app, reqwest::Method::GET, EXPORT_FIVE, ADMINISTRACION, None)
             .await
             .status(),
         StatusCode::OK
@@ -67,8 +70,12 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
     let entries = page["entries"].as_array().unwrap();
     for entry in entries {
         let role = Role::parse(entry["role"].as_str().unwrap()).expect("a role");
-        let changed = ["revoke_permit", "lift_hold", "place_hold"].contains(&entry["action"].as_str().unwrap());
-        assert_eq!(role, if changed { Role::Revocacion } else { Role::Consulta }, "{entry}");
+        let expected = match entry["action"].as_str().unwrap() {
+            "revoke_permit" | "lift_hold" | "place_hold" => Role::Revocacion,
+            "list_permits" => Role::Administracion,
+            _ => Role::Consulta,
+        };
+        assert_eq!(role, expected, "{entry}");
         assert_eq!(
             entry["operator"],
             operator_name(role).as_str(),
@@ -83,7 +90,8 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
     assert_eq!(entries[1]["permit"], id.as_str());
     assert_eq!(entries[1]["reason"], "Permiso obtenido con datos falsos");
     assert_eq!(entries[3]["reason"], "Oficio 1234-2026, Fiscalía Local de Ñuñoa", "why");
-    assert_eq!(entries[4]["detail"], "page of 5");
+    assert_eq!(entries[4]["detail"], "export, page of 5, case RIT 1234-2026");
+    assert_eq!(entries[4]["reason"], "Oficio 88-2026, Contraloría");
     assert_eq!(entries[4]["permit"], Value::Null);
 
     let of_permit = trail(&app, &format!("?permit={id}")).await;
@@ -106,7 +114,7 @@ async fn every_operator_look_and_change_is_recorded_with_who_where_what_and_why(
 async fn the_audit_log_pages_and_refuses_bad_filters_naming_them() {
     let app = app().await;
     for _ in 0..3 {
-        send(&app, reqwest::Method::GET, "/api/all", CONSULTA, None).await;
+        send(&app, reqwest::Method::GET, EXPORT_FIVE, ADMINISTRACION, None).await;
     }
     let first = trail(&app, "?action=list_permits&limit=2").await;
     assert_eq!(actions(&first), ["list_permits", "list_permits"]);

@@ -174,11 +174,12 @@ async fn a_create_whose_answer_died_with_its_issuer_is_replayed_by_another_witho
     let made: Value = testkit::body_json(
         http.post(format!("{operators}/api/operators"))
             .bearer_auth(TOKEN)
-            .json(&serde_json::json!({"name": "Auditora de prueba", "role": "consulta"})),
+            .json(&serde_json::json!({"name": "Auditora de prueba", "role": "administración"})),
     )
     .await;
-    let consulta = made["token"].as_str().expect("a token").to_owned();
-    let all: Value = testkit::body_json(http.get(format!("{operators}/api/all")).bearer_auth(consulta)).await;
+    let exporter = made["token"].as_str().expect("a token").to_owned();
+    let export = format!("{operators}/api/all?reason=Prueba%20de%20recuperaci%C3%B3n");
+    let all: Value = testkit::body_json(http.get(export).bearer_auth(exporter)).await;
     let stored: Vec<&str> = all["permits"]
         .as_array()
         .unwrap()

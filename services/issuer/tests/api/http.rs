@@ -10,7 +10,7 @@ use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 use testkit::{ManualClock, TestApp, citizen, context, context_on, db_test, fresh_database};
 
-use crate::{CONSULTA, REVOCACION, TOKEN, issued};
+use crate::{ADMINISTRACION, CONSULTA, REVOCACION, TOKEN, issued, send};
 
 /// The counter staff's token the tests configure beside the operator's.
 pub(crate) const ASSISTANCE: &str = "an-assistance-token-of-forty-characters";
@@ -37,7 +37,8 @@ async fn app_with(rules: Rules, admin: Option<&str>) -> TestApp {
 trait Issuer {
     async fn create(&self, body: &impl serde::Serialize) -> reqwest::Response;
     async fn submit(&self, form: &PermitForm) -> reqwest::Response;
-    async fn admin_get(&self, path: &str) -> reqwest::Response;
+    /// A page of `/api/all` as *administración* exports it, with a reason and `query`.
+    async fn export(&self, query: &str) -> reqwest::Response;
 }
 
 impl Issuer for TestApp {
@@ -60,10 +61,10 @@ impl Issuer for TestApp {
             .unwrap()
     }
 
-    async fn admin_get(&self, path: &str) -> reqwest::Response {
+    async fn export(&self, query: &str) -> reqwest::Response {
         self.http
-            .get(format!("{}{path}", self.operators()))
-            .bearer_auth(CONSULTA)
+            .get(format!("{}/api/all?reason=Oficio%2088-2026&{query}", self.operators()))
+            .bearer_auth(ADMINISTRACION)
             .send()
             .await
             .unwrap()
@@ -257,7 +258,7 @@ async fn a_permits_id_alone_shows_what_a_checkpoint_sees_and_only_the_holders_li
     }
     assert!(html.contains(r#"<svg class="qr""#));
     // The operator's listing carries no holder's link.
-    let listed: Value = app.admin_get("/api/all").await.json().await.unwrap();
+    let listed: Value = app.export("").await.json().await.unwrap();
     for permit in listed["permits"].as_array().unwrap() {
         let url = permit["permit_url"].as_str().unwrap();
         assert!(!url.contains("clave"), "{url}");
@@ -546,7 +547,7 @@ async fn the_citizens_port_serves_no_operator_route_and_the_operators_port_no_ci
 }
 
 #[db_test]
-async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
+async fn exporting_all_permits_needs_administracion_and_a_reason_and_pages_newest_first() {
     let app = app().await;
     let mut ids = Vec::new();
     for n in 0..3 {
@@ -569,11 +570,21 @@ async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    // A look-up role pages through no one's data: that is an export.
+    let reason = "/api/all?reason=Oficio%2088-2026";
+    for token in [CONSULTA, REVOCACION] {
+        let other_role = send(&app, reqwest::Method::GET, reason, token, None).await;
+        assert_eq!(other_role.status(), StatusCode::FORBIDDEN);
+    }
+    let unexplained = send(&app, reqwest::Method::GET, "/api/all?limit=2", ADMINISTRACION, None).await;
+    assert_eq!(unexplained.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = unexplained.json().await.unwrap();
+    assert!(body["errors"]["reason"].is_string(), "{body}");
 
-    let first: Value = app.admin_get("/api/all?limit=2").await.json().await.unwrap();
+    let first: Value = app.export("limit=2").await.json().await.unwrap();
     let cursor = first["next_cursor"].as_str().unwrap();
     let second: Value = app
-        .admin_get(&format!("/api/all?limit=2&cursor={cursor}"))
+        .export(&format!("limit=2&cursor={cursor}"))
         .await
         .json()
         .await
@@ -591,18 +602,15 @@ async fn listing_all_permits_needs_the_admin_token_and_pages_newest_first() {
     ids.reverse();
     assert_eq!(listed, ids);
     assert!(second["next_cursor"].is_null());
+    assert_eq!(app.export("limit=500").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        app.admin_get("/api/all?limit=500").await.status(),
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
-    assert_eq!(
-        app.admin_get("/api/all?cursor=forged").await.status(),
+        app.export("cursor=forged").await.status(),
         StatusCode::UNPROCESSABLE_ENTITY
     );
     // Well-formed, but at a time no permit has: refused naming the parameter, never a 500.
     for millis in [i64::MAX, i64::MIN, 253_402_300_800_000] {
         let extreme = URL_SAFE_NO_PAD.encode(format!("{millis}:{}", ids[0]));
-        let answer = app.admin_get(&format!("/api/all?cursor={extreme}")).await;
+        let answer = app.export(&format!("cursor={extreme}")).await;
         assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY, "{millis}");
         let body: Value = answer.json().await.unwrap();
         assert!(body["errors"]["cursor"].is_string(), "{body}");
@@ -636,7 +644,7 @@ async fn no_answer_carrying_a_citizens_data_may_be_stored_by_a_cache() {
         })
         .await;
     answers.push(("POST /nuevo, invalid", cache_control(&invalid)));
-    answers.push(("GET /api/all", cache_control(&app.admin_get("/api/all").await)));
+    answers.push(("GET /api/all", cache_control(&app.export("").await)));
     for (answer, value) in answers {
         assert_eq!(value.as_deref(), Some("no-store"), "{answer}");
     }
@@ -863,7 +871,7 @@ async fn concurrent_requests_with_one_idempotency_key_issue_one_permit() {
         }
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
-    let listed: Value = app.admin_get("/api/all?limit=100").await.json().await.unwrap();
+    let listed: Value = app.export("limit=100").await.json().await.unwrap();
     let same_rut = listed["permits"]
         .as_array()
         .unwrap()
@@ -1162,7 +1170,7 @@ async fn the_openapi_document_describes_what_the_api_answers() {
     let created: Value = app.create(&citizen(40, "compras")).await.json().await.unwrap();
     testkit::assert_fits_schema(&doc, "PermitView", &created);
     testkit::assert_fits_schema(&doc, "MotiveView", &created["motive"]);
-    let page: Value = app.admin_get("/api/all").await.json().await.unwrap();
+    let page: Value = app.export("").await.json().await.unwrap();
     testkit::assert_fits_schema(&operator_doc, "PermitPage", &page);
     let refused: Value = app.create(&json!({"rut": 5})).await.json().await.unwrap();
     testkit::assert_fits_schema(&doc, "ErrorBody", &refused);

@@ -3,20 +3,25 @@
 /// The bootstrap `ADMIN_TOKEN` the tests configure: it manages operator tokens only.
 const TOKEN: &str = "an-operator-token-of-forty-characters-x";
 
-/// Named operators every test app of `http::app` knows, one per role that reads or changes
-/// permits, stored as an administrator would have made them.
+/// Named operators every test app of `http::app` knows, one per role that reads, changes
+/// or exports permits, stored as an administrator would have made them.
 const CONSULTA: &str = "pmt_consultaTst_ccccccccccccccccccccccccccccccccccccccccccc";
 const REVOCACION: &str = "pmt_revocaciTst_rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr";
+const ADMINISTRACION: &str = "pmt_administTst_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
-/// The name the audit log shows for `CONSULTA` or `REVOCACION`.
+/// The name the audit log shows for `CONSULTA`, `REVOCACION` or `ADMINISTRACION`.
 fn operator_name(role: permit_domain::Role) -> String {
     format!("Operadora de prueba, {}", role.code())
 }
 
-/// Stores `CONSULTA` and `REVOCACION` in `app`'s database, valid a year.
+/// Stores `CONSULTA`, `REVOCACION` and `ADMINISTRACION` in `app`'s database, valid a year.
 async fn with_named_operators(app: &testkit::TestApp) {
     use permit_domain::{Operator, OperatorAccount, OperatorToken, Role};
-    for (token, role) in [(CONSULTA, Role::Consulta), (REVOCACION, Role::Revocacion)] {
+    for (token, role) in [
+        (CONSULTA, Role::Consulta),
+        (REVOCACION, Role::Revocacion),
+        (ADMINISTRACION, Role::Administracion),
+    ] {
         let token = OperatorToken::parse(token).expect("a well-formed operator token");
         let account = OperatorAccount {
             id: token.id().to_owned(),

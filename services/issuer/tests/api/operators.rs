@@ -55,7 +55,13 @@ async fn each_route_admits_only_its_roles_and_the_audit_log_names_the_operator()
         let (app, path, token) = (&app, path.to_owned(), token.to_owned());
         async move { send(app, method, &path, &token, body).await.status() }
     };
-    assert_eq!(status(Method::GET, "/api/all", &lookup, None).await, StatusCode::OK);
+    let export = "/api/all?reason=Oficio%2088-2026";
+    assert_eq!(
+        status(Method::GET, export, &lookup, None).await,
+        StatusCode::FORBIDDEN,
+        "consulta looks up by a key and exports nothing"
+    );
+    assert_eq!(status(Method::GET, export, &admin, None).await, StatusCode::OK);
     assert_eq!(
         status(Method::POST, &revoke, &lookup, None).await,
         StatusCode::FORBIDDEN,
@@ -66,7 +72,7 @@ async fn each_route_admits_only_its_roles_and_the_audit_log_names_the_operator()
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        status(Method::GET, "/api/all", &revoker, None).await,
+        status(Method::GET, export, &revoker, None).await,
         StatusCode::FORBIDDEN,
         "revocación reads no list"
     );
@@ -76,7 +82,13 @@ async fn each_route_admits_only_its_roles_and_the_audit_log_names_the_operator()
     );
     assert_eq!(status(Method::POST, &revoke, &revoker, None).await, StatusCode::OK);
     assert_eq!(
-        status(Method::GET, "/api/all", &admin, None).await,
+        status(
+            Method::GET,
+            "/api/permits?rut=12.345.678-5&reason=RIT%201-2026",
+            &admin,
+            None
+        )
+        .await,
         StatusCode::FORBIDDEN,
         "no role implies another"
     );
@@ -164,18 +176,18 @@ async fn tokens_are_listed_without_secrets_and_stop_working_when_revoked_or_expi
 
     let forged = format!("{}{}", &lookup[..16], "A".repeat(43));
     assert_eq!(
-        send(&app, Method::GET, "/api/all", &forged, None).await.status(),
+        send(&app, Method::GET, "/api/audit", &forged, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        send(&app, Method::GET, "/api/all", &lookup, None).await.status(),
+        send(&app, Method::GET, "/api/audit", &lookup, None).await.status(),
         StatusCode::OK
     );
     let revoked = send(&app, Method::DELETE, &format!("/api/operators/{id}"), TOKEN, None).await;
     assert_eq!(revoked.status(), StatusCode::OK);
     assert!(revoked.json::<Value>().await.unwrap()["revoked_at"].is_string());
     assert_eq!(
-        send(&app, Method::GET, "/api/all", &lookup, None).await.status(),
+        send(&app, Method::GET, "/api/audit", &lookup, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
     let unknown = send(&app, Method::DELETE, "/api/operators/AAAAAAAAAAA", TOKEN, None).await;
@@ -194,18 +206,18 @@ async fn tokens_are_listed_without_secrets_and_stop_working_when_revoked_or_expi
         .unwrap()
         .to_owned();
     assert_eq!(
-        send(&app, Method::GET, "/api/all", &short, None).await.status(),
+        send(&app, Method::GET, "/api/audit", &short, None).await.status(),
         StatusCode::OK
     );
     app.clock.advance(SignedDuration::from_hours(24));
     assert_eq!(
-        send(&app, Method::GET, "/api/all", &short, None).await.status(),
+        send(&app, Method::GET, "/api/audit", &short, None).await.status(),
         StatusCode::UNAUTHORIZED,
         "expired"
     );
     let never_made = permit_domain::OperatorToken::generate().reveal();
     assert_eq!(
-        send(&app, Method::GET, "/api/all", &never_made, None).await.status(),
+        send(&app, Method::GET, "/api/audit", &never_made, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
 
@@ -391,7 +403,7 @@ async fn reads_of_personal_data_are_limited_per_operator() {
     let (other, _) = token(&app, TOKEN, "Sgto. A. Díaz, Fiscalía", "consulta").await;
     let (revoker, _) = token(&app, TOKEN, "Sgto. L. Mora, 33ª Comisaría", "revocación").await;
     let id = issued(&app, 1).await;
-    for path in ["/api/all", "/api/audit", "/api/all?limit=5"] {
+    for path in ["/api/audit", "/api/audit?limit=5", "/api/audit?action=sign_in"] {
         assert_eq!(
             send(&app, Method::GET, path, &lookup, None).await.status(),
             StatusCode::OK,
@@ -412,7 +424,7 @@ async fn reads_of_personal_data_are_limited_per_operator() {
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["code"], "rate_limited");
     assert_eq!(
-        send(&app, Method::GET, "/api/all", &other, None).await.status(),
+        send(&app, Method::GET, "/api/audit", &other, None).await.status(),
         StatusCode::OK
     );
     let revoke = send(&app, Method::POST, &format!("/api/permits/{id}/revoke"), &revoker, None).await;
