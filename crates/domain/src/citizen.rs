@@ -1,4 +1,4 @@
-//! What a citizen writes about themselves: name, address and comuna.
+//! What a citizen writes about themselves: name and address (the comuna is `comuna`'s).
 
 use crate::error::FieldError;
 
@@ -80,20 +80,6 @@ pub struct Address(String);
 impl Address {
     pub fn parse(input: &str) -> Result<Address, FieldError> {
         clean(input, 3, 120, |_| true, "").map(Address)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// The comuna (municipality) the citizen leaves from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Comuna(String);
-
-impl Comuna {
-    pub fn parse(input: &str) -> Result<Comuna, FieldError> {
-        clean(input, 2, 60, name_char, "usa solo letras, espacios y guiones").map(Comuna)
     }
 
     pub fn as_str(&self) -> &str {
@@ -212,11 +198,5 @@ mod tests {
         );
         assert_eq!(Address::parse("ab"), Err(FieldError::TooShort(3)));
         assert!(Address::parse("calle\n1").is_err());
-    }
-
-    #[test]
-    fn comunas_are_words() {
-        assert_eq!(Comuna::parse("Ñuñoa").unwrap().as_str(), "Ñuñoa");
-        assert!(Comuna::parse("1234").is_err());
     }
 }

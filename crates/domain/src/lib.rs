@@ -4,6 +4,7 @@
 mod calendar;
 mod citizen;
 mod clock;
+mod comuna;
 mod error;
 mod motive;
 mod operator;
@@ -14,8 +15,9 @@ mod rules;
 mod rut;
 
 pub use calendar::{day, day_and_time, time_of_day};
-pub use citizen::{Address, CaseNumber, Comuna, Name, Operator, Reason};
+pub use citizen::{Address, CaseNumber, Name, Operator, Reason};
 pub use clock::{Clock, SystemClock};
+pub use comuna::Comuna;
 pub use error::{FieldError, FieldErrors};
 pub use motive::Motive;
 pub use operator::{OperatorAccount, OperatorToken, Role};

@@ -3,7 +3,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::citizen::{Address, Comuna, Name, Operator};
+use crate::citizen::{Address, Name, Operator};
+use crate::comuna::Comuna;
 use crate::error::{FieldError, FieldErrors};
 use crate::motive::Motive;
 use crate::permit_id::PermitId;

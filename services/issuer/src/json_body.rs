@@ -24,7 +24,8 @@ pub struct CreatePermit {
     /// Where the citizen leaves from; 3–120 characters.
     #[schema(value_type = String, required = true, example = "Av. Grecia 1234, depto. 5")]
     address: Option<Value>,
-    /// The comuna of the address; 2–60 characters.
+    /// The comuna of the address: one of Chile's 346, by its name (accents and capitals as
+    /// you like: `Nunoa` is Ñuñoa) or its código único territorial (`13120`).
     #[schema(value_type = String, required = true, example = "Ñuñoa")]
     comuna: Option<Value>,
 }

@@ -99,7 +99,24 @@ struct FormPage {
     rules: RulesView,
     /// One per form shown: submitting the same page twice issues one permit.
     token: String,
+    /// The comuna field's suggestions (`COMUNA_OPTIONS`).
+    comunas: &'static str,
 }
+
+/// Every comuna of the catalogue as a `<datalist>`'s options, escaped once at first use
+/// rather than 346 times per form.
+static COMUNA_OPTIONS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    permit_domain::Comuna::all()
+        .map(|c| {
+            let name = c
+                .as_str()
+                .replace('&', "&amp;")
+                .replace('"', "&quot;")
+                .replace('<', "&lt;");
+            format!(r#"<option value="{name}">"#)
+        })
+        .collect()
+});
 
 impl FormPage {
     fn new(
@@ -147,7 +164,13 @@ impl FormPage {
                 "street-address",
                 &form.address,
             ),
-            field("comuna", "Comuna", "Por ejemplo: Ñuñoa", "address-level2", &form.comuna),
+            field(
+                "comuna",
+                "Comuna",
+                "Una de las 346 comunas de Chile, por ejemplo: Ñuñoa.",
+                "address-level2",
+                &form.comuna,
+            ),
         ]);
         FormPage {
             demo: state.options.sign_in.demo(),
@@ -157,6 +180,7 @@ impl FormPage {
             alert,
             rules: RulesView::of(state),
             token: token.to_owned(),
+            comunas: &COMUNA_OPTIONS,
         }
     }
 }

@@ -97,6 +97,43 @@ async fn the_form_offers_every_motive_with_labelled_inputs() {
     for field in ["name", "rut", "motive", "address", "comuna"] {
         assert!(html.contains(&format!(r#"<label for="{field}">"#)), "{field}");
     }
+    // The comuna suggests every comuna of the catalogue as the citizen types.
+    assert!(html.contains(r#"list="comunas""#));
+    assert_eq!(
+        html.matches("<option value=").count(),
+        346 + permit_domain::Motive::all().count() + 1
+    );
+    assert!(html.contains(r#"<option value="O'Higgins">"#));
+}
+
+#[db_test]
+async fn a_comuna_is_one_of_chiles_however_it_is_typed() {
+    let app = app().await;
+    let typed = app
+        .create(&PermitForm {
+            comuna: "NUNOA".into(),
+            ..citizen(70, "compras")
+        })
+        .await;
+    assert_eq!(typed.status(), StatusCode::CREATED);
+    let body: Value = typed.json().await.unwrap();
+    assert_eq!(body["comuna"], "Ñuñoa", "stored as the catalogue writes it");
+    let unknown = app
+        .create(&PermitForm {
+            comuna: "Springfield".into(),
+            ..citizen(71, "compras")
+        })
+        .await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = unknown.json().await.unwrap();
+    assert!(
+        body["errors"]["comuna"]
+            .as_str()
+            .unwrap()
+            .contains("no es una comuna de Chile"),
+        "{body}"
+    );
+    assert_eq!(body["errors"].as_object().unwrap().len(), 1, "{body}");
 }
 
 #[db_test]
