@@ -14,7 +14,7 @@ mod privacy;
 mod rules;
 mod rut;
 
-pub use calendar::{day, day_and_time, time_of_day};
+pub use calendar::{DayRange, day, day_and_time, time_of_day};
 pub use citizen::{Address, CaseNumber, Name, Operator, Reason};
 pub use clock::{Clock, SystemClock};
 pub use comuna::Comuna;

@@ -22,7 +22,7 @@ use mongodb::event::EventHandler;
 use mongodb::event::command::CommandEvent;
 use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
-use permit_domain::{Permit, PermitId, QuotaClaim, QuotaReached, Refusal, Rut};
+use permit_domain::{Comuna, Permit, PermitId, QuotaClaim, QuotaReached, Refusal, Rut};
 
 pub use crate::audit::{AUDIT_RETENTION, AuditAction, AuditCursor, AuditEntry, AuditFilter, AuditPage, BadAuditCursor};
 use crate::documents::{PermitDocument, RevocationDocument, to_bson};
@@ -154,6 +154,10 @@ impl Store {
                     .build(),
             )
             .await?;
+        // An operator's search by comuna and days, newest first.
+        self.permits
+            .create_index(IndexModel::builder().keys(page::in_comuna_newest_first()).build())
+            .await?;
         // A citizen's own permits (the rights page), and the erasure of expired ones.
         self.permits
             .create_index(
@@ -246,7 +250,27 @@ impl Store {
 
     /// Newest first, at most `limit`, after `cursor` when given.
     pub async fn list(&self, limit: u32, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
-        let filter = cursor.map(Cursor::filter).unwrap_or_default();
+        self.page_of(Document::new(), limit, cursor).await
+    }
+
+    /// The permits of `comuna` requested from `from` until (not including) `until`, newest
+    /// first, at most `limit`, after `cursor` when given.
+    pub async fn list_in_comuna(
+        &self,
+        comuna: &Comuna,
+        (from, until): (jiff::Timestamp, jiff::Timestamp),
+        limit: u32,
+        cursor: Option<&Cursor>,
+    ) -> Result<Page, StoreError> {
+        self.page_of(in_comuna(comuna, from, until), limit, cursor).await
+    }
+
+    /// A page of the permits `filter` matches, newest first.
+    async fn page_of(&self, filter: Document, limit: u32, cursor: Option<&Cursor>) -> Result<Page, StoreError> {
+        let filter = match cursor {
+            None => filter,
+            Some(cursor) => cursor.narrow(filter),
+        };
         let documents: Vec<PermitDocument> = self
             .permits
             .find(filter)
@@ -376,6 +400,14 @@ impl Store {
 
 fn by_id(id: &str) -> Document {
     doc! { "_id": id }
+}
+
+/// The permits of `comuna` requested in `[from, until)`.
+fn in_comuna(comuna: &Comuna, from: jiff::Timestamp, until: jiff::Timestamp) -> Document {
+    doc! {
+        "comuna": comuna.as_str(),
+        "requested_at": { "$gte": to_bson(from), "$lt": to_bson(until) },
+    }
 }
 
 fn held_by(ruts: &[Rut]) -> Document {

@@ -58,14 +58,24 @@ impl Cursor {
     /// planned as two scans and a blocking sort of everything older than the cursor: one
     /// page then cost a read of the whole collection (seen with `explain`, docs/benchmarks.md).
     pub(crate) fn filter(&self) -> Document {
+        self.narrow(Document::new())
+    }
+
+    /// `filter`'s permits after this cursor: the bound joins `filter`'s own `requested_at`
+    /// condition rather than an `$and` beside it, which a planner may not take to an index.
+    pub(crate) fn narrow(&self, mut filter: Document) -> Document {
         let at = DateTime::from_millis(self.requested_at_ms);
-        doc! {
-            "requested_at": { "$lte": at },
-            "$or": [
-                { "requested_at": { "$lt": at } },
-                { "_id": { "$lt": &self.id } },
+        let mut requested_at = filter.get_document("requested_at").cloned().unwrap_or_default();
+        requested_at.insert("$lte", at);
+        filter.insert("requested_at", requested_at);
+        filter.insert(
+            "$or",
+            vec![
+                doc! { "requested_at": { "$lt": at } },
+                doc! { "_id": { "$lt": &self.id } },
             ],
-        }
+        );
+        filter
     }
 }
 
@@ -78,6 +88,11 @@ pub struct Page {
 
 pub(crate) fn newest_first() -> Document {
     doc! { "requested_at": -1, "_id": -1 }
+}
+
+/// The index of a search by comuna: its permits in `newest_first` order.
+pub(crate) fn in_comuna_newest_first() -> Document {
+    doc! { "comuna": 1, "requested_at": -1, "_id": -1 }
 }
 
 #[cfg(test)]

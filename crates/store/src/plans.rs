@@ -10,8 +10,8 @@ use crate::audit::{self, AuditFilter};
 use crate::idempotency::{done, taking_over, unfinished};
 use crate::page::{Cursor, newest_first};
 use crate::{
-    Store, StoreError, by_id, counting, held_by, revocation_fields, revoked_from, uncounting, unexpired_revocations,
-    whole_number,
+    Store, StoreError, by_id, counting, held_by, in_comuna, revocation_fields, revoked_from, uncounting,
+    unexpired_revocations, whole_number,
 };
 
 /// The page size of the admin API's default page, for its two queries.
@@ -50,6 +50,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<QueryPlan>, StoreError> {
         let id = permit.id.as_str();
+        let week_before = now - jiff::SignedDuration::from_hours(7 * 24);
         let (count_filter, count_update) = counting(claim);
         let (take_over_filter, take_over_update) = taking_over(key, DateTime::from_millis(0), now);
         let queries = [
@@ -65,6 +66,21 @@ impl Store {
                 "the newest permits, a later page (admin API)",
                 doc! {
                     "find": "permits", "filter": Cursor::after(permit).filter(),
+                    "sort": newest_first(), "limit": PAGE + 1,
+                },
+            ),
+            (
+                "a comuna's permits over a week, first page (operators' search)",
+                doc! {
+                    "find": "permits", "filter": in_comuna(&permit.comuna, week_before, now),
+                    "sort": newest_first(), "limit": PAGE + 1,
+                },
+            ),
+            (
+                "a comuna's permits over a week, a later page (operators' search)",
+                doc! {
+                    "find": "permits",
+                    "filter": Cursor::after(permit).narrow(in_comuna(&permit.comuna, week_before, now)),
                     "sort": newest_first(), "limit": PAGE + 1,
                 },
             ),

@@ -379,6 +379,46 @@ async fn listing_pages_newest_first_with_a_cursor() {
 }
 
 #[db_test]
+async fn a_comunas_permits_are_searched_by_days_and_paged_newest_first() {
+    let store = store().await;
+    let at = |n: u32, comuna: &str, when: &str| {
+        let mut request = citizen(n, "compras");
+        request.comuna = comuna.into();
+        let request = request.parse().unwrap();
+        // Asked at noon (no curfew), then dated to the night the test needs.
+        let window = Rules::default()
+            .window(request.motive, santiago("2026-12-02T12:00"))
+            .unwrap();
+        let mut permit = Permit::issue(request, window);
+        permit.requested_at = santiago(when);
+        permit
+    };
+    let wanted = [
+        at(1, "Ñuñoa", "2026-12-01T00:10"),
+        at(2, "Nunoa", "2026-12-02T10:00"),
+        at(3, "ñuñoa", "2026-12-07T23:50"),
+    ];
+    let others = [
+        at(4, "Ñuñoa", "2026-11-30T23:50"),
+        at(5, "Ñuñoa", "2026-12-08T00:10"),
+        at(6, "Providencia", "2026-12-03T10:00"),
+    ];
+    for p in wanted.iter().chain(&others) {
+        store.issue(p, None).await.unwrap();
+    }
+    let nunoa = permit_domain::Comuna::parse("Ñuñoa").unwrap();
+    let days = permit_domain::DayRange::parse(Some("2026-12-01"), Some("2026-12-07")).unwrap();
+    let range = days.instants(&Rules::default().time_zone);
+    let first = store.list_in_comuna(&nunoa, range, 2, None).await.unwrap();
+    let next = first.next.clone().expect("a second page");
+    let second = store.list_in_comuna(&nunoa, range, 2, Some(&next)).await.unwrap();
+    assert!(second.next.is_none());
+    let found: Vec<&PermitId> = first.permits.iter().chain(&second.permits).map(|p| &p.id).collect();
+    let newest_first: Vec<&PermitId> = wanted.iter().rev().map(|p| &p.id).collect();
+    assert_eq!(found, newest_first, "Santiago's days, Ñuñoa's permits only");
+}
+
+#[db_test]
 async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
     let store = store().await;
     let mut issued = Vec::new();
@@ -399,13 +439,14 @@ async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
         .query_plans(known, &claim, "una-llave", known.requested_at)
         .await
         .unwrap();
-    assert_eq!(plans.len(), 17);
+    assert_eq!(plans.len(), 19);
     assert!(plans.iter().all(|plan| !plan.stages.is_empty()), "{plans:#?}");
     let by_code = &plans[0];
     assert_eq!(by_code.documents_examined, 1, "{by_code:#?}");
     assert!(!by_code.grows_with_the_collection(), "{by_code:#?}");
-    // The rights page's, the erasure's, a permit's audit trail and the RUTs' audit walk an
-    // index each (`rut`, `expires_at`, the audit log's `permit`): each reads its own
+    // The rights page's, the erasure's, a permit's audit trail, the RUTs' audit and a
+    // comuna's search walk an index each (`rut`, `expires_at`, the audit log's `permit`,
+    // `comuna`): each reads its own
     // entries, not the collection. (The rights page's sort runs in memory here over the
     // citizen's few permits; SecantusDB does not take an order from an index as a mongod
     // would.)
@@ -415,6 +456,9 @@ async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
         "the next expired",
         "a permit's audit trail",
         "the permits of some RUTs",
+        // Its later pages add the cursor's `$or`, which SecantusDB plans as a scan, as it
+        // does for the newest permits' later pages: not asserted here.
+        "a comuna's permits over a week, first",
     ] {
         let plan = plan(start);
         assert!(!plan.stages.iter().any(|s| s == "COLLSCAN"), "{plan:#?}");
