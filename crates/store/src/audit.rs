@@ -30,6 +30,8 @@ pub enum AuditAction {
     ListPermits,
     /// Looked up a citizen's permits by their RUT.
     SearchByRut,
+    /// Looked up a comuna's permits over some days.
+    SearchByComuna,
     RevokePermit,
     PlaceHold,
     LiftHold,
@@ -53,9 +55,10 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 15] = [
         AuditAction::ListPermits,
         AuditAction::SearchByRut,
+        AuditAction::SearchByComuna,
         AuditAction::RevokePermit,
         AuditAction::PlaceHold,
         AuditAction::LiftHold,
@@ -74,6 +77,7 @@ impl AuditAction {
         match self {
             AuditAction::ListPermits => "list_permits",
             AuditAction::SearchByRut => "search_by_rut",
+            AuditAction::SearchByComuna => "search_by_comuna",
             AuditAction::RevokePermit => "revoke_permit",
             AuditAction::PlaceHold => "place_hold",
             AuditAction::LiftHold => "lift_hold",

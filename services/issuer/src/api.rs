@@ -20,9 +20,24 @@ use crate::issue::{IdempotencyKey, issue, issue_once};
 use crate::json_body::{CreatePermit, RevokeRequest, permit_form, revoke_reason};
 use crate::sign_in;
 
-const DEFAULT_PAGE: u32 = 20;
+pub(crate) const DEFAULT_PAGE: u32 = 20;
 /// The most entries any operator page holds (permits, audit entries).
 const MAX_PAGE: u32 = 100;
+
+/// An operator page's `cursor`: none when absent or empty, else one this service handed
+/// out, or named in `errors`.
+pub(crate) fn page_cursor(errors: &mut FieldErrors, text: Option<&str>) -> Option<Cursor> {
+    match text.filter(|c| !c.is_empty()).map(Cursor::parse)? {
+        Ok(cursor) => Some(cursor),
+        Err(_) => {
+            errors.insert(
+                "cursor",
+                FieldError::Invalid("no es un cursor entregado por este servicio"),
+            );
+            None
+        }
+    }
+}
 
 /// An operator page's `limit`: `default` when absent, 1–`MAX_PAGE`, else named in `errors`.
 pub(crate) fn page_limit(errors: &mut FieldErrors, limit: Option<&str>, default: u32) -> u32 {
@@ -224,17 +239,7 @@ pub async fn all(
 ) -> Result<Json<PermitPage>, AppError> {
     let mut errors = FieldErrors::new();
     let limit = page_limit(&mut errors, params.limit.as_deref(), DEFAULT_PAGE);
-    let cursor = match params.cursor.as_deref().filter(|c| !c.is_empty()).map(Cursor::parse) {
-        None => None,
-        Some(Ok(cursor)) => Some(cursor),
-        Some(Err(_)) => {
-            errors.insert(
-                "cursor",
-                FieldError::Invalid("no es un cursor entregado por este servicio"),
-            );
-            None
-        }
-    };
+    let cursor = page_cursor(&mut errors, params.cursor.as_deref());
     let why = crate::search::reason_and_case(params.reason.as_deref(), params.case.as_deref())
         .map_err(|wrong| errors.extend(wrong));
     let (Ok((reason, case)), true) = (why, errors.is_empty()) else {

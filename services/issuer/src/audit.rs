@@ -142,7 +142,7 @@ pub struct AuditParams {
     permit: Option<String>,
     /// Only this operator's entries.
     operator: Option<String>,
-    /// Only this action: `list_permits`, `search_by_rut`, `revoke_permit`, `place_hold`, `lift_hold`,
+    /// Only this action: `list_permits`, `search_by_rut`, `search_by_comuna`, `revoke_permit`, `place_hold`, `lift_hold`,
     /// `assisted_issue`, `read_audit`, `create_operator_token`, `list_operator_tokens`,
     /// `revoke_operator_token`, `refused_token`, `read_permit`, `sign_in`, `refused_sign_in`.
     action: Option<String>,

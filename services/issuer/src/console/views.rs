@@ -36,6 +36,7 @@ fn label(action: AuditAction) -> &'static str {
     match action {
         AuditAction::ListPermits => "Exportó permisos",
         AuditAction::SearchByRut => "Buscó por RUT",
+        AuditAction::SearchByComuna => "Buscó por comuna y fechas",
         AuditAction::RevokePermit => "Revocó el permiso",
         AuditAction::PlaceHold => "Puso una retención judicial",
         AuditAction::LiftHold => "Levantó la retención judicial",

@@ -327,6 +327,88 @@ async fn a_citizen_is_looked_up_by_rut_only_with_a_reason_and_the_look_is_record
 }
 
 #[db_test]
+async fn a_comunas_permits_are_searched_over_days_with_a_reason_paged_and_recorded() {
+    let app = app().await;
+    let (lookup, _) = token(&app, TOKEN, "Cabo 1° M. Pérez, Fiscalía", "consulta").await;
+    let create = |n: u32, comuna: &str| {
+        let form = permit_domain::PermitForm {
+            comuna: comuna.into(),
+            ..citizen(n, "compras")
+        };
+        let request = app.http.post(format!("{}/api/create", app.url)).json(&form);
+        async move { testkit::body_json(request).await["id"].as_str().unwrap().to_owned() }
+    };
+    let mut nunoa = Vec::new();
+    for n in 1..=3 {
+        nunoa.push(create(n, "Ñuñoa").await);
+        create(10 + n, "Providencia").await;
+        app.clock.advance(SignedDuration::from_mins(1));
+    }
+    nunoa.reverse();
+    let today = app.ctx.now().in_tz("America/Santiago").unwrap().date();
+    let why = "reason=Oficio%2077-2026&case=RIT%2012-2026";
+    let search = |query: String| {
+        let (app, lookup) = (&app, lookup.clone());
+        async move { send(app, Method::GET, &format!("/api/permits?{query}"), &lookup, None).await }
+    };
+
+    let first = search(format!("comuna=nunoa&from={today}&to={today}&limit=2&{why}")).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let first: Value = first.json().await.unwrap();
+    let cursor = first["next_cursor"].as_str().expect("a second page").to_owned();
+    let second: Value = search(format!(
+        "comuna=13120&from={today}&to={today}&limit=2&cursor={cursor}&{why}"
+    ))
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(second.get("next_cursor").is_none(), "{second}");
+    let found: Vec<&str> = [&first, &second]
+        .iter()
+        .flat_map(|page| page["permits"].as_array().unwrap().iter())
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, nunoa, "Ñuñoa's permits of the day, newest first, no one else's");
+    let yesterday = today.yesterday().unwrap();
+    let none: Value = search(format!("comuna=Ñuñoa&from={yesterday}&to={yesterday}&{why}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["permits"], json!([]));
+
+    // Each wrong part named; a month at most; one key at a time; never without a reason.
+    let wrong: Value = search("comuna=Springfield&from=ayer&to=2026-13-01".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    for field in ["comuna", "from", "to", "reason"] {
+        assert!(wrong["errors"][field].is_string(), "{field}: {wrong}");
+    }
+    let long = search(format!("comuna=Ñuñoa&from=2026-01-01&to=2026-03-01&{why}")).await;
+    assert_eq!(long.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(long.json::<Value>().await.unwrap()["errors"]["to"].is_string());
+    let both = search(format!("rut=12.345.678-5&comuna=Ñuñoa&from={today}&to={today}&{why}")).await;
+    assert_eq!(both.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(both.json::<Value>().await.unwrap()["errors"]["rut"].is_string());
+
+    let trail = audit_of(&app, "search_by_comuna").await;
+    let entries = trail["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3, "only the searches answered: {trail}");
+    assert_eq!(entries[0]["reason"], "Oficio 77-2026");
+    assert_eq!(
+        entries[2]["detail"],
+        format!("comuna 13120 Ñuñoa, {today} to {today}, page of 2, case RIT 12-2026")
+    );
+    assert_eq!(
+        entries[1]["detail"],
+        format!("comuna 13120 Ñuñoa, {today} to {today}, page of 2, after a cursor, case RIT 12-2026")
+    );
+}
+
+#[db_test]
 async fn a_permit_is_opened_by_its_code_only_with_a_reason_and_the_look_is_recorded() {
     let app = app().await;
     let (lookup, _) = token(&app, TOKEN, "Cabo 1° M. Pérez, Fiscalía", "consulta").await;
