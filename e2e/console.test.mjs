@@ -1,7 +1,8 @@
 // The operators' console on operadores.localhost, in headless Chromium through the
 // sign-in topology (CITIZEN_AUTH=oidc, which signs operators in at the same test identity
 // provider; its operators carry a `roles` claim: identity/operators.json). A citizen asks
-// for a permit; a consulta operator finds it by RUT with a reason and cannot revoke it; a
+// for a permit; a consulta operator finds it by RUT, and by comuna and day, with a reason
+// and cannot revoke it; a
 // revocación operator revokes it with a reason; the consulta operator sees who and why in
 // the permit's audit trail. Every page gets the same screenshots and axe-core scan.
 import { after, before, test } from 'node:test';
@@ -60,6 +61,16 @@ test('consulta finds a permit by RUT with a reason, revocación revokes it, and 
   await carla.click('form[action="/buscar"] button[type=submit]');
   assert.match(await carla.textContent('#resultados'), /Permisos encontrados: 1/);
   await audit(carla, '32-console-search-results');
+  // The other key: Maipú's permits of today, as Chile counts days, the comuna as typed.
+  const today = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Santiago' }).format(new Date());
+  await carla.fill('#comuna-comuna', 'maipu');
+  await carla.fill('#comuna-from', today);
+  await carla.fill('#comuna-to', today);
+  await carla.fill('#comuna-reason', REASON);
+  await carla.click('form[action="/buscar-comuna"] button[type=submit]');
+  assert.match(await carla.textContent('#resultados'), /Permisos encontrados/);
+  assert.equal(await carla.locator(`a:has-text("${code}")`).count(), 1, 'the new permit, newest first');
+  await audit(carla, '32-console-search-by-comuna');
   await carla.click(`a:has-text("${code}")`);
   const record = await carla.textContent('main');
   assert.match(record, /Ana Luisa Rojas/);

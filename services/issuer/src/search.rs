@@ -17,33 +17,33 @@ use crate::IssuerState;
 use crate::api::{PermitView, Viewer};
 use crate::audit::Acting;
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The citizen's RUT, with or without dots; or else `comuna`, `from` and `to`.
     #[param(example = "12.345.678-5")]
-    rut: Option<String>,
+    pub(crate) rut: Option<String>,
     /// A comuna, by name or código único territorial: its permits requested from `from`
     /// to `to`.
     #[param(example = "Ñuñoa")]
-    comuna: Option<String>,
+    pub(crate) comuna: Option<String>,
     /// The first day, in Chile (`2026-12-01`).
     #[param(example = "2026-12-01")]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// The last day, included; at most 31 days in all.
     #[param(example = "2026-12-07")]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// A comuna's permits per page, 1–100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 20)]
-    limit: Option<String>,
+    pub(crate) limit: Option<String>,
     /// The `next_cursor` of a comuna's previous page.
-    cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Why: the request behind the look-up, 3–200 characters.
     #[param(required = true, example = "Oficio 1234-2026, Fiscalía Local de Ñuñoa")]
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     /// The judicial case it answers, 3–60 characters, where there is one.
     #[param(example = "RIT 1234-2026")]
-    case: Option<String>,
+    pub(crate) case: Option<String>,
 }
 
 /// The permits found, newest first.

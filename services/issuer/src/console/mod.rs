@@ -31,7 +31,9 @@ pub fn routes(state: &IssuerState) -> Router<IssuerState> {
         routes.route_layer(from_fn_with_state((state.clone(), admits), guard))
     };
     let lookups = guarded(
-        Router::new().route("/buscar", post(pages::search)),
+        Router::new()
+            .route("/buscar", post(pages::search))
+            .route("/buscar-comuna", post(pages::search_comuna)),
         Admits::named(&[Role::Consulta]).reading_personal_data(),
     );
     let records = guarded(

@@ -7,7 +7,7 @@ use axum::extract::{Extension, Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use openidconnect::url::form_urlencoded;
-use permit_domain::{CaseNumber, FieldError, FieldErrors, PermitId, Reason, Role};
+use permit_domain::{CaseNumber, FieldError, FieldErrors, Permit, PermitId, Reason, Role};
 use permit_store::AuditFilter;
 use permit_web::{AppError, PageError};
 use serde::Deserialize;
@@ -20,7 +20,9 @@ use crate::audit::Acting;
 use crate::json_body::token_fields;
 use crate::operators;
 use crate::pages::{FieldView, RecordView, same_origin};
-use crate::search::{SearchRequest, open_record, reason_and_case, search as look_up};
+use crate::search::{
+    ComunaSearch, SearchParams, SearchRequest, open_record, reason_and_case, search as look_up, search_in_comuna,
+};
 
 /// The most audit entries a permit's page shows, newest first (the API pages through all).
 const TRAIL: u32 = 50;
@@ -29,6 +31,10 @@ const TRAIL: u32 = 50;
 #[derive(Default, Deserialize)]
 pub struct Fields {
     rut: Option<String>,
+    comuna: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    cursor: Option<String>,
     reason: Option<String>,
     case: Option<String>,
     permit: Option<String>,
@@ -82,8 +88,13 @@ struct Home {
     operator: Option<SignedIn>,
     available: bool,
     search: Vec<FieldView>,
+    by_comuna: Vec<FieldView>,
     open: Vec<FieldView>,
     found: Option<Vec<Found>>,
+    /// What `found` was searched by, for its heading ("con ese RUT").
+    found_by: &'static str,
+    /// The cursor of a comuna's next page, when there is one.
+    next: Option<String>,
 }
 
 impl Home {
@@ -92,34 +103,67 @@ impl Home {
             operator,
             available: state.options.console.available(),
             search: Home::search_fields(&Fields::default(), &FieldErrors::new()),
+            by_comuna: Home::comuna_fields(&Fields::default(), &FieldErrors::new()),
             open: Home::open_fields(&Fields::default(), &FieldErrors::new()),
             found: None,
+            found_by: "",
+            next: None,
         }
     }
 
+    fn comuna_fields(fields: &Fields, errors: &FieldErrors) -> Vec<FieldView> {
+        let keys = [
+            ("comuna", "Comuna", "Por ejemplo: Ñuñoa.", &fields.comuna),
+            ("from", "Desde el día", "Como 2026-12-01 (año-mes-día).", &fields.from),
+            (
+                "to",
+                "Hasta el día (incluido)",
+                "Como 2026-12-07; a lo más 31 días en total.",
+                &fields.to,
+            ),
+        ];
+        with_reason(&keys, fields, errors)
+    }
+
+    /// The permits found, each linked to its record for the stated reason.
+    fn show(&mut self, state: &IssuerState, permits: &[Permit], (reason, case): (&Reason, Option<&CaseNumber>)) {
+        self.found = Some(
+            permits
+                .iter()
+                .map(|p| Found {
+                    link: record_link(p.id.as_str(), reason, case),
+                    permit: RecordView::of(state, p),
+                })
+                .collect(),
+        );
+    }
+
     fn search_fields(fields: &Fields, errors: &FieldErrors) -> Vec<FieldView> {
-        let mut views = vec![field(
-            "rut",
-            "RUT de la persona",
-            "Por ejemplo: 12.345.678-5",
-            fields.rut.as_deref(),
-            errors,
-        )];
-        views.extend(reason_fields(fields, errors));
-        views
+        let keys = [("rut", "RUT de la persona", "Por ejemplo: 12.345.678-5", &fields.rut)];
+        with_reason(&keys, fields, errors)
     }
 
     fn open_fields(fields: &Fields, errors: &FieldErrors) -> Vec<FieldView> {
-        let mut views = vec![field(
+        let keys = [(
             "permit",
             "Código del permiso",
             "22 caracteres, como aparece en el permiso o en su código QR.",
-            fields.permit.as_deref(),
-            errors,
+            &fields.permit,
         )];
-        views.extend(reason_fields(fields, errors));
-        views
+        with_reason(&keys, fields, errors)
     }
+}
+
+/// A search's key fields (name, label, hint, value as sent), then the reason's.
+fn with_reason(
+    keys: &[(&'static str, &'static str, &'static str, &Option<String>)],
+    fields: &Fields,
+    errors: &FieldErrors,
+) -> Vec<FieldView> {
+    keys.iter()
+        .map(|&(name, label, hint, value)| field(name, label, hint, value.as_deref(), errors))
+        .chain(reason_fields(fields, errors))
+        .collect()
 }
 
 fn page(template: &impl Template) -> Result<Html<String>, PageError> {
@@ -161,15 +205,43 @@ pub async fn search(
     };
     let permits = look_up(&state, &acting, &request).await?;
     home.search = Home::search_fields(&fields, &FieldErrors::new());
-    home.found = Some(
-        permits
-            .iter()
-            .map(|p| Found {
-                link: record_link(p.id.as_str(), &request.reason, request.case.as_ref()),
-                permit: RecordView::of(&state, p),
-            })
-            .collect(),
-    );
+    home.show(&state, &permits, (&request.reason, request.case.as_ref()));
+    home.found_by = "con ese RUT";
+    Ok((StatusCode::OK, page(&home)?))
+}
+
+/// `POST /buscar-comuna` (*consulta*): a comuna's permits over some days, a page at a
+/// time, with a reason; a wrong field is shown on the form (422).
+pub async fn search_comuna(
+    State(state): State<IssuerState>,
+    acting: Acting,
+    Extension(operator): Extension<SignedIn>,
+    headers: HeaderMap,
+    Form(fields): Form<Fields>,
+) -> Result<(StatusCode, Html<String>), PageError> {
+    same_origin(&headers, state.options.console.home())?;
+    let mut home = Home::new(&state, Some(operator));
+    let params = SearchParams {
+        comuna: fields.comuna.clone(),
+        from: fields.from.clone(),
+        to: fields.to.clone(),
+        cursor: fields.cursor.clone(),
+        reason: fields.reason.clone(),
+        case: fields.case.clone(),
+        ..SearchParams::default()
+    };
+    let request = match ComunaSearch::parse(&params) {
+        Ok(request) => request,
+        Err(errors) => {
+            home.by_comuna = Home::comuna_fields(&fields, &errors);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, page(&home)?));
+        }
+    };
+    let found = search_in_comuna(&state, &acting, &request).await?;
+    home.by_comuna = Home::comuna_fields(&fields, &FieldErrors::new());
+    home.show(&state, &found.permits, (&request.reason, request.case.as_ref()));
+    home.found_by = "en esa comuna y esas fechas";
+    home.next = found.next.map(|c| c.encode());
     Ok((StatusCode::OK, page(&home)?))
 }
 

@@ -199,6 +199,39 @@ async fn consulta_searches_by_rut_only_with_a_reason_opens_the_record_and_cannot
         !searched[0].detail.as_deref().unwrap().contains(&rut),
         "the RUT as a digest"
     );
+    // By the other key: the comuna (the test citizens' Ñuñoa) and the day.
+    let today = console
+        .app
+        .ctx
+        .now()
+        .in_tz("America/Santiago")
+        .unwrap()
+        .date()
+        .to_string();
+    let by_comuna = [
+        ("comuna", "ñuñoa"),
+        ("from", &today),
+        ("to", &today),
+        ("reason", REASON),
+    ];
+    let found = console.post("/buscar-comuna", &carla, &by_comuna, "same-origin").await;
+    assert_eq!(found.status(), StatusCode::OK);
+    assert!(text(found).await.contains(&link));
+    let too_long = [
+        ("comuna", "Ñuñoa"),
+        ("from", "2026-01-01"),
+        ("to", "2026-06-01"),
+        ("reason", REASON),
+    ];
+    let refused = console.post("/buscar-comuna", &carla, &too_long, "same-origin").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(refused).await.contains(r#"id="comuna-to-error""#));
+    let searched = console.audit(AuditAction::SearchByComuna).await;
+    assert_eq!(searched.len(), 1, "only the search answered");
+    assert_eq!(
+        searched[0].detail.as_deref(),
+        Some(format!("comuna 13120 Ñuñoa, {today} to {today}, page of 20").as_str())
+    );
 
     // The record, with its trail (this look included), and no way to revoke.
     let query = format!("/permiso?permit={id}&reason=Oficio+1234-2026&case=RIT+99-2026");
@@ -304,12 +337,25 @@ async fn a_person_without_an_operator_role_is_refused_and_recorded_and_a_citizen
         let answer = console.get(path, &cookies).await;
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{path}");
     }
-    for path in ["/buscar", "/revocar", "/operadores", "/operadores/revocar"] {
+    for path in [
+        "/buscar",
+        "/buscar-comuna",
+        "/revocar",
+        "/operadores",
+        "/operadores/revocar",
+    ] {
         let answer = console.post(path, &cookies, &[], "same-origin").await;
         assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{path}");
     }
     // The console is on the operators' port only: on the citizens', none of its pages.
-    for path in ["/buscar", "/permiso", "/revocar", "/operadores", "/operadores/revocar"] {
+    for path in [
+        "/buscar",
+        "/buscar-comuna",
+        "/permiso",
+        "/revocar",
+        "/operadores",
+        "/operadores/revocar",
+    ] {
         for method in [reqwest::Method::GET, reqwest::Method::POST] {
             let url = format!("{}{path}", console.app.url);
             let answer = console.app.http.request(method.clone(), url).send().await.unwrap();
