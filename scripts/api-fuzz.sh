@@ -68,7 +68,7 @@ fuzz issuer "$issuer_port" "$ADMIN_TOKEN"
 # the tokens (and, as ASSISTANCE_TOKEN here, the counter), a named operator for the rest.
 fuzz issuer-operators-admin "$operator_port" "$ADMIN_TOKEN" --include-path-regex '^/api/(operators|assisted)'
 fuzz issuer-operators-consulta "$operator_port" "$(named consulta)" --include-method GET --exclude-path-regex '^/api/(operators|all)'
-fuzz issuer-operators-administracion "$operator_port" "$(named administración)" --include-path-regex '^/api/all'
+fuzz issuer-operators-administracion "$operator_port" "$(named administración)" --include-path-regex '^/api/(all|phases)'
 fuzz issuer-operators-revocacion "$operator_port" "$(named revocacion)" --include-path-regex '^/api/permits/'
 fuzz validator "$validator_port" "$ADMIN_TOKEN"
 # Random codes and tokens only ever find nothing; a stored permit's code and a genuinely

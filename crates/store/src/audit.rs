@@ -49,13 +49,15 @@ pub enum AuditAction {
     ReadPermit,
     /// Signed in to the console.
     SignIn,
+    /// Published a comuna's change of Paso a Paso phase.
+    PublishPhase,
     /// Signed in at the provider without an operator role: the console refused them (one
     /// entry a minute per identity at most).
     RefusedSignIn,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 15] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::ListPermits,
         AuditAction::SearchByRut,
         AuditAction::SearchByComuna,
@@ -71,6 +73,7 @@ impl AuditAction {
         AuditAction::ReadPermit,
         AuditAction::SignIn,
         AuditAction::RefusedSignIn,
+        AuditAction::PublishPhase,
     ];
 
     pub fn code(self) -> &'static str {
@@ -90,6 +93,7 @@ impl AuditAction {
             AuditAction::ReadPermit => "read_permit",
             AuditAction::SignIn => "sign_in",
             AuditAction::RefusedSignIn => "refused_sign_in",
+            AuditAction::PublishPhase => "publish_phase",
         }
     }
 

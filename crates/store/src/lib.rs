@@ -9,6 +9,7 @@ mod error;
 mod idempotency;
 mod operators;
 mod page;
+mod phases;
 mod plans;
 mod retention;
 
@@ -31,6 +32,7 @@ use crate::error::is_duplicate_key;
 pub use crate::idempotency::KeyState;
 pub use crate::operators::MOST_TOKENS;
 pub use crate::page::{BadCursor, Cursor, Page};
+pub use crate::phases::PhaseChange;
 pub use crate::plans::QueryPlan;
 pub use crate::retention::{LegalHold, MOST_LISTED};
 
@@ -95,6 +97,8 @@ pub struct Store {
     audit: Collection<audit::AuditDocument>,
     /// Operators' API tokens (`operators`): ids and digests, never secrets.
     operator_tokens: Collection<operators::TokenDocument>,
+    /// The Paso a Paso schedule as published (`phases`): inserted and read, never changed.
+    phases: Collection<phases::PhaseDocument>,
     releases: Arc<QuotaReleases>,
 }
 
@@ -134,6 +138,7 @@ impl Store {
             statistics: database.collection("permit_statistics"),
             audit: database.collection("audit_log"),
             operator_tokens: database.collection("operator_tokens"),
+            phases: database.collection("phase_changes"),
             releases: Arc::default(),
             database,
         })
@@ -182,6 +187,7 @@ impl Store {
                 .await?;
         }
         self.ensure_audit_indexes().await?;
+        self.ensure_phase_indexes().await?;
         Ok(())
     }
 

@@ -39,19 +39,21 @@ for (let attempt = 1; set === null; attempt++) {
 }
 
 // Least privilege, per collection: the issuers read and write permits and their ledgers but
-// may only append to the audit log (no update, no remove: an operator's trail cannot be
+// may only append to the audit log and the published Paso a Paso schedule (no update, no
+// remove: an operator's trail, and the rules a permit was decided under, cannot be
 // rewritten through the services); the validators only read (and create the indexes every
 // service ensures at start, which changes no data).
 const app = set.getSiblingDB("permisos");
 const written = ["permits", "weekly_quotas", "idempotency_keys", "permit_statistics", "operator_tokens"];
+const appended = ["audit_log", "phase_changes"];
 const ensured = ["createIndex", "createCollection", "listIndexes"];
 const on = (collection, actions) => ({ resource: { db: "permisos", collection }, actions });
 const roles = {
   permisosIssuer: [
     ...written.map((c) => on(c, ["find", "insert", "update", "remove", ...ensured])),
-    on("audit_log", ["find", "insert", ...ensured]),
+    ...appended.map((c) => on(c, ["find", "insert", ...ensured])),
   ],
-  permisosValidator: [...written, "audit_log"].map((c) => on(c, c === "permits" ? ["find", ...ensured] : ensured)),
+  permisosValidator: [...written, ...appended].map((c) => on(c, c === "permits" ? ["find", ...ensured] : ensured)),
 };
 for (const [role, privileges] of Object.entries(roles)) {
   if (app.getRole(role) === null) {

@@ -97,11 +97,12 @@ function privileges(did) {
 
 const writes = ["insert", "update", "remove"];
 
-test("the issuers may only append to the audit log, and the validators write nothing", () => {
+test("the issuers may only append to the audit log and the phase schedule, and the validators write nothing", () => {
   const { permisosIssuer: issuer, permisosValidator: validator } = privileges(run(fresh()));
-  assert.deepEqual(Object.keys(issuer).sort(), ["audit_log", "idempotency_keys", "operator_tokens", "permit_statistics", "permits", "weekly_quotas"]);
+  const appended = ["audit_log", "phase_changes"];
+  assert.deepEqual(Object.keys(issuer).sort(), ["audit_log", "idempotency_keys", "operator_tokens", "permit_statistics", "permits", "phase_changes", "weekly_quotas"]);
   for (const [collection, actions] of Object.entries(issuer)) {
-    const expected = collection === "audit_log" ? ["find", "insert"] : ["find", ...writes];
+    const expected = appended.includes(collection) ? ["find", "insert"] : ["find", ...writes];
     assert.deepEqual(actions.filter((a) => ["find", ...writes].includes(a)), expected, collection);
   }
   assert.deepEqual(Object.keys(validator).sort(), Object.keys(issuer).sort(), "it ensures the same indexes");

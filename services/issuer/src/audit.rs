@@ -144,7 +144,8 @@ pub struct AuditParams {
     operator: Option<String>,
     /// Only this action: `list_permits`, `search_by_rut`, `search_by_comuna`, `revoke_permit`, `place_hold`, `lift_hold`,
     /// `assisted_issue`, `read_audit`, `create_operator_token`, `list_operator_tokens`,
-    /// `revoke_operator_token`, `refused_token`, `read_permit`, `sign_in`, `refused_sign_in`.
+    /// `revoke_operator_token`, `refused_token`, `read_permit`, `sign_in`, `refused_sign_in`,
+    /// `publish_phase`.
     action: Option<String>,
     /// Entries per page, 1–100.
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]

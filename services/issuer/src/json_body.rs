@@ -289,6 +289,41 @@ mod tests {
     }
 }
 
+/// A Paso a Paso change to publish: from which day (and time), which comuna, which phase.
+#[derive(Deserialize, ToSchema)]
+pub struct PhaseRequest {
+    /// The comuna, by name (however accented) or código único territorial.
+    #[schema(value_type = String, required = true, example = "Ñuñoa")]
+    comuna: Option<Value>,
+    /// `cuarentena`, `transicion`, `preparacion`, `apertura-inicial`, `apertura-avanzada`,
+    /// or the phase's number, 1–5.
+    #[schema(value_type = String, required = true, example = "transicion")]
+    phase: Option<Value>,
+    /// The day it takes effect, in Chile, after today's publication (`2026-12-10`).
+    #[schema(value_type = String, required = true, example = "2026-12-10")]
+    from: Option<Value>,
+    /// The local time it takes effect, `HH:MM`; 05:00 when absent.
+    #[schema(value_type = Option<String>, example = "05:00")]
+    at: Option<Value>,
+}
+
+/// A phase change's texts, each wrong type named (their values are `phases::Change`'s to judge).
+pub fn phase_request(headers: &HeaderMap, body: &Bytes) -> Result<[String; 4], AppError> {
+    let body = PhaseRequest::deserialize(Value::Object(json_object(headers, body)?)).map_err(malformed)?;
+    let mut errors = FieldErrors::new();
+    let texts = [
+        text(&mut errors, "comuna", body.comuna),
+        text(&mut errors, "phase", body.phase),
+        text(&mut errors, "from", body.from),
+        text(&mut errors, "at", body.at),
+    ];
+    if errors.is_empty() {
+        Ok(texts)
+    } else {
+        Err(AppError::Invalid(errors))
+    }
+}
+
 /// A new operator token's request: for whom, which role, for how long.
 #[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {

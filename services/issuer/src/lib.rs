@@ -15,6 +15,7 @@ mod openapi;
 mod operators;
 mod options;
 mod pages;
+mod phases;
 mod qr;
 mod retention;
 mod rights;
@@ -46,6 +47,8 @@ pub struct IssuerState {
     options: Options,
     /// Which refused operator tokens were recorded in the last minute (`admin::guard`).
     refusals: Arc<Cells<String>>,
+    /// The Paso a Paso schedule as this replica last read it (`phases`).
+    phases: phases::PhaseBook,
 }
 
 impl IssuerState {
@@ -72,7 +75,14 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         count: 1,
         per: std::time::Duration::from_secs(60),
     }));
-    let state = IssuerState { ctx, options, refusals };
+    let phases = phases::PhaseBook::default();
+    phases.refresh_in_background(ctx.store.clone(), options.phase_refresh);
+    let state = IssuerState {
+        ctx,
+        options,
+        refusals,
+        phases,
+    };
     let mut permit_requests = Router::new()
         .route("/nuevo", post(pages::submit))
         .route("/api/create", post(api::create));
@@ -122,6 +132,10 @@ pub fn router(ctx: Context, options: Options) -> Routers {
             .route("/api/operators/{id}", axum::routing::delete(operators::revoke)),
         Admits::named(&[Role::Administracion]).or_bootstrap_token(),
     );
+    let rules = guarded(
+        Router::new().route("/api/phases", post(phases::publish)),
+        Admits::named(&[Role::Administracion]),
+    );
     let citizens = Router::new()
         .route("/", get(pages::landing))
         .route("/nuevo", get(pages::form))
@@ -129,6 +143,7 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         .route("/ingresar", get(sign_in::begin))
         .route(sign_in::CALLBACK_PATH, get(sign_in::finish))
         .route("/salir", post(sign_in::sign_out))
+        .route("/fases", get(phases::page))
         .route("/mis-permisos", get(rights::list))
         .route("/mis-permisos/datos.json", get(rights::download))
         .route("/mis-permisos/borrar", post(rights::erase))
@@ -146,6 +161,7 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         .merge(changes)
         .merge(assistance)
         .merge(administration)
+        .merge(rules)
         .merge(permit_web::openapi::routes(&openapi::operators()))
         .with_state(state);
     Routers {

@@ -5,7 +5,7 @@ use permit_web::openapi::{ErrorBody, add_shared_errors, enumerate};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{api, assisted, audit, legal_hold, operators, search};
+use crate::{api, assisted, audit, legal_hold, operators, phases, search};
 
 /// The citizens' port: `formulario.<domain>`.
 #[derive(OpenApi)]
@@ -33,7 +33,7 @@ struct Citizens;
                        token of the route's role and is written to the audit log first. Errors \
                        share the citizens' body."
     ),
-    paths(api::all, search::by_rut, search::record, api::revoke, audit::trail, legal_hold::place, legal_hold::lift, assisted::create, operators::create, operators::list, operators::revoke),
+    paths(api::all, search::by_rut, search::record, api::revoke, audit::trail, legal_hold::place, legal_hold::lift, assisted::create, operators::create, operators::list, operators::revoke, phases::publish),
     components(schemas(ErrorBody)),
     modifiers(&FromTheDomain, &TokenSchemes),
     tags(

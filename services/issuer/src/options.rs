@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use permit_domain::PrivacyKey;
 use permit_token::SigningKey;
@@ -58,6 +59,9 @@ pub struct Options {
     /// `OPERATOR_ADDR` (`0.0.0.0:8081`): where the operators' routes listen, apart from the
     /// citizens' `LISTEN_ADDR`, so only the operators' entrance reaches them.
     pub operator_addr: SocketAddr,
+    /// `PHASE_REFRESH_SECONDS` (30; 1–3600): how often each replica reads the Paso a Paso
+    /// changes published (by any replica) since its last read.
+    pub phase_refresh: Duration,
 }
 
 impl Options {
@@ -76,6 +80,7 @@ impl Options {
             create_limit: None,
             operator_limit: None,
             operator_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            phase_refresh: DEFAULT_PHASE_REFRESH,
         }
     }
 
@@ -127,9 +132,29 @@ impl Options {
                 SocketAddr::from((Ipv4Addr::UNSPECIFIED, DEFAULT_OPERATOR_PORT)),
                 "an address such as 0.0.0.0:8081",
             )?,
+            phase_refresh: phase_refresh(env)?,
         })
     }
 }
+
+/// `PHASE_REFRESH_SECONDS`, 1–3600.
+fn phase_refresh<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Duration, ConfigError> {
+    let seconds: u64 = env.parsed(
+        "PHASE_REFRESH_SECONDS",
+        DEFAULT_PHASE_REFRESH.as_secs(),
+        "a whole number of seconds",
+    )?;
+    if !(1..=3600).contains(&seconds) {
+        return Err(ConfigError {
+            variable: "PHASE_REFRESH_SECONDS",
+            problem: "is not between 1 and 3600".into(),
+        });
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// How often a replica reads the published phase changes by default.
+const DEFAULT_PHASE_REFRESH: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

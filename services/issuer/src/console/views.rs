@@ -37,6 +37,7 @@ fn label(action: AuditAction) -> &'static str {
         AuditAction::ListPermits => "Exportó permisos",
         AuditAction::SearchByRut => "Buscó por RUT",
         AuditAction::SearchByComuna => "Buscó por comuna y fechas",
+        AuditAction::PublishPhase => "Publicó un cambio de fase",
         AuditAction::RevokePermit => "Revocó el permiso",
         AuditAction::PlaceHold => "Puso una retención judicial",
         AuditAction::LiftHold => "Levantó la retención judicial",

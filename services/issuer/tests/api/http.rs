@@ -503,7 +503,8 @@ async fn every_operator_operation_and_only_those_refuse_a_missing_or_wrong_token
             "POST /api/assisted",
             "POST /api/operators",
             "POST /api/permits/{id}/hold",
-            "POST /api/permits/{id}/revoke"
+            "POST /api/permits/{id}/revoke",
+            "POST /api/phases"
         ]
     );
 }

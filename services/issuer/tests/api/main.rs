@@ -80,6 +80,7 @@ mod console;
 mod crash;
 mod http;
 mod operators;
+mod phases;
 mod process;
 mod runtime;
 mod sign_in;
