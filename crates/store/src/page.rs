@@ -61,8 +61,8 @@ impl Cursor {
         self.narrow(Document::new())
     }
 
-    /// `filter`'s permits after this cursor: the bound joins `filter`'s own `requested_at`
-    /// condition rather than an `$and` beside it, which a planner may not take to an index.
+    /// `filter`'s permits after this cursor, in `filter()`'s shape: the bound joins
+    /// `filter`'s own `requested_at` condition, the `$or` beside it.
     pub(crate) fn narrow(&self, mut filter: Document) -> Document {
         let at = DateTime::from_millis(self.requested_at_ms);
         let mut requested_at = filter.get_document("requested_at").cloned().unwrap_or_default();

@@ -96,7 +96,7 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         routes.route_layer(from_fn_with_state((state.clone(), admits), admin::guard))
     };
     let lookups = guarded(
-        Router::new().route("/api/permits", get(search::by_rut)),
+        Router::new().route("/api/permits", get(search::by_key)),
         Admits::named(&[Role::Consulta]).reading_personal_data(),
     );
     // Paging through every holder's data is an export, not a look-up by a key: it needs

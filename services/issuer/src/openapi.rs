@@ -33,7 +33,7 @@ struct Citizens;
                        token of the route's role and is written to the audit log first. Errors \
                        share the citizens' body."
     ),
-    paths(api::all, search::by_rut, search::record, api::revoke, audit::trail, legal_hold::place, legal_hold::lift, assisted::create, operators::create, operators::list, operators::revoke, phases::publish),
+    paths(api::all, search::by_key, search::record, api::revoke, audit::trail, legal_hold::place, legal_hold::lift, assisted::create, operators::create, operators::list, operators::revoke, phases::publish),
     components(schemas(ErrorBody)),
     modifiers(&FromTheDomain, &TokenSchemes),
     tags(

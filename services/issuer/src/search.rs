@@ -72,7 +72,7 @@ pub struct SearchResult {
         (status = 429, description = "Over the operator's `OPERATOR_RATE_LIMIT` (`rate_limited`); `Retry-After` says when.", body = ErrorBody),
     ),
 )]
-pub async fn by_rut(
+pub async fn by_key(
     State(state): State<IssuerState>,
     acting: Acting,
     Query(params): Query<SearchParams>,
