@@ -174,6 +174,13 @@ mod tests {
     }
 
     #[test]
+    fn the_phase_schedule_is_read_every_30_seconds_unless_told() {
+        assert_eq!(read(&[]).unwrap().phase_refresh, Duration::from_secs(30));
+        let every_minute = read(&[("PHASE_REFRESH_SECONDS", "60")]).unwrap();
+        assert_eq!(every_minute.phase_refresh, Duration::from_secs(60));
+    }
+
+    #[test]
     fn creates_are_limited_unless_switched_off() {
         assert!(read(&[]).unwrap().create_limit.is_some());
         assert!(read(&[("CREATE_RATE_LIMIT", "Off")]).unwrap().create_limit.is_none());
@@ -206,6 +213,9 @@ mod tests {
             ("ADMIN_TOKEN", "short"),
             ("ASSISTANCE_TOKEN", "short"),
             ("OPERATOR_ADDR", "8081"),
+            ("PHASE_REFRESH_SECONDS", "0"),
+            ("PHASE_REFRESH_SECONDS", "3601"),
+            ("PHASE_REFRESH_SECONDS", "30s"),
             ("OPERATOR_AUTH", "password"),
             ("OPERATOR_RATE_LIMIT", "lots"),
             ("PERMIT_SIGNING_KEY", "MC4CAQAwBQYDK2VwBCIE"),
