@@ -2,10 +2,11 @@
 // local topology: nginx routing formulario.localhost and validar.localhost by Host header.
 // Every page is screenshotted at 375 px and desktop width and scanned with axe-core.
 //
-// Run by scripts/e2e.sh (`make e2e`), which starts the topology and seeds two permits.
+// Run by scripts/e2e.sh (`make e2e`), which starts the topology and seeds two permits. The
+// file publishes a Paso a Paso change for Vitacura first, and its last test sees it apply.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { PNG } from 'pngjs';
 import jsQR from 'jsqr';
@@ -15,12 +16,18 @@ const ISSUER = process.env.ISSUER_URL;
 const VALIDATOR = process.env.VALIDATOR_URL;
 const SEEDED = JSON.parse(process.env.SEEDED_PERMITS);
 const ARTIFACTS = process.env.ARTIFACTS;
+const OPERATORS = process.env.OPERATORS_URL;
+/** The comuna whose phase this file publishes; the other tests' citizens live in Ñuñoa. */
+const PHASED = 'Vitacura';
 
 let browser;
+/** When Vitacura's published phase takes effect, in Santiago's words. */
+let phaseFrom;
 
 before(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   browser = await launch();
+  phaseFrom = await publishPreparacionSoon();
 });
 
 after(async () => browser?.close());
@@ -36,6 +43,39 @@ async function fillForm(page, fields) {
     else await page.fill(`#${name}`, value);
   }
   await page.click('button[type=submit]');
+}
+
+/** A JSON call to the operators' host through nginx (Node does not resolve *.localhost). */
+function operatorCall(method, path, token, body) {
+  const target = new URL(path, OPERATORS);
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      host: '127.0.0.1', port: target.port, path: target.pathname, method,
+      headers: { host: target.host, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => { text += chunk; });
+      response.on('end', () => resolve({ status: response.statusCode, body: JSON.parse(text) }));
+    });
+    request.on('error', reject);
+    request.end(JSON.stringify(body));
+  });
+}
+
+/** Publishes, as a new *administración* operator, that Vitacura goes to Preparación at the
+ * start of the minute after next, Santiago time (a change is never for the past). */
+async function publishPreparacionSoon() {
+  const bootstrap = readFileSync('.run/admin-token', 'utf8').trim();
+  const made = await operatorCall('POST', '/api/operators', bootstrap, { name: 'Inés Rojas (e2e)', role: 'administracion', days: 1 });
+  assert.equal(made.status, 201, JSON.stringify(made.body));
+  const at = new Date(Math.ceil(Date.now() / 60000) * 60000 + 60000);
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-CA', {
+    timeZone: 'America/Santiago', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+  }).formatToParts(at).map((p) => [p.type, p.value]));
+  const change = { comuna: PHASED, phase: 'preparacion', from: `${parts.year}-${parts.month}-${parts.day}`, at: `${parts.hour}:${parts.minute}` };
+  const published = await operatorCall('POST', '/api/phases', made.body.token, change);
+  assert.equal(published.status, 201, JSON.stringify(published.body));
+  return published.body.from_local;
 }
 
 const citizen = (rut) => ({
@@ -186,6 +226,7 @@ test('the scanner verifies a real permit from the camera offline, and refuses a 
     assert.equal((await page.textContent('#estado')).trim(), 'VIGENTE');
     assert.equal(await page.textContent('#nombre'), 'J. P. S.');
     assert.equal(await page.textContent('#rut'), '**.***.321-6');
+    assert.equal(await page.textContent('#reglas'), 'Comuna fuera del plan Paso a Paso · reglas 2021-04-05');
     assert.match(await page.textContent('#revocaciones'), /sin conexión: no se consultaron revocaciones/);
     await audit(page, '13-scanner-offline-valid');
 
@@ -200,4 +241,30 @@ test('the scanner verifies a real permit from the camera offline, and refuses a 
   } finally {
     await camera.close();
   }
+});
+
+test('the form shows the comuna\'s phase, and a refusal names its rule', async () => {
+  const page = await newPage();
+  // From /fases to the form for the comuna: its phase to come is shown before it applies.
+  await page.goto(`${ISSUER}/fases`);
+  await page.click(`tr:has-text("${PHASED}") >> text=Solicitar`);
+  assert.equal(await page.inputValue('#comuna'), PHASED);
+  assert.match(await page.textContent('#fase'), new RegExp(`Desde el ${phaseFrom} pasa a Preparación`));
+  // Once it is in force (both issuers read it within PHASE_REFRESH_SECONDS), the form says
+  // what the phase asks, and a request is refused naming the rule.
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    await page.goto(`${ISSUER}/nuevo?comuna=${PHASED}`);
+    if (/fase 3, Preparación/.test(await page.textContent('#fase'))) break;
+    assert.ok(Date.now() < deadline, `${PHASED} never showed Preparación: ${await page.textContent('#fase')}`);
+    await page.waitForTimeout(5_000);
+  }
+  assert.match(await page.textContent('#fase'), /no se pide permiso para salir\.\s*Reglas 2021-04-05/);
+  await audit(page, '15-form-phase');
+  await fillForm(page, { ...citizen('15.123.456-9'), comuna: PHASED });
+  assert.equal(
+    (await page.textContent('[role=alert]')).trim(),
+    `${PHASED} está en Preparación: no necesitas permiso para salir.`,
+  );
+  await audit(page, '16-form-refused-by-phase');
 });

@@ -15,6 +15,7 @@ rm -rf artifacts/e2e
 step "running the browser tests (screenshots in artifacts/e2e)"
 REPLICAS="${REPLICAS:-2}" PERMIT_CURFEW=off PERMIT_START_DELAY_MINUTES=0 \
   ISSUER_URL="http://formulario.localhost:8080" VALIDATOR_URL="http://validar.localhost:8080" \
+  OPERATORS_URL="http://operadores.localhost:8080" \
   ARTIFACTS="$ROOT/artifacts/e2e" \
   cargo xtask with-topology --seed ${SKIP_BUILD:+--no-build} -- node --test e2e/permisos.test.mjs
 step "the sign-in browser test, on a topology whose citizens sign in"

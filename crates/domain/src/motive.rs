@@ -113,14 +113,6 @@ impl Motive {
         SignedDuration::from_mins(self.0.minutes)
     }
 
-    /// The longest validity any motive gives: no genuine permit lasts longer.
-    pub fn longest_duration() -> SignedDuration {
-        Motive::all()
-            .map(Motive::duration)
-            .max()
-            .expect("a catalogue with motives")
-    }
-
     /// How many permits for this motive one RUT may have per week, beyond the general limit.
     pub fn weekly_cap(self) -> Option<u32> {
         self.0.weekly_cap
@@ -128,11 +120,17 @@ impl Motive {
 
     /// `3 h`, `30 min`, `1 h 30 min`
     pub fn duration_label(self) -> String {
-        match (self.0.minutes / 60, self.0.minutes % 60) {
-            (0, m) => format!("{m} min"),
-            (h, 0) => format!("{h} h"),
-            (h, m) => format!("{h} h {m} min"),
-        }
+        duration_label(self.duration())
+    }
+}
+
+/// A permit's duration in words: `3 h`, `30 min`, `1 h 30 min`.
+pub fn duration_label(duration: SignedDuration) -> String {
+    let minutes = duration.as_mins();
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }
 
@@ -172,7 +170,6 @@ mod tests {
         assert_eq!(minutes("atencion-medica"), 720);
         assert_eq!(minutes("paseo-mascotas"), 30);
         assert_eq!(minutes("funeral"), 300);
-        assert_eq!(Motive::longest_duration().as_mins(), 720, "medical care's 12 hours");
     }
 
     #[test]

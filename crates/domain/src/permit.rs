@@ -8,6 +8,7 @@ use crate::comuna::Comuna;
 use crate::error::{FieldError, FieldErrors};
 use crate::motive::Motive;
 use crate::permit_id::PermitId;
+use crate::policy::IssuedUnder;
 use crate::rules::Window;
 use crate::rut::Rut;
 
@@ -78,6 +79,9 @@ pub struct Permit {
     /// The operator who issued it at a counter, for a citizen who showed their ID card;
     /// `None` when the citizen asked themselves.
     pub issued_by: Option<Operator>,
+    /// The policy version and phase it was issued under; `None` for a permit stored
+    /// before permits recorded them.
+    pub issued_under: Option<IssuedUnder>,
 }
 
 impl Permit {
@@ -106,6 +110,7 @@ impl Permit {
             expires_at: window.expires_at,
             revoked_at: None,
             issued_by: None,
+            issued_under: None,
         }
     }
 

@@ -1,11 +1,11 @@
 //! The Paso a Paso plan: each comuna in a phase, from an instant the health ministry
-//! announced ahead of time (05:00 local on the stated day, unless it says otherwise), and
-//! what each phase asks of a citizen. Pure: the issuers hold a `Schedule` in memory.
+//! announced ahead of time (05:00 local on the stated day, unless it says otherwise). What
+//! each phase asks of a citizen is the policy's (`policy`). Pure: the issuers hold a `Schedule` in memory.
 
 use std::collections::HashMap;
 
 use jiff::Timestamp;
-use jiff::civil::{Date, Time, Weekday};
+use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 
 use crate::comuna::Comuna;
@@ -68,16 +68,6 @@ impl Phase {
         Phase::ALL
             .into_iter()
             .find(|p| p.code() == text || p.number().to_string() == text)
-    }
-
-    /// Whether leaving home on `day` needs a permit: every day in Cuarentena, on weekends
-    /// and holidays in Transición, never from Preparación on.
-    pub fn needs_permit(self, day: Date, holiday: bool) -> bool {
-        match self {
-            Phase::Cuarentena => true,
-            Phase::Transicion => holiday || matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday),
-            _ => false,
-        }
     }
 }
 
@@ -177,18 +167,12 @@ mod tests {
     }
 
     #[test]
-    fn phases_parse_by_code_or_number_and_say_when_a_permit_is_needed() {
+    fn phases_parse_by_code_or_number() {
         for phase in Phase::ALL {
             assert_eq!(Phase::parse(phase.code()), Some(phase));
             assert_eq!(Phase::parse(&phase.number().to_string()), Some(phase));
         }
         assert_eq!(Phase::parse("6"), None);
-        let (saturday, tuesday) = (day("2021-04-10"), day("2021-04-13"));
-        assert!(Phase::Cuarentena.needs_permit(tuesday, false));
-        assert!(Phase::Transicion.needs_permit(saturday, false));
-        assert!(!Phase::Transicion.needs_permit(tuesday, false));
-        assert!(Phase::Transicion.needs_permit(tuesday, true), "a holiday");
-        assert!(!Phase::Preparacion.needs_permit(saturday, true));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use jiff::Timestamp;
 use mongodb::bson::DateTime;
-use permit_domain::{Address, Comuna, Motive, Name, Operator, Permit, PermitId, Rut};
+use permit_domain::{
+    Address, Comuna, IssuedUnder, Motive, Name, Operator, Permit, PermitId, Phase, PolicyVersion, Rut,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
@@ -26,6 +28,12 @@ pub(crate) struct PermitDocument {
     /// The operator of an assisted issuance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_by: Option<String>,
+    /// The policy version it was issued under (absent on permits stored before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Its comuna's phase then, by code; absent outside the plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
 }
 
 /// Just what a validator's revocation list needs of a revoked permit.
@@ -68,6 +76,12 @@ impl From<&Permit> for PermitDocument {
             expires_at: to_bson(permit.expires_at),
             revoked_at: permit.revoked_at.map(to_bson),
             issued_by: permit.issued_by.as_ref().map(|o| o.as_str().to_owned()),
+            policy: permit.issued_under.as_ref().map(|u| u.policy.as_str().to_owned()),
+            phase: permit
+                .issued_under
+                .as_ref()
+                .and_then(|u| u.phase)
+                .map(|p| p.code().to_owned()),
         }
     }
 }
@@ -97,6 +111,17 @@ impl TryFrom<PermitDocument> for Permit {
                 .map(Operator::parse)
                 .transpose()
                 .map_err(|_| corrupt("issued_by"))?,
+            issued_under: match (&doc.policy, &doc.phase) {
+                (None, None) => None,
+                (Some(policy), phase) => Some(IssuedUnder {
+                    policy: PolicyVersion::parse(policy).ok_or_else(|| corrupt("policy"))?,
+                    phase: phase
+                        .as_deref()
+                        .map(|code| Phase::parse(code).ok_or_else(|| corrupt("phase")))
+                        .transpose()?,
+                }),
+                (None, Some(_)) => return Err(corrupt("policy")),
+            },
         })
     }
 }

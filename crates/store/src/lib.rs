@@ -382,14 +382,14 @@ impl Store {
         let for_motive = counter
             .get_document("motives")
             .map_or(0, |m| whole_number(m.get(claim.motive.code())));
+        let on_weekends = whole_number(counter.get("weekend"));
+        let full = |cap: Option<u32>, count: i64| cap.is_some_and(|cap| count >= i64::from(cap));
         Ok(if total >= i64::from(claim.limit) {
             Some(claim.refusal(QuotaReached::WeeklyLimit))
-        } else if claim
-            .motive
-            .weekly_cap()
-            .is_some_and(|cap| for_motive >= i64::from(cap))
-        {
+        } else if full(claim.motive_cap, for_motive) {
             Some(claim.refusal(QuotaReached::MotiveCap))
+        } else if full(claim.weekend_cap, on_weekends) {
+            Some(claim.refusal(QuotaReached::WeekendCap))
         } else {
             None
         })
@@ -440,14 +440,19 @@ fn revocation_fields() -> Document {
 fn counting(claim: &QuotaClaim) -> (Document, Document) {
     let motive_count = format!("motives.{}", claim.motive.code());
     let mut filter = doc! { "_id": &claim.key, "total": { "$lt": i64::from(claim.limit) } };
-    if let Some(cap) = claim.motive.weekly_cap() {
-        // `$not $gte` also matches a counter that has no entry for this motive yet.
+    // `$not $gte` also matches a counter that has no such count yet.
+    if let Some(cap) = claim.motive_cap {
         filter.insert(&motive_count, doc! { "$not": { "$gte": i64::from(cap) } });
+    }
+    let mut counts = doc! { "total": 1_i64, &motive_count: 1_i64 };
+    if let Some(cap) = claim.weekend_cap {
+        filter.insert("weekend", doc! { "$not": { "$gte": i64::from(cap) } });
+        counts.insert("weekend", 1_i64);
     }
     // Kept a day past the week so a clock skew between replicas cannot reset it early.
     let expire_at = to_bson(claim.week.ends.timestamp() + jiff::SignedDuration::from_hours(24));
     let update = doc! {
-        "$inc": { "total": 1_i64, &motive_count: 1_i64 },
+        "$inc": counts,
         "$setOnInsert": { "expire_at": expire_at },
     };
     (filter, update)
@@ -455,7 +460,11 @@ fn counting(claim: &QuotaClaim) -> (Document, Document) {
 
 fn uncounting(claim: &QuotaClaim) -> Document {
     let motive_count = format!("motives.{}", claim.motive.code());
-    doc! { "$inc": { "total": -1_i64, motive_count: -1_i64 } }
+    let mut counts = doc! { "total": -1_i64, motive_count: -1_i64 };
+    if claim.weekend_cap.is_some() {
+        counts.insert("weekend", -1_i64);
+    }
+    doc! { "$inc": counts }
 }
 
 /// Counters are written as 64-bit integers, but a server may hand back any numeric type.

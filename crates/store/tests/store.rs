@@ -17,14 +17,16 @@ async fn store() -> Store {
 
 fn permit(n: u32, motive: &str, at: &str) -> Permit {
     let request = citizen(n, motive).parse().unwrap();
-    let window = Rules::default().window(request.motive, santiago(at)).unwrap();
+    let window = testkit::window(&Rules::default(), request.motive, santiago(at)).unwrap();
     Permit::issue(request, window)
 }
 
 async fn issue(store: &Store, permit: &Permit) -> Result<(), StoreError> {
-    let claim = Rules::default().quota_claim(
+    let rules = Rules::default();
+    let claim = rules.quota_claim(
         &testkit::privacy_key().pseudonym(&permit.rut),
         permit.motive,
+        &testkit::terms(&rules, permit.motive),
         permit.requested_at,
     );
     store.issue(permit, claim.as_ref()).await
@@ -386,9 +388,7 @@ async fn a_comunas_permits_are_searched_by_days_and_paged_newest_first() {
         request.comuna = comuna.into();
         let request = request.parse().unwrap();
         // Asked at noon (no curfew), then dated to the night the test needs.
-        let window = Rules::default()
-            .window(request.motive, santiago("2026-12-02T12:00"))
-            .unwrap();
+        let window = testkit::window(&Rules::default(), request.motive, santiago("2026-12-02T12:00")).unwrap();
         let mut permit = Permit::issue(request, window);
         permit.requested_at = santiago(when);
         permit
@@ -428,10 +428,12 @@ async fn every_query_has_a_plan_and_a_permit_by_its_code_reads_one_document() {
         issued.push(p);
     }
     let known = &issued[7];
-    let claim = Rules::default()
+    let rules = Rules::default();
+    let claim = rules
         .quota_claim(
             &testkit::privacy_key().pseudonym(&known.rut),
             known.motive,
+            &testkit::terms(&rules, known.motive),
             known.requested_at,
         )
         .unwrap();
@@ -564,9 +566,7 @@ async fn an_abandoned_idempotency_key_is_taken_over_after_its_lease() {
     let permit = Permit::issue_as(
         id,
         request,
-        Rules::default()
-            .window(permit_domain::Motive::parse("compras").unwrap(), now)
-            .unwrap(),
+        testkit::window(&Rules::default(), permit_domain::Motive::parse("compras").unwrap(), now).unwrap(),
     );
     store.issue(&permit, None).await.unwrap();
     let replay = store

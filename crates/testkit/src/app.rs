@@ -88,15 +88,19 @@ impl TestApp {
     }
 
     /// A permit for citizen `n` and `compras` (3 h), issued at the app's clock straight
-    /// into its store.
+    /// into its store, as outside the Paso a Paso plan (policy version `test`).
     pub async fn stored_permit(&self, n: u32) -> Permit {
         let request = crate::citizen(n, "compras").parse().expect("a valid citizen");
+        let terms = crate::terms(&self.ctx.rules, request.motive);
         let window = self
             .ctx
             .rules
-            .window(request.motive, self.ctx.now())
+            .window(request.motive, &terms, self.ctx.now())
             .expect("no curfew then");
-        let permit = Permit::issue(request, window);
+        let permit = Permit {
+            issued_under: Some(terms.issued_under),
+            ..Permit::issue(request, window)
+        };
         self.ctx.store.issue(&permit, None).await.expect("the permit is stored");
         permit
     }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use jiff::{SignedDuration, Timestamp, ZonedDateTime};
-use permit_domain::{Clock, PermitForm, PrivacyKey, Rules, Rut};
+use permit_domain::{Clock, Motive, PermitForm, PolicyVersion, PrivacyKey, Refusal, Rules, Rut, Terms, Window};
 use permit_store::Store;
 use permit_token::{KeySet, SigningKey};
 use permit_web::config::Env;
@@ -104,6 +104,17 @@ pub fn santiago(local: &str) -> Timestamp {
         .parse()
         .expect("a local date and time");
     zoned.timestamp()
+}
+
+/// What `rules` alone give `motive`, as for a comuna outside the Paso a Paso plan: the
+/// terms most tests issue under, recorded as policy version `test`.
+pub fn terms(rules: &Rules, motive: Motive) -> Terms {
+    rules.terms(motive, PolicyVersion::parse("test").expect("a valid version"))
+}
+
+/// The window `rules` alone give a permit for `motive` asked for at `now` (see `terms`).
+pub fn window(rules: &Rules, motive: Motive, now: Timestamp) -> Result<Window, Refusal> {
+    rules.window(motive, &terms(rules, motive), now)
 }
 
 /// A valid RUT that differs for every `n`.

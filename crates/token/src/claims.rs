@@ -5,7 +5,8 @@ use coset::CborSerializable;
 use coset::cbor::value::Value;
 use coset::cwt::{ClaimName, ClaimsSet, ClaimsSetBuilder, Timestamp as CwtTime};
 use jiff::{SignedDuration, Timestamp};
-use permit_domain::{Motive, Permit, PermitId, Status};
+use permit_domain::{IssuedUnder, Motive, Permit, PermitId, Policies, Status};
+use std::sync::LazyLock;
 
 use crate::error::Rejection;
 
@@ -17,6 +18,12 @@ const WINDOW_MARGIN: SignedDuration = SignedDuration::from_mins(10);
 const MOTIVE: &str = "m";
 const NAME: &str = "n";
 const RUT: &str = "r";
+/// What it was issued under, `IssuedUnder::compact`: `2021-04-05/1`.
+const ISSUED_UNDER: &str = "u";
+
+/// The longest validity any version of the policy gives (`data/policy.toml`), read once.
+static LONGEST_DURATION: LazyLock<SignedDuration> =
+    LazyLock::new(|| Policies::history(&jiff::tz::TimeZone::UTC).longest_duration());
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PermitClaims {
@@ -29,6 +36,8 @@ pub struct PermitClaims {
     pub name: String,
     /// `**.***.678-5`.
     pub rut: String,
+    /// The policy version and phase; absent from tokens signed before permits recorded them.
+    pub issued_under: Option<IssuedUnder>,
 }
 
 impl PermitClaims {
@@ -40,6 +49,7 @@ impl PermitClaims {
             expires_at: whole_seconds(permit.expires_at),
             name: permit.name.masked(),
             rut: permit.rut.masked(),
+            issued_under: permit.issued_under.clone(),
         }
     }
 
@@ -49,14 +59,17 @@ impl PermitClaims {
     }
 
     pub(crate) fn to_cwt(&self) -> Vec<u8> {
-        ClaimsSetBuilder::new()
+        let mut set = ClaimsSetBuilder::new()
             .cwt_id(self.id.to_bytes())
             .not_before(CwtTime::WholeSeconds(self.valid_from.as_second()))
             .expiration_time(CwtTime::WholeSeconds(self.expires_at.as_second()))
             .text_claim(MOTIVE.into(), Value::Text(self.motive.code().into()))
             .text_claim(NAME.into(), Value::Text(self.name.clone()))
-            .text_claim(RUT.into(), Value::Text(self.rut.clone()))
-            .build()
+            .text_claim(RUT.into(), Value::Text(self.rut.clone()));
+        if let Some(under) = &self.issued_under {
+            set = set.text_claim(ISSUED_UNDER.into(), Value::Text(under.compact()));
+        }
+        set.build()
             .to_vec()
             .expect("a claims set of texts, bytes and integers encodes")
     }
@@ -64,7 +77,7 @@ impl PermitClaims {
     /// The longest validity a genuine token can carry; a longer one (say from year -9999 to
     /// 9999) was never issued by the rules, whoever signed it.
     pub fn longest_window() -> SignedDuration {
-        permit_domain::Motive::longest_duration() + WINDOW_MARGIN
+        *LONGEST_DURATION + WINDOW_MARGIN
     }
 
     /// Every claim present and well-typed, and a validity window the rules could give, or
@@ -79,6 +92,11 @@ impl PermitClaims {
         };
         let id = set.cwt_id.as_deref().and_then(|id| PermitId::from_bytes(id).ok());
         let motive = text(MOTIVE).and_then(|code| Motive::parse(&code).ok());
+        // Absent is an older token; present and unreadable is not one we signed.
+        let issued_under = match text(ISSUED_UNDER) {
+            None => None,
+            Some(compact) => Some(IssuedUnder::from_compact(&compact).ok_or(Rejection::Claims)?),
+        };
         match (
             id,
             motive,
@@ -98,6 +116,7 @@ impl PermitClaims {
                     expires_at,
                     name,
                     rut,
+                    issued_under,
                 })
             }
             _ => Err(Rejection::Claims),

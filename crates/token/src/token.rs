@@ -113,6 +113,7 @@ mod tests {
             expires_at: Timestamp::from_second(1_800_010_800).unwrap(),
             name: "J. P. S.".into(),
             rut: "**.***.678-5".into(),
+            issued_under: permit_domain::IssuedUnder::from_compact("2021-04-05/1"),
         }
     }
 
@@ -141,6 +142,17 @@ mod tests {
         let now = Timestamp::from_second(1_800_000_060).unwrap();
         assert_eq!(claims.status(now, None), Status::Valid);
         assert_eq!(claims.status(now, Some(now)), Status::Revoked);
+    }
+
+    #[test]
+    fn a_token_from_before_permits_recorded_their_policy_still_verifies() {
+        let key = key();
+        let older = PermitClaims {
+            issued_under: None,
+            ..claims()
+        };
+        let verified = keys_of(&[&key]).verify(&key.sign_token(&older)).unwrap();
+        assert_eq!(verified.claims, older);
     }
 
     #[test]
@@ -279,8 +291,8 @@ mod tests {
         unprotected.unprotected = HeaderBuilder::new().content_type("text/plain".into()).build();
         // Signed claims whose map length is written in two bytes instead of one.
         let cwt = claims().to_cwt();
-        assert_eq!(cwt[0], 0xa6, "a map of six claims");
-        let mut padded = vec![0xb8, 0x06];
+        assert_eq!(cwt[0], 0xa7, "a map of seven claims");
+        let mut padded = vec![0xb8, 0x07];
         padded.extend_from_slice(&cwt[1..]);
         let padded = key.sign_cose(protected_header(key.public_key().id()), padded);
 

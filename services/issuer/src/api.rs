@@ -18,6 +18,7 @@ use crate::IssuerState;
 use crate::audit::Acting;
 use crate::issue::{IdempotencyKey, issue, issue_once};
 use crate::json_body::{CreatePermit, RevokeRequest, permit_form, revoke_reason};
+use crate::phases::Freshness;
 use crate::sign_in;
 
 pub(crate) const DEFAULT_PAGE: u32 = 20;
@@ -87,6 +88,22 @@ pub struct PermitView {
     revoked_at: Option<String>,
     /// The operator who issued it at a counter (assisted issuance); null when the citizen asked.
     issued_by: Option<String>,
+    /// The version of the rules it was issued under (`data/policy.toml`); null for a permit
+    /// stored before permits recorded it.
+    #[schema(example = "2021-04-05")]
+    policy: Option<String>,
+    /// Its comuna's Paso a Paso phase then, by code; null outside the plan.
+    #[schema(example = "cuarentena")]
+    phase: Option<&'static str>,
+}
+
+/// A create's answer: the permit, and how recent the schedule that decided it was.
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    #[serde(flatten)]
+    permit: PermitView,
+    /// The Paso a Paso schedule this replica holds in memory and decided by.
+    schedule: Freshness,
 }
 
 /// Who a `PermitView` is for: only the holder is handed the link to their own page.
@@ -120,6 +137,8 @@ impl PermitView {
             expires_at: ctx.rfc3339(permit.expires_at),
             revoked_at: permit.revoked_at.map(|at| ctx.rfc3339(at)),
             issued_by: permit.issued_by.as_ref().map(|o| o.as_str().to_owned()),
+            policy: permit.issued_under.as_ref().map(|u| u.policy.to_string()),
+            phase: permit.issued_under.as_ref().and_then(|u| u.phase).map(|p| p.code()),
         }
     }
 }
@@ -138,11 +157,11 @@ impl PermitView {
          description = "1–255 visible ASCII characters, one per intended permit; remembered for 24 h."),
     ),
     responses(
-        (status = 201, description = "Issued (or replayed for its idempotency key).", body = PermitView),
+        (status = 201, description = "Issued (or replayed for its idempotency key).", body = Created),
         (status = 409, description = "A request with this key is being answered (`idempotency_key_in_progress`); `Retry-After`.", body = ErrorBody),
         (status = 415, description = "Not `application/json` (`unsupported_media_type`).", body = ErrorBody),
-        (status = 422, description = "Fields wrong (`invalid_fields`, each named), the curfew (`curfew`, `longer_than_curfew_allows`), or the key reused with another request (`idempotency_key_reused`).", body = ErrorBody),
-        (status = 429, description = "The RUT's weekly limit (`weekly_limit_reached`) or the client's rate limit (`rate_limited`); `Retry-After` says when.", body = ErrorBody),
+        (status = 422, description = "Fields wrong (`invalid_fields`, each named), the curfew (`curfew`, `longer_than_curfew_allows`), the comuna's phase (`no_permit_needed`, `motive_not_offered`), or the key reused with another request (`idempotency_key_reused`).", body = ErrorBody),
+        (status = 429, description = "The RUT's weekly limit (`weekly_limit_reached`), the phase's weekend cap (`weekend_limit_reached`) or the client's rate limit (`rate_limited`); `Retry-After` says when.", body = ErrorBody),
     ),
 )]
 pub async fn create(
@@ -151,7 +170,7 @@ pub async fn create(
     headers: HeaderMap,
     jar: PrivateCookieJar,
     body: Bytes,
-) -> Result<(StatusCode, Json<PermitView>), AppError> {
+) -> Result<(StatusCode, Json<Created>), AppError> {
     // Where sign-in is on, the API serves the signed-in citizen's browser only (its session
     // cookie), in their name.
     let identity = sign_in::citizen(&state, &jar)?;
@@ -165,7 +184,10 @@ pub async fn create(
     };
     Ok((
         StatusCode::CREATED,
-        Json(PermitView::of(&state, &permit, Viewer::Holder)),
+        Json(Created {
+            permit: PermitView::of(&state, &permit, Viewer::Holder),
+            schedule: state.phases.freshness(state.options.phase_refresh),
+        }),
     ))
 }
 

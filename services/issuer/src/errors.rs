@@ -50,8 +50,11 @@ impl From<IssueError> for AppError {
             IssueError::Store(error) => AppError::Store(error),
             IssueError::Refused(refusal) => {
                 let status = match refusal {
-                    Refusal::Curfew { .. } | Refusal::NeverOutsideCurfew { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-                    Refusal::WeeklyLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    Refusal::Curfew { .. }
+                    | Refusal::NeverOutsideCurfew { .. }
+                    | Refusal::NotNeeded { .. }
+                    | Refusal::MotiveNotOffered { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                    Refusal::WeeklyLimit { .. } | Refusal::WeekendCap { .. } => StatusCode::TOO_MANY_REQUESTS,
                 };
                 let code = refusal.code();
                 let retry = refusal.retry_after().map(|d| d.as_secs().max(1).unsigned_abs());

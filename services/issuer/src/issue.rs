@@ -11,7 +11,7 @@ use crate::IssuerState;
 pub enum IssueError {
     #[error("invalid fields")]
     Invalid(FieldErrors),
-    /// The rules refuse it: the curfew or the weekly limit.
+    /// The rules refuse it: the curfew, a quota, or the comuna's phase.
     #[error(transparent)]
     Refused(Refusal),
     /// The same idempotency key (or form) is being answered right now.
@@ -119,14 +119,25 @@ async fn issue_as(
 ) -> Result<Permit, IssueError> {
     let ctx = &state.ctx;
     let now = ctx.now();
-    let window = ctx.rules.window(request.motive, now).map_err(|refusal| {
+    let refused = |refusal: Refusal| {
         ctx.metrics.permit_refused(refusal.code());
         IssueError::Refused(refusal)
-    })?;
+    };
+    // The policy version in force and the comuna's phase, from memory: no database read.
+    let terms = state
+        .phases
+        .with(|schedule| {
+            state
+                .policies
+                .decide(&ctx.rules, schedule, request.comuna, request.motive, now)
+        })
+        .map_err(refused)?;
+    let window = ctx.rules.window(request.motive, &terms, now).map_err(refused)?;
     let holder = state.options.privacy.pseudonym(&request.rut);
-    let claim = ctx.rules.quota_claim(&holder, request.motive, now);
+    let claim = ctx.rules.quota_claim(&holder, request.motive, &terms, now);
     let permit = Permit {
         issued_by,
+        issued_under: Some(terms.issued_under),
         ..Permit::issue_as(id, request, window)
     };
     if let Err(error) = ctx.store.issue(&permit, claim.as_ref()).await {

@@ -49,6 +49,8 @@ pub struct IssuerState {
     refusals: Arc<Cells<String>>,
     /// The Paso a Paso schedule as this replica last read it (`phases`).
     phases: phases::PhaseBook,
+    /// Every version of the rules (`data/policy.toml`); requests are decided by the one in force.
+    policies: Arc<permit_domain::Policies>,
 }
 
 impl IssuerState {
@@ -77,11 +79,13 @@ pub fn router(ctx: Context, options: Options) -> Routers {
     }));
     let phases = phases::PhaseBook::default();
     phases.refresh_in_background(ctx.store.clone(), options.phase_refresh);
+    let policies = Arc::new(permit_domain::Policies::history(&ctx.rules.time_zone));
     let state = IssuerState {
         ctx,
         options,
         refusals,
         phases,
+        policies,
     };
     let mut permit_requests = Router::new()
         .route("/nuevo", post(pages::submit))

@@ -8,7 +8,9 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use permit_domain::{FieldErrors, Motive, Permit, PermitForm, PermitId, time_of_day};
+use permit_domain::{
+    Comuna, FieldErrors, IssuedUnder, Motive, Permit, PermitForm, PermitId, Phase, Policy, time_of_day,
+};
 use permit_web::{AppError, PageError};
 use serde::Deserialize;
 
@@ -17,6 +19,7 @@ use axum_extra::extract::PrivateCookieJar;
 use crate::IssuerState;
 use crate::errors::CrossSite;
 use crate::issue::{IdempotencyKey, IssueError, issue_once};
+use crate::phases::Notice;
 use crate::qr;
 use crate::sign_in::{self, Identity};
 
@@ -27,12 +30,17 @@ struct MotiveRow {
     cap: Option<u32>,
 }
 
-fn motive_rows() -> Vec<MotiveRow> {
+/// The catalogue, with each motive's duration where the citizen's comuna is: its phase's
+/// under the version in force, when `under` names one; else the catalogue's.
+fn motive_rows(under: Option<(&Policy, Phase)>) -> Vec<MotiveRow> {
     Motive::all()
         .map(|m| MotiveRow {
             code: m.code(),
             label: m.label(),
-            duration: m.duration_label(),
+            duration: match under {
+                Some((policy, phase)) => policy.duration_label(phase, m),
+                None => m.duration_label(),
+            },
             cap: m.weekly_cap(),
         })
         .collect()
@@ -71,7 +79,7 @@ pub async fn landing(State(state): State<IssuerState>) -> Result<Html<String>, P
     let page = Landing {
         demo: state.options.sign_in.demo(),
         rules: RulesView::of(&state),
-        motives: motive_rows(),
+        motives: motive_rows(None),
         validator_home: state.ctx.links.validator_home().to_owned(),
     };
     Ok(Html(page.render()?))
@@ -101,6 +109,8 @@ struct FormPage {
     token: String,
     /// The comuna field's suggestions (`COMUNA_OPTIONS`).
     comunas: &'static str,
+    /// The typed comuna's phase and what it asks, once there is a comuna.
+    phase: Option<Notice>,
 }
 
 /// Every comuna of the catalogue as a `<datalist>`'s options, escaped once at first use
@@ -172,15 +182,21 @@ impl FormPage {
                 &form.comuna,
             ),
         ]);
+        let now = state.ctx.now();
+        let phase = Comuna::parse(&form.comuna)
+            .ok()
+            .map(|comuna| Notice::of(state, comuna, now));
+        let policy = state.policies.in_force(now);
         FormPage {
             demo: state.options.sign_in.demo(),
             identity: identity.map(|who| (who.name.as_str().to_owned(), who.rut.to_string())),
             fields,
-            motives: motive_rows(),
+            motives: motive_rows(phase.as_ref().and_then(|n| n.phase).map(|phase| (policy, phase))),
             alert,
             rules: RulesView::of(state),
             token: token.to_owned(),
             comunas: &COMUNA_OPTIONS,
+            phase,
         }
     }
 }
@@ -197,23 +213,41 @@ pub(crate) fn sign_in_page(alert: Option<String>) -> Result<Html<String>, PageEr
     Ok(Html(SignInPage { demo: false, alert }.render()?))
 }
 
-pub async fn form(State(state): State<IssuerState>, jar: PrivateCookieJar) -> Result<Response, PageError> {
+#[derive(Deserialize)]
+pub struct FormQuery {
+    /// A comuna to start with (the `/fases` page links each one's CUT): its phase is shown.
+    comuna: Option<String>,
+}
+
+pub async fn form(
+    State(state): State<IssuerState>,
+    jar: PrivateCookieJar,
+    Query(query): Query<FormQuery>,
+) -> Result<Response, PageError> {
     let identity = match sign_in::citizen(&state, &jar) {
         Ok(identity) => identity,
         Err(_) => return Ok(sign_in_page(None)?.into_response()),
     };
-    Ok(Html(
-        FormPage::new(
-            &state,
-            identity.as_ref(),
-            &PermitForm::default(),
-            &FieldErrors::new(),
-            None,
-            PermitId::generate().as_str(),
-        )
-        .render()?,
-    )
-    .into_response())
+    let mut form = PermitForm::default();
+    let mut errors = FieldErrors::new();
+    if let Some(comuna) = query.comuna.filter(|c| !c.trim().is_empty()) {
+        match Comuna::parse(&comuna) {
+            Ok(known) => form.comuna = known.as_str().to_owned(),
+            Err(error) => {
+                errors.insert("comuna", error);
+                form.comuna = comuna;
+            }
+        }
+    }
+    let page = FormPage::new(
+        &state,
+        identity.as_ref(),
+        &form,
+        &errors,
+        None,
+        PermitId::generate().as_str(),
+    );
+    Ok(Html(page.render()?).into_response())
 }
 
 /// The form as posted: the permit fields and the page's one-time token.
@@ -328,6 +362,8 @@ pub(crate) struct RecordView {
     pub expires_at: String,
     pub revoked_at: Option<String>,
     pub issued_by: Option<String>,
+    /// `Fase 1 · Cuarentena · reglas 2021-04-05`.
+    pub issued_under: Option<String>,
 }
 
 impl RecordView {
@@ -348,6 +384,7 @@ impl RecordView {
             expires_at: ctx.local(permit.expires_at),
             revoked_at: permit.revoked_at.map(|at| ctx.local(at)),
             issued_by: permit.issued_by.as_ref().map(|o| o.as_str().to_owned()),
+            issued_under: permit.issued_under.as_ref().map(IssuedUnder::label),
         }
     }
 }
@@ -377,6 +414,7 @@ struct PublicPage {
     motive: &'static str,
     valid_from: String,
     expires_at: String,
+    issued_under: Option<String>,
     /// A `clave` was given and is not this permit's.
     wrong_secret: bool,
 }
@@ -409,6 +447,7 @@ pub async fn permit(
             motive: permit.motive.label(),
             valid_from: ctx.local(permit.valid_from),
             expires_at: ctx.local(permit.expires_at),
+            issued_under: permit.issued_under.as_ref().map(IssuedUnder::label),
             wrong_secret: presented.is_some(),
         };
         return Ok(Html(page.render()?));

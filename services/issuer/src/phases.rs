@@ -4,7 +4,7 @@
 //! memory, so answering reads no database; `/fases` shows what is in force and what comes.
 
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::Json;
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Html;
 use jiff::Timestamp;
 use jiff::civil::{Date, Time};
-use permit_domain::{Comuna, FieldError, FieldErrors, Phase, Schedule, day_and_time, effective};
+use permit_domain::{Comuna, FieldError, FieldErrors, Phase, Policy, Schedule, day_and_time, effective};
 use permit_store::{AuditAction, PhaseChange, Store, StoreError};
 use permit_web::openapi::ErrorBody;
 use permit_web::{AppError, PageError};
@@ -34,6 +34,20 @@ struct Book {
     schedule: Schedule,
     /// The publication time of the newest change read: the next read starts there.
     read_up_to: Option<Timestamp>,
+    /// When the database last answered a read; `None` until it has.
+    read_at: Option<Instant>,
+}
+
+/// How recent the schedule a create was decided by is, in its answer: a create while the
+/// database is unreachable is still decided, by the last schedule read.
+#[derive(Serialize, ToSchema)]
+pub struct Freshness {
+    /// Seconds since this replica last read the published changes; null if it has not
+    /// since it started.
+    read_seconds_ago: Option<u64>,
+    /// Older than `PHASE_REFRESH_SECONDS` (or never read): changes published since may
+    /// not be in it yet.
+    stale: bool,
 }
 
 impl PhaseBook {
@@ -49,7 +63,19 @@ impl PhaseBook {
         for change in &changes {
             book.apply(change);
         }
+        book.read_at = Some(Instant::now());
         Ok(changes.len())
+    }
+
+    /// How recent the schedule is, against the refresh interval `every`.
+    pub fn freshness(&self, every: Duration) -> Freshness {
+        let read_at = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner()).read_at;
+        let age = read_at.map(|at| at.elapsed());
+        Freshness {
+            read_seconds_ago: age.map(|age| age.as_secs()),
+            // A refresh takes a moment after its tick: one more second before calling it stale.
+            stale: age.is_none_or(|age| age > every + Duration::from_secs(1)),
+        }
     }
 
     /// Refreshes at once, then every `every`, for as long as the process runs.
@@ -235,9 +261,52 @@ pub async fn publish(
     ))
 }
 
+/// A comuna's phase now, what it asks of a citizen and its next change: the form shows it
+/// above the fields, so nobody meets a refusal they were not told about.
+pub(crate) struct Notice {
+    pub comuna: &'static str,
+    pub phase: Option<Phase>,
+    /// `se pide permiso todos los días; 2 por semana, …`, by the version in force.
+    pub asks: String,
+    pub next: Option<(String, Phase)>,
+    /// The version in force.
+    pub policy: String,
+}
+
+impl Notice {
+    pub fn of(state: &IssuerState, comuna: Comuna, now: Timestamp) -> Notice {
+        let (phase, next) = state
+            .phases
+            .with(|schedule| (schedule.phase_of(&comuna, now), schedule.next_change(&comuna, now)));
+        let policy = state.policies.in_force(now);
+        Notice {
+            comuna: comuna.as_str(),
+            phase,
+            asks: asks(policy, phase),
+            next: next.map(|(at, phase)| (local(state, at), phase)),
+            policy: policy.version.to_string(),
+        }
+    }
+}
+
+/// What `phase` asks of a citizen under `policy`, in words.
+fn asks(policy: &Policy, phase: Option<Phase>) -> String {
+    match phase.map(|phase| policy.phase(phase)) {
+        None => "no está en el plan Paso a Paso: rigen las reglas generales".into(),
+        Some(None) => "no se pide permiso para salir".into(),
+        Some(Some(rules)) => rules.summary(),
+    }
+}
+
+fn local(state: &IssuerState, at: Timestamp) -> String {
+    day_and_time(&at.to_zoned_datetime(state.ctx.rules.time_zone.clone()))
+}
+
 /// One comuna's line of `/fases`.
 struct Row {
     comuna: &'static str,
+    /// Its CUT, for the form's link.
+    code: &'static str,
     region: &'static str,
     now: Option<Phase>,
     next: Option<(String, Phase)>,
@@ -249,12 +318,15 @@ struct PhasesPage {
     demo: bool,
     rows: Vec<Row>,
     as_of: String,
+    /// The version in force: its name, title and start.
+    policy: (String, String, String),
+    /// Each phase and what it asks.
+    phases: Vec<(Phase, String)>,
 }
 
 /// `GET /fases`: each comuna the plan covers, its phase now and its next change.
 pub async fn page(State(state): State<IssuerState>) -> Result<Html<String>, PageError> {
     let now = state.ctx.now();
-    let tz = &state.ctx.rules.time_zone;
     let rows = state.phases.with(|schedule| {
         Comuna::all()
             .filter_map(|comuna| {
@@ -262,14 +334,25 @@ pub async fn page(State(state): State<IssuerState>) -> Result<Html<String>, Page
                 let next = schedule.next_change(&comuna, now);
                 (current.is_some() || next.is_some()).then(|| Row {
                     comuna: comuna.as_str(),
+                    code: comuna.code(),
                     region: comuna.region(),
                     now: current,
-                    next: next.map(|(at, phase)| (day_and_time(&at.to_zoned_datetime(tz.clone())), phase)),
+                    next: next.map(|(at, phase)| (local(&state, at), phase)),
                 })
             })
             .collect()
     });
-    let as_of = day_and_time(&now.to_zoned_datetime(tz.clone()));
-    let demo = state.options.sign_in.demo();
-    Ok(Html(PhasesPage { demo, rows, as_of }.render()?))
+    let policy = state.policies.in_force(now);
+    let page = PhasesPage {
+        demo: state.options.sign_in.demo(),
+        rows,
+        as_of: local(&state, now),
+        policy: (
+            policy.version.to_string(),
+            policy.title.clone(),
+            local(&state, policy.from),
+        ),
+        phases: Phase::ALL.map(|phase| (phase, asks(policy, Some(phase)))).into(),
+    };
+    Ok(Html(page.render()?))
 }

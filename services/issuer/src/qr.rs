@@ -41,6 +41,7 @@ mod tests {
             expires_at: jiff::Timestamp::from_second(1_800_086_400).unwrap(),
             name: name.into(),
             rut: "**.***.678-K".into(),
+            issued_under: permit_domain::IssuedUnder::from_compact("2021-04-05/1"),
         };
         let url = format!("https://validar.permisos.example.cl/v/{}", key.sign_token(&claims));
         match QrCode::with_error_correction_level(url.as_bytes(), super::ERROR_CORRECTION)

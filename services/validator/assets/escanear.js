@@ -13,10 +13,14 @@ const EDDSA = -8;
 const MAX_TOKEN_CHARS = 512;
 const $ = (id) => document.getElementById(id);
 const motives = new Map([...document.querySelectorAll('#motivos li')].map((li) => [li.dataset.code, li.textContent]));
+/** `1` → `Fase 1 · Cuarentena`, from the page. */
+const phases = new Map([...document.querySelectorAll('#fases li')].map((li) => [li.dataset.number, li.textContent]));
+/** What a permit was issued under, as the issuer writes it: `2021-04-05/1`, `2021-04-05/-`. */
+const ISSUED_UNDER = /^([A-Za-z0-9.-]{1,40})\/([1-5]|-)$/;
 /** The longest validity a genuine permit can have: the validator's limit, from the page;
  * if the page came from an older deployment than this script (a rolling update while the
- * service worker was caching), the limit as it stood when this was written (12 h 10 min). */
-const LONGEST_WINDOW_SECONDS = Number($('motivos').dataset.longestWindowSeconds) || 43800;
+ * service worker was caching), the limit as it stood when this was written (24 h 10 min). */
+const LONGEST_WINDOW_SECONDS = Number($('motivos').dataset.longestWindowSeconds) || 87000;
 /** The end of year 9999: no later time is a permit's. */
 const LAST_SECOND = 253402300799;
 let keys = new Map();
@@ -100,9 +104,12 @@ async function verify(token) {
   const permit = {
     id: isBytes(claims.get(7)) && claims.get(7).length === 16 ? toBase64url(claims.get(7)) : null,
     validFrom: claims.get(5), expiresAt: claims.get(4), motive: claims.get('m'), name: claims.get('n'), rut: claims.get('r'),
+    // Absent from permits signed before they recorded it.
+    issuedUnder: claims.has('u') ? typeof claims.get('u') === 'string' && ISSUED_UNDER.exec(claims.get('u')) : undefined,
   };
   if (!permit.id || !Number.isSafeInteger(permit.validFrom) || !Number.isSafeInteger(permit.expiresAt)
-    || ![permit.motive, permit.name, permit.rut].every((t) => typeof t === 'string')) throw new NotGenuine('claims');
+    || ![permit.motive, permit.name, permit.rut].every((t) => typeof t === 'string')
+    || permit.issuedUnder === null || permit.issuedUnder === false) throw new NotGenuine('claims');
   const window = permit.expiresAt - permit.validFrom;
   if (!(window > 0 && window <= LONGEST_WINDOW_SECONDS) || permit.validFrom < 0 || permit.expiresAt > LAST_SECOND) throw new NotGenuine('validity window');
   return permit;
@@ -141,7 +148,7 @@ function clearResult() {
   $('resultado').hidden = true;
   $('resultado').className = 'status';
   $('datos').hidden = true;
-  for (const id of ['estado', 'vigencia', 'nombre', 'rut', 'motivo', 'revocaciones']) $(id).textContent = '';
+  for (const id of ['estado', 'vigencia', 'nombre', 'rut', 'motivo', 'reglas', 'revocaciones']) $(id).textContent = '';
 }
 
 /** Verifies the scanned or pasted `text` and shows the outcome. Anything that goes wrong
@@ -180,8 +187,17 @@ async function showVerified(text, current) {
   $('nombre').textContent = permit.name;
   $('rut').textContent = permit.rut;
   $('motivo').textContent = motives.get(permit.motive) ?? permit.motive;
+  $('reglas').textContent = rulesText(permit.issuedUnder);
   $('revocaciones').textContent = checked;
   $('datos').hidden = false;
+}
+
+/** `Fase 1 · Cuarentena · reglas 2021-04-05`, as the validator's page says it. */
+function rulesText(issuedUnder) {
+  if (!issuedUnder) return 'Sin datos: emitido antes de que los permisos lo registraran.';
+  const [, version, phase] = issuedUnder;
+  const where = phase === '-' ? 'Comuna fuera del plan Paso a Paso' : phases.get(phase) ?? `Fase ${phase}`;
+  return `${where} · reglas ${version}`;
 }
 
 async function loadKeys() {

@@ -33,6 +33,13 @@ pub struct CheckView {
     name: String,
     /// The last three digits and the check digit: `**.***.678-5`.
     rut: String,
+    /// The version of the rules it was issued under; null for a permit from before permits
+    /// recorded it.
+    #[schema(example = "2021-04-05")]
+    policy: Option<String>,
+    /// Its comuna's Paso a Paso phase then, by code; null outside the plan.
+    #[schema(example = "cuarentena")]
+    phase: Option<&'static str>,
 }
 
 /// A permit's status now.
@@ -62,6 +69,8 @@ impl CheckView {
             motive: MotiveView::of(check.motive),
             name: check.name,
             rut: check.rut,
+            policy: check.issued_under.as_ref().map(|u| u.policy.to_string()),
+            phase: check.issued_under.as_ref().and_then(|u| u.phase).map(|p| p.code()),
         }
     }
 }

@@ -13,6 +13,7 @@ pub struct Check {
     pub motive: Motive,
     pub valid_from: jiff::Timestamp,
     pub expires_at: jiff::Timestamp,
+    pub issued_under: Option<permit_domain::IssuedUnder>,
 }
 
 /// The permit with code `id`, as a check shows it; `None` for an unknown or malformed id
@@ -37,5 +38,6 @@ pub async fn check(ctx: &Context, id: &str) -> Result<Option<Check>, StoreError>
         motive: permit.motive,
         valid_from: permit.valid_from,
         expires_at: permit.expires_at,
+        issued_under: permit.issued_under,
     }))
 }

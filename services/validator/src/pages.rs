@@ -86,6 +86,8 @@ struct Found {
     motive: &'static str,
     valid_from: String,
     expires_at: String,
+    /// `Fase 1 · Cuarentena · reglas 2021-04-05`.
+    issued_under: Option<String>,
 }
 
 /// How fresh the revocation list a signed permit was checked against is.
@@ -104,6 +106,7 @@ impl StatusPage {
                 motive: check.motive.label(),
                 valid_from: ctx.local(check.valid_from),
                 expires_at: ctx.local(check.expires_at),
+                issued_under: check.issued_under.as_ref().map(permit_domain::IssuedUnder::label),
             }),
             signed,
         }

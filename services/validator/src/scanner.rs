@@ -7,7 +7,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use permit_domain::Motive;
+use permit_domain::{Motive, Phase};
 use permit_token::PermitClaims;
 use permit_web::PageError;
 
@@ -38,12 +38,15 @@ struct ScannerPage {
     motives: Vec<(&'static str, &'static str)>,
     /// The scanner refuses a longer validity, as the validator does.
     longest_window_seconds: i64,
+    /// For what a permit was issued under.
+    phases: [Phase; 5],
 }
 
 async fn page() -> Result<Response, PageError> {
     let page = ScannerPage {
         motives: Motive::all().map(|m| (m.code(), m.label())).collect(),
         longest_window_seconds: PermitClaims::longest_window().as_secs(),
+        phases: Phase::ALL,
     };
     Ok((
         [

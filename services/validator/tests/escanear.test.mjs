@@ -14,7 +14,7 @@ import vm from 'node:vm';
 const SCRIPT = readFileSync(new URL('../assets/escanear.js', import.meta.url), 'utf8');
 const FIXTURE = JSON.parse(process.env.SCANNER_FIXTURE);
 const LINK = 'https://validar.example.cl/v/';
-const RESULT_IDS = ['estado', 'vigencia', 'nombre', 'rut', 'motivo', 'revocaciones'];
+const RESULT_IDS = ['estado', 'vigencia', 'nombre', 'rut', 'motivo', 'reglas', 'revocaciones'];
 
 class Element {
   constructor(id) {
@@ -39,9 +39,10 @@ async function scanner({ pageLimit = true } = {}) {
   };
   if (pageLimit) element('motivos').dataset.longestWindowSeconds = String(FIXTURE.longest_window_seconds);
   const motive = { dataset: { code: 'compras' }, textContent: 'Compras de insumos básicos' };
+  const phase = { dataset: { number: '1' }, textContent: 'Fase 1 · Cuarentena' };
   const offline = () => Promise.reject(new TypeError('offline'));
   const context = {
-    document: { getElementById: element, querySelectorAll: () => [motive], createElement: () => ({}) },
+    document: { getElementById: element, querySelectorAll: (selector) => (selector.startsWith('#fases') ? [phase] : [motive]), createElement: () => ({}) },
     navigator: {},
     crypto: webcrypto,
     fetch: (url) => (url === '/.well-known/jwks.json'
@@ -75,7 +76,7 @@ const NOT_VALID = {
   details: false,
   estado: 'NO VÁLIDO',
   vigencia: 'Este permiso no fue firmado por el emisor o fue alterado. No lo aceptes.',
-  nombre: '', rut: '', motivo: '', revocaciones: '',
+  nombre: '', rut: '', motivo: '', reglas: '', revocaciones: '',
 };
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -142,6 +143,7 @@ test('a genuine token reads VIGENTE with its masked holder', async () => {
   assert.equal(seen.nombre, 'C. P.');
   assert.equal(seen.rut, '**.***.000-0');
   assert.equal(seen.motivo, 'Compras de insumos básicos');
+  assert.match(seen.reglas, /^Fase 1 · Cuarentena · reglas \d{4}-\d{2}-\d{2}$/);
   assert.match(seen.revocaciones, /sin conexión/);
 });
 
@@ -169,7 +171,7 @@ test('a code that is not a signed link hides the previous permit too', async () 
     const seen = screen(element);
     assert.equal(seen.estado, label);
     assert.equal(seen.details, false);
-    assert.deepEqual([seen.nombre, seen.rut, seen.motivo, seen.revocaciones], ['', '', '', '']);
+    assert.deepEqual([seen.nombre, seen.rut, seen.motivo, seen.reglas, seen.revocaciones], ['', '', '', '', '']);
   }
 });
 

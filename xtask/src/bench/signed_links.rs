@@ -6,7 +6,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
-use permit_domain::{Motive, PermitId};
+use permit_domain::{IssuedUnder, Motive, PermitId, Phase, Policies, Rules};
 use permit_token::{KeySet, PermitClaims, SigningKey};
 
 use crate::error::Error;
@@ -46,6 +46,14 @@ fn valid_now(n: usize) -> PermitClaims {
         expires_at: now + SignedDuration::from_hours(3),
         name: "C. P.".into(),
         rut: format!("**.***.{:03}-{}", n % 1000, n % 10),
+        // As a permit of a comuna in Cuarentena under the rules in force carries it.
+        issued_under: Some(IssuedUnder {
+            policy: Policies::history(&Rules::default().time_zone)
+                .in_force(now)
+                .version
+                .clone(),
+            phase: Some(Phase::Cuarentena),
+        }),
     }
 }
 

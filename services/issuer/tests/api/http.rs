@@ -34,7 +34,7 @@ async fn app_with(rules: Rules, admin: Option<&str>) -> TestApp {
 }
 
 /// What these tests send to the issuer.
-trait Issuer {
+pub(crate) trait Issuer {
     async fn create(&self, body: &impl serde::Serialize) -> reqwest::Response;
     async fn submit(&self, form: &PermitForm) -> reqwest::Response;
     /// A page of `/api/all` as *administración* exports it, with a reason and `query`.
@@ -1205,7 +1205,10 @@ async fn the_openapi_document_describes_what_the_api_answers() {
     let operator_doc = document(&app, app.operators()).await;
     assert!(operator_doc["paths"]["/api/all"]["get"]["security"].is_array());
 
-    let created: Value = app.create(&citizen(40, "compras")).await.json().await.unwrap();
+    let mut created: Value = app.create(&citizen(40, "compras")).await.json().await.unwrap();
+    // A create answers the permit and, beside it, the schedule's freshness.
+    let schedule = created.as_object_mut().unwrap().remove("schedule").unwrap();
+    testkit::assert_fits_schema(&doc, "Freshness", &schedule);
     testkit::assert_fits_schema(&doc, "PermitView", &created);
     testkit::assert_fits_schema(&doc, "MotiveView", &created["motive"]);
     let page: Value = app.export("").await.json().await.unwrap();

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testkit::{ManualClock, TestApp, context_on, db_test, fresh_database};
 
-use crate::http::{admin_only, app};
+use crate::http::{Issuer, admin_only, app};
 use crate::{ADMINISTRACION, CONSULTA, TOKEN, send};
 
 async fn publish(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
@@ -138,4 +138,129 @@ async fn another_replica_reads_a_published_change_in_the_background() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(seen, "the second replica read the change within its refresh interval");
+}
+
+/// The signed claims of a created permit's validation link.
+fn signed_claims(created: &Value) -> permit_token::PermitClaims {
+    let token = created["validation_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("http://validar.test/v/")
+        .unwrap();
+    testkit::key_set().verify(token).unwrap().claims
+}
+
+#[db_test]
+async fn issuance_follows_the_comunas_phase_and_a_refusal_names_the_rule_and_its_change() {
+    let app = app().await;
+    // Monday 30 November 2026, 10:00. Ñuñoa is not in the plan yet: the configured rules.
+    let outside: Value = app.create(&testkit::citizen(1, "compras")).await.json().await.unwrap();
+    assert_eq!(
+        (&outside["policy"], &outside["phase"]),
+        (&json!("2021-04-05"), &Value::Null)
+    );
+    assert_eq!(outside["schedule"]["stale"], false, "{outside}");
+    assert!(outside["schedule"]["read_seconds_ago"].as_u64().is_some());
+
+    let preparacion = json!({"comuna": "Ñuñoa", "phase": "preparacion", "from": "2026-12-01"});
+    assert_eq!(
+        publish(&app, ADMINISTRACION, preparacion).await.status(),
+        StatusCode::CREATED
+    );
+    let cuarentena = json!({"comuna": "Ñuñoa", "phase": "cuarentena", "from": "2026-12-03"});
+    assert_eq!(
+        publish(&app, ADMINISTRACION, cuarentena).await.status(),
+        StatusCode::CREATED
+    );
+
+    // Tuesday: Preparación needs no permit, and the refusal says when that changes.
+    app.clock.advance(jiff::SignedDuration::from_hours(24));
+    let refused = app.create(&testkit::citizen(2, "compras")).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: Value = refused.json().await.unwrap();
+    assert_eq!(refused["code"], "no_permit_needed");
+    assert_eq!(
+        refused["message"],
+        "Ñuñoa está en Preparación: no necesitas permiso para salir. \
+         Desde el jueves 3 de diciembre de 2026 a las 05:00 pasa a Cuarentena."
+    );
+    let form = app.get("/nuevo?comuna=13120").await.text().await.unwrap();
+    assert!(
+        form.contains("<strong>Ñuñoa</strong>: fase 3, Preparación; no se pide permiso para salir."),
+        "{form}"
+    );
+    assert!(form.contains("value=\"Ñuñoa\""), "the comuna is filled in");
+
+    // Saturday 5 December, in Cuarentena: one of the two weekly permits on the weekend,
+    // and the general permit lasts 2 hours.
+    app.clock.advance(jiff::SignedDuration::from_hours(4 * 24));
+    let saturday = app.create(&testkit::citizen(3, "compras")).await;
+    assert_eq!(saturday.status(), StatusCode::CREATED);
+    let saturday: Value = saturday.json().await.unwrap();
+    assert_eq!(
+        (&saturday["policy"], &saturday["phase"]),
+        (&json!("2021-04-05"), &json!("cuarentena"))
+    );
+    assert_eq!(saturday["valid_from"], "2026-12-05T10:15:00-03:00");
+    assert_eq!(saturday["expires_at"], "2026-12-05T12:15:00-03:00");
+    let claims = signed_claims(&saturday);
+    assert_eq!(claims.issued_under.unwrap().compact(), "2021-04-05/1");
+    let holder = saturday["permit_url"]
+        .as_str()
+        .unwrap()
+        .replace("http://formulario.test", "");
+    let page = app.get(&holder).await.text().await.unwrap();
+    assert!(page.contains("Fase 1 · Cuarentena · reglas 2021-04-05"), "{page}");
+
+    let second = app.create(&testkit::citizen(3, "banco")).await;
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["code"], "weekend_limit_reached");
+    assert_eq!(
+        second["message"],
+        "Ñuñoa está en Cuarentena: los fines de semana puedes pedir 1 de tus 2 permisos semanales; \
+         ya usaste el de este fin de semana. Podrás solicitar otro desde el lunes 7 de diciembre de 2026 a las 00:00."
+    );
+    // The form, sent for the same comuna, shows the phase beside the refusal.
+    let mut form = testkit::citizen(3, "funeral");
+    form.comuna = "nunoa".into();
+    let page = app.submit(&form).await;
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("ya usaste el de este fin de semana"), "{page}");
+    assert!(
+        page.contains("fase 1, Cuarentena; se pide permiso todos los días; 2 por semana, de ellos 1 en fin de semana."),
+        "{page}"
+    );
+    assert!(
+        app.metrics()
+            .await
+            .contains("permits_refused_total{reason=\"weekend_limit_reached\"} 2"),
+        "both refusals counted by their rule"
+    );
+}
+
+#[db_test]
+async fn fases_says_what_each_phase_asks_under_the_rules_in_force() {
+    let app = app().await;
+    let html = app.get("/fases").await.text().await.unwrap();
+    assert!(
+        html.contains("Reglas 2021-04-05, desde el lunes 5 de abril de 2021 a las 05:00"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong>2 · Transición</strong>: se pide permiso los sábados y domingos; 1 por semana."),
+        "{html}"
+    );
+    assert!(
+        html.contains("<strong>3 · Preparación</strong>: no se pide permiso para salir."),
+        "{html}"
+    );
+    let unknown = app.get("/nuevo?comuna=Gotham").await;
+    assert_eq!(unknown.status(), StatusCode::OK);
+    let unknown = unknown.text().await.unwrap();
+    assert!(
+        unknown.contains("id=\"comuna-error\""),
+        "the unknown comuna is named: {unknown}"
+    );
 }

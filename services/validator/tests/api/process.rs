@@ -18,11 +18,14 @@ async fn a_check_logs_its_request_and_status_but_no_citizen_data() {
     let request = citizen(77, "compras").parse().unwrap();
     let permit = Permit::issue(
         request,
-        Rules {
-            curfew: None,
-            ..Rules::default()
-        }
-        .window(permit_domain::Motive::parse("compras").unwrap(), jiff::Timestamp::now())
+        testkit::window(
+            &Rules {
+                curfew: None,
+                ..Rules::default()
+            },
+            permit_domain::Motive::parse("compras").unwrap(),
+            jiff::Timestamp::now(),
+        )
         .unwrap(),
     );
     store.issue(&permit, None).await.unwrap();

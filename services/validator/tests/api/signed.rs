@@ -184,9 +184,7 @@ async fn with_the_database_gone_genuine_tokens_are_answered_and_forged_ones_refu
     let router_signed = signed.clone();
     let app = TestApp::serve(ctx, clock, move |ctx| validator::router(ctx, router_signed)).await;
     let request = citizen(4, "compras").parse().unwrap();
-    let window = Rules::default()
-        .window(request.motive, testkit::santiago("2026-11-30T10:00"))
-        .unwrap();
+    let window = testkit::window(&Rules::default(), request.motive, testkit::santiago("2026-11-30T10:00")).unwrap();
     let token = token_for(&Permit::issue(request, window));
 
     for _ in 0..20 {
@@ -344,5 +342,26 @@ async fn the_public_keys_and_the_scanner_are_served_with_their_policies() {
             .to_str()
             .unwrap()
             .contains("camera=()")
+    );
+}
+
+#[db_test]
+async fn both_checks_show_the_phase_and_policy_version_the_permit_was_issued_under() {
+    let (app, _) = app().await;
+    let mut permit = app.stored_permit(2).await;
+    assert_eq!(permit.issued_under.as_ref().map(|u| u.compact()), Some("test/-".into()));
+    let (_, html) = app.page(&format!("/validar/{}", permit.id)).await;
+    assert!(
+        html.contains("Comuna fuera del plan Paso a Paso · reglas test"),
+        "{html}"
+    );
+    // A token says it in its own claim, read with no database.
+    permit.issued_under = permit_domain::IssuedUnder::from_compact("2021-04-05/2");
+    let (_, html) = app.page(&format!("/v/{}", token_for(&permit))).await;
+    assert!(html.contains("Fase 2 · Transición · reglas 2021-04-05"), "{html}");
+    let (_, body) = json(&app, &format!("/api/v/{}", token_for(&permit))).await;
+    assert_eq!(
+        (&body["policy"], &body["phase"]),
+        (&Value::from("2021-04-05"), &Value::from("transicion"))
     );
 }

@@ -5,7 +5,7 @@
 //! of one request and not a queue, and every query's plan is read with `explain`.
 
 use futures_util::StreamExt;
-use permit_domain::{Permit, PermitId, PrivacyKey, Rules};
+use permit_domain::{Permit, PermitId, Policies, PrivacyKey, Rules, Schedule};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
@@ -88,8 +88,18 @@ pub async fn data_growth(paths: &Paths, settings: &Settings) -> Result<bool, Err
         let known = pick(&store, &ids, &mut random).await?;
         // The plan depends on the counter's key shape, not on which key names it.
         let holder = PrivacyKey::generate().pseudonym(&known.rut);
-        let claim = Rules::default()
-            .quota_claim(&holder, known.motive, known.requested_at)
+        let rules = Rules::default();
+        let terms = Policies::history(&rules.time_zone)
+            .decide(
+                &rules,
+                &Schedule::default(),
+                known.comuna,
+                known.motive,
+                known.requested_at,
+            )
+            .map_err(|refusal| Error::Failed(format!("the rules refuse the stored permit: {refusal}")))?;
+        let claim = rules
+            .quota_claim(&holder, known.motive, &terms, known.requested_at)
             .ok_or_else(|| Error::Failed("the stored permits' motive counts against no week".into()))?;
         let key = idempotency_key(random.next_u64() % stored_permits);
         let plans = store
