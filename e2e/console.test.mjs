@@ -4,7 +4,8 @@
 // for a permit; a consulta operator finds it by RUT, and by comuna and day, with a reason
 // and cannot revoke it; a
 // revocación operator revokes it with a reason; the consulta operator sees who and why in
-// the permit's audit trail. Every page gets the same screenshots and axe-core scan.
+// the permit's audit trail; administración makes a token and publishes a phase change
+// after its preview. Every page gets the same screenshots and axe-core scan.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -116,4 +117,18 @@ test('administración lists and makes operators\' tokens, the new one shown once
   assert.match(made, /Token creado para Cabo 1° M\. Pérez/);
   assert.match(made, /pmt_[A-Za-z0-9_-]{11}_[A-Za-z0-9_-]{43}/);
   await audit(ines, '35-console-tokens');
+
+  // A Paso a Paso change, a month ahead: first its effect, then its publication.
+  await ines.goto(`${CONSOLE}/`);
+  await ines.click('a[href="/fases"]');
+  const ahead = new Date(Date.now() + 30 * 24 * 3600 * 1000).toLocaleDateString('en-CA', { timeZone: 'America/Santiago' });
+  await ines.fill('#fase-comuna', 'Puente Alto');
+  await ines.selectOption('#fase-phase', 'transicion');
+  await ines.fill('#fase-from', ahead);
+  await ines.click('text=Ver el efecto');
+  assert.match(await ines.textContent('main'), /Puente Alto.*pasa de estar fuera del plan a 2 · Transición/s);
+  await audit(ines, '36-console-phase-preview');
+  await ines.click('text=Publicar este cambio');
+  assert.match(await ines.textContent('[role=status]'), /Puente Alto pasa a Transición/);
+  await audit(ines, '37-console-phase-published');
 });

@@ -137,6 +137,14 @@ impl Schedule {
         changes.get(changes.partition_point(|&(from, _)| from <= at)).copied()
     }
 
+    /// The change published for `comuna` at exactly `at`, if any: a new one for that
+    /// instant replaces it.
+    pub fn change_at(&self, comuna: &Comuna, at: Timestamp) -> Option<Phase> {
+        let changes = self.changes.get(comuna.code())?;
+        let found = changes.binary_search_by_key(&at, |&(from, _)| from).ok()?;
+        Some(changes[found].1)
+    }
+
     /// How many changes it holds, over every comuna.
     pub fn len(&self) -> usize {
         self.changes.values().map(Vec::len).sum()
@@ -244,6 +252,8 @@ mod tests {
             .publish(nunoa, thursday, Phase::Preparacion, published)
             .unwrap();
         assert_eq!(schedule.phase_of(&nunoa, thursday), Some(Phase::Preparacion));
+        assert_eq!(schedule.change_at(&nunoa, thursday), Some(Phase::Preparacion));
+        assert_eq!(schedule.change_at(&nunoa, published), None);
         assert_eq!(schedule.len(), 2);
     }
 

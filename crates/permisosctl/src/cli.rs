@@ -10,7 +10,7 @@ use crate::chaos::{self, Plan};
 use crate::error::Error;
 use crate::smoke::Entry;
 use crate::wait::Target;
-use crate::{audit, cluster, entrance, hosts, keys, smoke, status, wait};
+use crate::{audit, cluster, entrance, hosts, keys, operator_api, phases, smoke, status, wait};
 
 const EXIT_CODES: &str = "Exit codes: 0 all well; 1 a check failed or something is unhealthy (each \
 problem on its own line); 2 wrong usage, or the cluster or service could not be reached or \
@@ -59,6 +59,10 @@ pub enum Command {
     /// Compare the permits a load run was acknowledged with those the issuer lists
     /// since it began: lost or duplicated permits fail the audit.
     Audit(AuditArgs),
+    /// Publish the health ministry's table of Paso a Paso changes, a CSV file with the
+    /// header comuna,fase,desde,hora (hora empty: 05:00): every line checked first, nothing
+    /// sent if one is wrong, then one publication per line in order.
+    Phases(PhasesArgs),
     /// Permit signing keys for the manifests (no cluster needed).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -137,6 +141,13 @@ pub struct AuditArgs {
     /// The answers the run recorded, one JSON object per line (load/artillery/fault-hooks.js).
     #[arg(long)]
     pub record: PathBuf,
+    #[command(flatten)]
+    pub operators: OperatorArgs,
+}
+
+/// How a command reaches the operators' API: the entrance and a named token.
+#[derive(Debug, Args)]
+pub struct OperatorArgs {
     /// A named operator token of the *administración* role (`pmt_…`, made with `POST
     /// /api/operators` on operadores.DOMAIN), sent only over HTTPS or to a loopback address.
     #[arg(long, env = "PERMISOS_TOKEN", hide_env_values = true)]
@@ -147,6 +158,19 @@ pub struct AuditArgs {
     pub insecure: bool,
     #[command(flatten)]
     pub entry: EntryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PhasesArgs {
+    /// The table: comuna (name or código único territorial), fase (code or 1–5), desde
+    /// (2026-12-10), hora (HH:MM, or empty for 05:00), one change per line.
+    #[arg(long)]
+    pub file: PathBuf,
+    /// Check the file and show what would be published; send nothing (no token needed).
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    pub operators: OperatorArgs,
 }
 
 /// `90s`, `10m`, `1h`, or plain seconds.
@@ -283,6 +307,57 @@ async fn dispatch(cli: &Cli) -> Result<Option<Error>, Error> {
             Ok(None)
         }
         Command::Audit(args) => audit_run(cli, args).await,
+        Command::Phases(args) => load_phases(cli, args).await,
+    }
+}
+
+/// The operators' API and the token `command` sends it, or why not.
+async fn reach_operators(
+    cli: &Cli,
+    command: &str,
+    args: &OperatorArgs,
+) -> Result<(operator_api::Operators, String), Error> {
+    let token = args.token.clone().ok_or_else(|| {
+        Error::Usage(format!(
+            "{command} needs a named operator token of the administración role: --token pmt_… or PERMISOS_TOKEN \
+             (an administración operator makes one with POST /api/operators on operadores.<domain>)"
+        ))
+    })?;
+    let (entry, _) = entry(cli, &args.entry).await?;
+    Ok((operator_api::Operators::reach(&entry, args.insecure)?, token))
+}
+
+/// `phases`: the table checked, then published line by line (or only shown, `--dry-run`).
+async fn load_phases(cli: &Cli, args: &PhasesArgs) -> Result<Option<Error>, Error> {
+    let file = args.file.display();
+    let size = std::fs::metadata(&args.file)
+        .map_err(|e| Error::Usage(format!("--file {file}: {e}")))?
+        .len();
+    if size > phases::MAX_BYTES {
+        return Err(Error::Usage(format!(
+            "--file {file}: {size} bytes; a table is at most {} (1 MiB)",
+            phases::MAX_BYTES
+        )));
+    }
+    let text = std::fs::read_to_string(&args.file).map_err(|e| Error::Usage(format!("--file {file}: {e}")))?;
+    let santiago = permit_domain::Rules::default().time_zone;
+    let lines = phases::parse(&text, jiff::Timestamp::now(), &santiago)
+        .map_err(|problems| Error::Usage(format!("--file {file}, nothing sent:\n  {}", problems.join("\n  "))))?;
+    if args.dry_run {
+        print(cli.output, &phases::dry_run(&lines), phases::render);
+        return Ok(None);
+    }
+    let (operators, token) = reach_operators(cli, "phases", &args.operators).await?;
+    match phases::load(&operators, &token, &lines).await {
+        Ok(loaded) => {
+            print(cli.output, &loaded, phases::render);
+            Ok(None)
+        }
+        // The lines published before the refusal are reported, then the refusal.
+        Err((loaded, error)) => {
+            print(cli.output, &loaded, phases::render);
+            Ok(Some(error))
+        }
     }
 }
 
@@ -349,15 +424,7 @@ async fn audit_run(cli: &Cli, args: &AuditArgs) -> Result<Option<Error>, Error> 
         .map_err(|e| Error::Usage(format!("--record {}: {e}", args.record.display())))?;
     let since =
         audit::parse_since(&args.since, jiff::Timestamp::now()).map_err(|e| Error::Usage(format!("--since: {e}")))?;
-    let token = args.token.clone().ok_or_else(|| {
-        Error::Usage(
-            "audit needs a named operator token of the administración role: --token pmt_… or PERMISOS_TOKEN \
-             (an administración operator makes one with POST /api/operators on operadores.<domain>)"
-                .into(),
-        )
-    })?;
-    let (entry, _) = entry(cli, &args.entry).await?;
-    let operators = audit::Operators::reach(&entry, args.insecure)?;
+    let (operators, token) = reach_operators(cli, "audit", &args.operators).await?;
     let listed = audit::list_since(&operators, &token, since).await?;
     let result = audit::compare(&record, &listed);
     print(cli.output, &result, |a| audit::render(a, &since));

@@ -11,6 +11,8 @@ pub mod entrance;
 pub mod error;
 pub mod hosts;
 pub mod keys;
+pub mod operator_api;
+pub mod phases;
 pub mod smoke;
 pub mod snapshot;
 pub mod status;

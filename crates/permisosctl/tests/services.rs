@@ -329,3 +329,85 @@ async fn without_a_cluster_each_command_says_why_and_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("\"pod\" is not one of deployment, statefulset, daemonset, job"));
 }
+
+#[db_test]
+async fn phases_publishes_the_ministrys_table_line_by_line_and_again_changes_nothing() {
+    let system = system("2026-11-30T10:00").await;
+    let fases = || async {
+        let page = system
+            .http
+            .get(format!("http://{}/fases", system.address))
+            .header("host", "formulario.localhost")
+            .send()
+            .await
+            .unwrap();
+        page.text().await.unwrap()
+    };
+    // Dates ahead of both the machine's clock and the system's.
+    let table = ScratchFile::with("comuna,fase,desde,hora\nÑuñoa,transicion,2030-01-10,\n13101,1,2030-01-10,12:00\n");
+    let load = |extra: &'static [&'static str]| {
+        let file = table.as_str().to_owned();
+        let address = system.address.clone();
+        async move {
+            let mut args = vec!["phases", "--file", &file, "--ip", &address, "--domain", "localhost"];
+            args.extend(extra);
+            permisosctl(&args, "/nonexistent").await
+        }
+    };
+
+    let dry = load(&["--dry-run"]).await;
+    assert_eq!(dry.status.code(), Some(0), "{}", text(&dry.stderr));
+    assert!(text(&dry.stdout).contains("line 3: Santiago to cuarentena from 2030-01-10 12:00"));
+    assert!(text(&dry.stdout).ends_with("dry run: 2 lines checked, none sent\n"));
+    assert!(!fases().await.contains("Ñuñoa"), "a dry run sends nothing");
+
+    let missing = load(&[]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("needs a named operator token"));
+
+    for _ in 0..2 {
+        let out = load(&["--token", ADMINISTRACION]).await;
+        assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.starts_with(
+                "line 2: Ñuñoa to transicion from jueves 10 de enero de 2030 a las 05:00 (was outside the plan)\n"
+            ),
+            "{stdout}"
+        );
+        assert!(stdout.contains("line 3: Santiago to cuarentena from jueves 10 de enero de 2030 a las 12:00"));
+    }
+    let page = fases().await;
+    assert!(
+        page.contains("Desde el jueves 10 de enero de 2030 a las 05:00: 2 · Transición"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("<th scope=\"row\">").count(),
+        2,
+        "the same file twice: the same two comunas"
+    );
+
+    let wrong = ScratchFile::with("comuna,fase,desde,hora\nMaipú,2,2030-01-10,\nGotham,2,2030-01-10,\n");
+    let file = wrong.as_str().to_owned();
+    let out = system
+        .permisosctl(&[
+            "phases",
+            "--file",
+            &file,
+            "--ip",
+            &system.address,
+            "--domain",
+            "localhost",
+            "--token",
+            ADMINISTRACION,
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("nothing sent:\n  line 3: comuna \"Gotham\""),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!fases().await.contains("Maipú"), "not even the good line");
+}

@@ -222,43 +222,85 @@ pub async fn publish(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Published>), AppError> {
     let texts = phase_request(&headers, &body)?;
-    let now = state.ctx.now();
-    let change = Change::parse(&texts, now, &state).map_err(AppError::Invalid)?;
-    let (comuna, from, phase) = (change.comuna, change.from, change.phase);
-    let detail = format!(
-        "comuna {} {} to {} from {from}",
-        comuna.code(),
-        comuna.as_str(),
-        phase.code()
-    );
-    acting
-        .record(&state, AuditAction::PublishPhase, None, None, Some(detail))
-        .await?;
-    let previous = state
-        .phases
-        .with(|s| s.phase_of(&comuna, from - jiff::SignedDuration::from_millis(1)));
-    let published = PhaseChange {
-        comuna,
-        from,
-        phase,
-        published_at: now,
-        published_by: acting.operator.clone(),
-    };
-    state.ctx.store.publish_phase(&published).await?;
-    state.phases.apply(&published);
-    let tz = &state.ctx.rules.time_zone;
+    let change = Change::parse(&texts, state.ctx.now(), &state).map_err(AppError::Invalid)?;
+    let preview = change.publish(&state, &acting).await?;
     Ok((
         StatusCode::CREATED,
         Json(Published {
-            comuna: comuna.as_str().to_owned(),
-            code: comuna.code().to_owned(),
-            region: comuna.region().to_owned(),
-            phase: phase.code().to_owned(),
-            from: from.to_string(),
-            from_local: day_and_time(&from.to_zoned_datetime(tz.clone())),
-            previous: previous.map(|p| p.code().to_owned()),
+            comuna: change.comuna.as_str().to_owned(),
+            code: change.comuna.code().to_owned(),
+            region: change.comuna.region().to_owned(),
+            phase: change.phase.code().to_owned(),
+            from: change.from.to_string(),
+            from_local: preview.from,
+            previous: preview.before.map(|p| p.code().to_owned()),
         }),
     ))
+}
+
+/// What a change does for the citizens of its comuna, before and after it: the console
+/// shows it before publishing, and the answer after.
+pub(crate) struct Preview {
+    pub comuna: &'static str,
+    pub region: &'static str,
+    /// From when, in words, in Chile.
+    pub from: String,
+    /// The phase in force just before; `None` outside the plan.
+    pub before: Option<Phase>,
+    pub after: Phase,
+    /// What each asks under the version in force then.
+    pub asks_before: String,
+    pub asks_after: String,
+    /// A change published earlier for this very instant, which this one replaces.
+    pub replaces: Option<Phase>,
+}
+
+impl Change {
+    pub fn preview(&self, state: &IssuerState) -> Preview {
+        let (before, replaces) = state.phases.with(|schedule| {
+            (
+                schedule.phase_of(&self.comuna, self.from - jiff::SignedDuration::from_millis(1)),
+                schedule.change_at(&self.comuna, self.from),
+            )
+        });
+        let policy = state.policies.in_force(self.from);
+        Preview {
+            comuna: self.comuna.as_str(),
+            region: self.comuna.region(),
+            from: local(state, self.from),
+            before,
+            after: self.phase,
+            asks_before: asks(policy, before),
+            asks_after: asks(policy, Some(self.phase)),
+            replaces,
+        }
+    }
+
+    /// Records the change in the audit log, stores it and applies it here at once (the
+    /// other replicas at their next refresh): the API's publication and the console's.
+    pub async fn publish(&self, state: &IssuerState, acting: &Acting) -> Result<Preview, AppError> {
+        let preview = self.preview(state);
+        let (comuna, from, phase) = (self.comuna, self.from, self.phase);
+        let detail = format!(
+            "comuna {} {} to {} from {from}",
+            comuna.code(),
+            comuna.as_str(),
+            phase.code()
+        );
+        acting
+            .record(state, AuditAction::PublishPhase, None, None, Some(detail))
+            .await?;
+        let published = PhaseChange {
+            comuna,
+            from,
+            phase,
+            published_at: state.ctx.now(),
+            published_by: acting.operator.clone(),
+        };
+        state.ctx.store.publish_phase(&published).await?;
+        state.phases.apply(&published);
+        Ok(preview)
+    }
 }
 
 /// A comuna's phase now, what it asks of a citizen and its next change: the form shows it
@@ -302,14 +344,33 @@ fn local(state: &IssuerState, at: Timestamp) -> String {
     day_and_time(&at.to_zoned_datetime(state.ctx.rules.time_zone.clone()))
 }
 
-/// One comuna's line of `/fases`.
-struct Row {
-    comuna: &'static str,
+/// One comuna's line of `/fases` and of the console's schedule page.
+pub(crate) struct Row {
+    pub comuna: &'static str,
     /// Its CUT, for the form's link.
-    code: &'static str,
-    region: &'static str,
-    now: Option<Phase>,
-    next: Option<(String, Phase)>,
+    pub code: &'static str,
+    pub region: &'static str,
+    pub now: Option<Phase>,
+    pub next: Option<(String, Phase)>,
+}
+
+/// Every comuna the plan covers at `now` or later, as this replica holds the schedule.
+pub(crate) fn rows(state: &IssuerState, now: Timestamp) -> Vec<Row> {
+    state.phases.with(|schedule| {
+        Comuna::all()
+            .filter_map(|comuna| {
+                let current = schedule.phase_of(&comuna, now);
+                let next = schedule.next_change(&comuna, now);
+                (current.is_some() || next.is_some()).then(|| Row {
+                    comuna: comuna.as_str(),
+                    code: comuna.code(),
+                    region: comuna.region(),
+                    now: current,
+                    next: next.map(|(at, phase)| (local(state, at), phase)),
+                })
+            })
+            .collect()
+    })
 }
 
 #[derive(Template)]
@@ -327,21 +388,7 @@ struct PhasesPage {
 /// `GET /fases`: each comuna the plan covers, its phase now and its next change.
 pub async fn page(State(state): State<IssuerState>) -> Result<Html<String>, PageError> {
     let now = state.ctx.now();
-    let rows = state.phases.with(|schedule| {
-        Comuna::all()
-            .filter_map(|comuna| {
-                let current = schedule.phase_of(&comuna, now);
-                let next = schedule.next_change(&comuna, now);
-                (current.is_some() || next.is_some()).then(|| Row {
-                    comuna: comuna.as_str(),
-                    code: comuna.code(),
-                    region: comuna.region(),
-                    now: current,
-                    next: next.map(|(at, phase)| (local(&state, at), phase)),
-                })
-            })
-            .collect()
-    });
+    let rows = rows(&state, now);
     let policy = state.policies.in_force(now);
     let page = PhasesPage {
         demo: state.options.sign_in.demo(),

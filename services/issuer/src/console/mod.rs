@@ -6,6 +6,7 @@
 //! is recorded in the audit log the same way.
 
 mod pages;
+mod phases;
 mod session;
 mod views;
 
@@ -47,7 +48,8 @@ pub fn routes(state: &IssuerState) -> Router<IssuerState> {
     let administration = guarded(
         Router::new()
             .route("/operadores", get(pages::tokens).post(pages::make_token))
-            .route("/operadores/revocar", post(pages::revoke_token)),
+            .route("/operadores/revocar", post(pages::revoke_token))
+            .route("/fases", get(phases::schedule).post(phases::publish)),
         Admits::named(&[Role::Administracion]),
     );
     Router::new()

@@ -419,3 +419,75 @@ async fn administracion_makes_a_token_shown_once_and_revokes_it() {
     assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
     assert_eq!(search(token).await, StatusCode::UNAUTHORIZED);
 }
+
+#[db_test]
+async fn administracion_previews_a_phase_change_then_publishes_it() {
+    let console = console().await;
+    let ines = console.signed_in(INES.0).await;
+    let home = text(console.get("/", &ines).await).await;
+    assert!(home.contains(r#"href="/fases""#), "{home}");
+    let carla = console.signed_in(CARLA.0).await;
+    assert_eq!(console.get("/fases", &carla).await.status(), StatusCode::FORBIDDEN);
+
+    // The test clock is Monday 30 November 2026, 10:00; Thursday is ahead.
+    let change = [
+        ("comuna", "nunoa"),
+        ("phase", "cuarentena"),
+        ("from", "2026-12-03"),
+        ("at", ""),
+    ];
+    let preview = console.post("/fases", &ines, &change, "same-origin").await;
+    assert_eq!(preview.status(), StatusCode::OK);
+    let preview = text(preview).await;
+    assert!(
+        preview.contains(
+            "Desde el <strong>jueves 3 de diciembre de 2026 a las 05:00</strong>, <strong>Ñuñoa</strong> \
+             (Metropolitana de Santiago) pasa de estar fuera del plan a <strong>1 · Cuarentena</strong>."
+        ),
+        "{preview}"
+    );
+    assert!(
+        preview.contains(
+            "<dt>Desde entonces</dt><dd>se pide permiso todos los días; 2 por semana, de ellos 1 en fin de semana</dd>"
+        ),
+        "{preview}"
+    );
+    assert!(
+        console.audit(AuditAction::PublishPhase).await.is_empty(),
+        "a preview publishes nothing"
+    );
+    assert!(!text(console.app.get("/fases").await).await.contains("Ñuñoa"));
+
+    let confirmed: Vec<(&str, &str)> = change.iter().copied().chain([("confirm", "1")]).collect();
+    let published = console.post("/fases", &ines, &confirmed, "same-origin").await;
+    assert_eq!(published.status(), StatusCode::CREATED);
+    assert!(text(published).await.contains("Cambio publicado"));
+    let entries = console.audit(AuditAction::PublishPhase).await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].operator, audit_name(INES));
+    let public = text(console.app.get("/fases").await).await;
+    assert!(
+        public.contains("Desde el jueves 3 de diciembre de 2026 a las 05:00: 1 · Cuarentena"),
+        "{public}"
+    );
+
+    // The same instant again: the preview says it replaces the change published.
+    let again = [
+        ("comuna", "13120"),
+        ("phase", "transicion"),
+        ("from", "2026-12-03"),
+        ("at", "05:00"),
+    ];
+    let replacing = text(console.post("/fases", &ines, &again, "same-origin").await).await;
+    assert!(
+        replacing.contains("Reemplaza el cambio a Cuarentena ya publicado"),
+        "{replacing}"
+    );
+
+    let past = [("comuna", "Ñuñoa"), ("phase", "transicion"), ("from", "2026-11-29")];
+    let refused = console.post("/fases", &ines, &past, "same-origin").await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(refused).await.contains(r#"id="fase-from-error""#));
+    let forged = console.post("/fases", &ines, &confirmed, "cross-site").await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
