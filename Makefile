@@ -1,7 +1,7 @@
 # One-line aliases: the work is done by `cargo xtask` (xtask/: starting, watching and
 # stopping processes, test data, audits) and by scripts/ (tool installs, test and load
 # runs). `make help` lists them.
-.PHONY: help run test api-fuzz e2e bench-runtime bench-sign-in local-up local-down local-status load-test fault-test secantus-rs capacity peak-day data-growth kind-up kind-down kind-forward images deploy status smoke cluster-fault-test
+.PHONY: help run test api-fuzz e2e bench-runtime bench-policy bench-sign-in local-up local-down local-status load-test fault-test secantus-rs capacity peak-day data-growth kind-up kind-down kind-forward images deploy status smoke cluster-fault-test
 
 ## help: this list
 help:
@@ -26,6 +26,10 @@ e2e:
 ## bench-runtime: start-up time and memory of the release binaries (docs/benchmarks.md)
 bench-runtime:
 	@scripts/tools.sh wrk secantus && cargo xtask bench-runtime --runs "$${RUNS:-10}"
+
+## bench-policy: what deciding a create costs, empty schedule against 346 comunas x 52 weekly changes (docs/benchmarks.md)
+bench-policy:
+	cargo bench -p permit-domain --bench decide
 
 ## bench-sign-in: what citizen sign-in (CITIZEN_AUTH=oidc) adds per create, against the test identity provider (docs/benchmarks.md)
 bench-sign-in:

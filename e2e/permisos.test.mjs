@@ -268,3 +268,22 @@ test('the form shows the comuna\'s phase, and a refusal names its rule', async (
   );
   await audit(page, '16-form-refused-by-phase');
 });
+
+test('an employer uploads its workers\' spreadsheet and each bad row is named', async () => {
+  const page = await newPage();
+  await page.goto(`${ISSUER}/`);
+  await page.click('a[href="/colectivo"]');
+  await audit(page, '17-collective-form');
+  const table = 'rut,nombre,comuna,direccion\n'
+    + '16.000.001-5,Ana Rojas Díaz,Ñuñoa,"Av. Irarrázaval 3400, local 2"\n'
+    + '16.000.002-9,Luis Soto,Ñuñoa,Av. Irarrázaval 3400\n'
+    + '16.000.003-1,Marta Pino,Maipú,Av. Pajaritos 100\n';
+  await page.setInputFiles('#nomina', { name: 'nomina.csv', mimeType: 'text/csv', buffer: Buffer.from(table) });
+  await page.click('button[type=submit]');
+  assert.equal((await page.textContent('#conteo')).trim(), 'Emitidos: 2. Ya emitidos antes: 0. Rechazados: 1.');
+  const rejected = await page.textContent('.fila-rechazada');
+  assert.match(rejected, /Línea 3.*rechazado/s);
+  assert.match(rejected, /el dígito verificador no corresponde/);
+  assert.equal(await page.getAttribute('a[download]', 'download'), 'informe-permisos-colectivos.csv');
+  await audit(page, '18-collective-result');
+});

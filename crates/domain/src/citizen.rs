@@ -87,6 +87,20 @@ impl Address {
     }
 }
 
+/// A firm's name (razón social) as it writes it: `Panadería La Espiga SpA`, `A&B Ltda.`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusinessName(String);
+
+impl BusinessName {
+    pub fn parse(input: &str) -> Result<BusinessName, FieldError> {
+        clean(input, 2, 100, |_| true, "").map(BusinessName)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Who issued a permit for a citizen at a counter (assisted issuance): the operator's
 /// name and post as they give it, e.g. `Sgto. 2° R. Soto, 33ª Comisaría Ñuñoa`.
 #[derive(Debug, Clone, PartialEq, Eq)]

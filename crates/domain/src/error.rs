@@ -13,6 +13,9 @@ pub enum FieldError {
     TooLong(usize),
     #[error("{0}")]
     Invalid(&'static str),
+    /// An uploaded spreadsheet that is not one of workers (`collective`).
+    #[error(transparent)]
+    Table(#[from] crate::collective::TableError),
 }
 
 /// Field name → what is wrong with it; field names are the JSON/form keys.

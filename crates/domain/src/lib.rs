@@ -4,6 +4,7 @@
 mod calendar;
 mod citizen;
 mod clock;
+pub mod collective;
 mod comuna;
 mod error;
 mod motive;
@@ -17,8 +18,9 @@ mod rules;
 mod rut;
 
 pub use calendar::{DayRange, day, day_and_time, time_of_day};
-pub use citizen::{Address, CaseNumber, Name, Operator, Reason};
+pub use citizen::{Address, BusinessName, CaseNumber, Name, Operator, Reason};
 pub use clock::{Clock, SystemClock};
+pub use collective::Employer;
 pub use comuna::Comuna;
 pub use error::{FieldError, FieldErrors};
 pub use motive::Motive;

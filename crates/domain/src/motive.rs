@@ -13,69 +13,89 @@ struct Entry {
     label: &'static str,
     minutes: i64,
     weekly_cap: Option<u32>,
+    /// Issued only to an employer's workers (`collective`), never asked for by a citizen.
+    collective: bool,
 }
 
 /// The one table: stable code (API and database), es-CL label, duration, own weekly cap.
-static CATALOGUE: [Entry; 10] = [
+static CATALOGUE: [Entry; 11] = [
     Entry {
         code: "compras",
         label: "Compra de insumos básicos (alimentos, farmacia)",
         minutes: 180,
         weekly_cap: None,
+        collective: false,
     },
     Entry {
         code: "atencion-medica",
         label: "Atención médica o asistencia a un centro de salud",
         minutes: 720,
         weekly_cap: None,
+        collective: false,
     },
     Entry {
         code: "servicios-basicos",
         label: "Pago de servicios básicos y trámites",
         minutes: 180,
         weekly_cap: None,
+        collective: false,
     },
     Entry {
         code: "banco",
         label: "Cobro de beneficios o trámites bancarios",
         minutes: 180,
         weekly_cap: None,
+        collective: false,
     },
     Entry {
         code: "paseo-mascotas",
         label: "Paseo de mascotas",
         minutes: 30,
         weekly_cap: None,
+        collective: false,
     },
     Entry {
         code: "funeral",
         label: "Funeral de un familiar directo",
         minutes: 300,
         weekly_cap: None,
+        collective: false,
     },
     Entry {
         code: "asistencia-terceros",
         label: "Asistencia a adultos mayores o personas que requieren cuidado",
         minutes: 180,
         weekly_cap: None,
+        collective: false,
     },
     Entry {
         code: "retiro-alimentos",
         label: "Retiro de alimentos en un establecimiento educacional (JUNAEB)",
         minutes: 120,
         weekly_cap: Some(1),
+        collective: false,
     },
     Entry {
         code: "donacion-sangre",
         label: "Donación de sangre",
         minutes: 120,
         weekly_cap: Some(1),
+        collective: false,
     },
     Entry {
         code: "citacion-judicial",
         label: "Citación de tribunales, fiscalía o policía",
         minutes: 240,
         weekly_cap: None,
+        collective: false,
+    },
+    // The collective permit of 15 June 2020: an employer's, for each worker, 7 days.
+    Entry {
+        code: "trabajo-colectivo",
+        label: "Permiso colectivo de trabajo (otorgado por el empleador)",
+        minutes: 7 * 24 * 60,
+        weekly_cap: None,
+        collective: true,
     },
 ];
 
@@ -96,9 +116,26 @@ impl Motive {
             .ok_or(FieldError::Invalid("elige un motivo de la lista"))
     }
 
-    /// Every motive, in the order a form lists them.
+    /// Every motive, the collective one included: what a check may meet.
     pub fn all() -> impl Iterator<Item = Motive> {
         CATALOGUE.iter().map(Motive)
+    }
+
+    /// The motives a citizen may ask for, in the order a form lists them.
+    pub fn individual() -> impl Iterator<Item = Motive> {
+        Motive::all().filter(|m| !m.0.collective)
+    }
+
+    /// The motive of an employer's collective permit for a worker.
+    pub fn collective() -> Motive {
+        Motive::all()
+            .find(|m| m.0.collective)
+            .expect("the catalogue has the collective motive")
+    }
+
+    /// Whether it is the collective permit's, which no citizen asks for.
+    pub fn is_collective(self) -> bool {
+        self.0.collective
     }
 
     pub fn code(self) -> &'static str {
@@ -170,6 +207,13 @@ mod tests {
         assert_eq!(minutes("atencion-medica"), 720);
         assert_eq!(minutes("paseo-mascotas"), 30);
         assert_eq!(minutes("funeral"), 300);
+        assert_eq!(
+            Motive::collective().duration().as_hours(),
+            7 * 24,
+            "a collective permit's week"
+        );
+        assert!(Motive::individual().all(|m| !m.is_collective()));
+        assert_eq!(Motive::individual().count() + 1, Motive::all().count());
     }
 
     #[test]

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::citizen::{Address, Name, Operator};
+use crate::collective::Employer;
 use crate::comuna::Comuna;
 use crate::error::{FieldError, FieldErrors};
 use crate::motive::Motive;
@@ -44,7 +45,15 @@ impl PermitForm {
         let mut errors = FieldErrors::new();
         let name = field(&mut errors, "name", Name::parse(&self.name));
         let rut = field(&mut errors, "rut", Rut::parse(&self.rut));
-        let motive = field(&mut errors, "motive", Motive::parse(&self.motive));
+        // The collective permit is an employer's to ask for (`collective`), not a citizen's.
+        let motive = field(
+            &mut errors,
+            "motive",
+            Motive::parse(&self.motive).and_then(|m| match m.is_collective() {
+                true => Err(FieldError::Invalid("elige un motivo de la lista")),
+                false => Ok(m),
+            }),
+        );
         let address = field(&mut errors, "address", Address::parse(&self.address));
         let comuna = field(&mut errors, "comuna", Comuna::parse(&self.comuna));
         match (name, rut, motive, address, comuna) {
@@ -82,6 +91,8 @@ pub struct Permit {
     /// The policy version and phase it was issued under; `None` for a permit stored
     /// before permits recorded them.
     pub issued_under: Option<IssuedUnder>,
+    /// The firm that asked for it, for a collective permit (its worker holds it).
+    pub employer: Option<Employer>,
 }
 
 impl Permit {
@@ -111,6 +122,7 @@ impl Permit {
             revoked_at: None,
             issued_by: None,
             issued_under: None,
+            employer: None,
         }
     }
 
@@ -198,6 +210,20 @@ mod tests {
         assert!(errors.contains_key("rut"));
         assert!(errors.contains_key("motive"));
         assert!(errors.contains_key("comuna"));
+    }
+
+    #[test]
+    fn a_citizen_cannot_ask_for_the_collective_permit() {
+        let errors = PermitForm {
+            motive: "trabajo-colectivo".into(),
+            ..form()
+        }
+        .parse()
+        .unwrap_err();
+        assert_eq!(
+            errors.get("motive"),
+            Some(&FieldError::Invalid("elige un motivo de la lista"))
+        );
     }
 
     #[test]

@@ -327,6 +327,42 @@ impl Policies {
         });
         self.in_force(starts).terms(rules, motive, rules.start_day(now), place)
     }
+
+    /// The terms of an employer's collective permit for a worker of `comuna`, asked for at
+    /// `now`: a week, counted against no personal quota, through curfews (it is for going to
+    /// work), refused only where the comuna's phase asks for no permit at all.
+    pub fn decide_collective(
+        &self,
+        rules: &Rules,
+        schedule: &Schedule,
+        comuna: Comuna,
+        now: Timestamp,
+    ) -> Result<Terms, Refusal> {
+        let starts = now + rules.start_delay;
+        let policy = self.in_force(starts);
+        let phase = schedule.phase_of(&comuna, starts);
+        if let Some(phase) = phase.filter(|&phase| policy.phase(phase).is_none()) {
+            return Err(Refusal::NotNeeded {
+                comuna,
+                phase,
+                weekdays_only: false,
+                next: schedule
+                    .next_change(&comuna, starts)
+                    .map(|(at, phase)| (at.to_zoned_datetime(rules.time_zone.clone()), phase)),
+            });
+        }
+        Ok(Terms {
+            weekly_limit: None,
+            motive_cap: None,
+            curfew: None,
+            issued_under: IssuedUnder {
+                policy: policy.version.clone(),
+                phase,
+            },
+            place: phase.map(|phase| (comuna, phase)),
+            ..rules.terms(Motive::collective(), policy.version.clone())
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -500,7 +536,11 @@ mod tests {
         assert!(policies.all().windows(2).all(|w| w[0].from < w[1].from));
         let april = policies.in_force(effective(day("2021-04-10"), None, &santiago()));
         assert_eq!(april.version.as_str(), "2021-04-05");
-        assert_eq!(policies.longest_duration().as_hours(), 24, "2020's health permits");
+        assert_eq!(
+            policies.longest_duration().as_hours(),
+            7 * 24,
+            "the collective permit's week"
+        );
     }
 
     #[test]
@@ -627,6 +667,50 @@ mod tests {
         assert_eq!(IssuedUnder::from_compact("2021-04-05"), None);
         let under = IssuedUnder::from_compact("2021-04-05/2").unwrap();
         assert_eq!(under.label(), "Fase 2 · Transición · reglas 2021-04-05");
+    }
+
+    #[test]
+    fn a_collective_permit_lasts_a_week_outside_any_quota_and_only_where_a_phase_asks_for_permits() {
+        let rules = Rules::default();
+        let policies = Policies::history(&santiago());
+        let nunoa = Comuna::parse("Ñuñoa").unwrap();
+        let ten = jiff::civil::Time::constant(10, 0, 0, 0);
+        let now = effective(day("2026-12-01"), Some(ten), &santiago());
+        let mut schedule = Schedule::default();
+        let outside = policies.decide_collective(&rules, &schedule, nunoa, now).unwrap();
+        assert_eq!(outside.duration.as_hours(), 7 * 24);
+        assert_eq!((outside.weekly_limit, outside.curfew), (None, None));
+        assert_eq!(outside.issued_under.phase, None);
+        let worker = crate::PrivacyKey::parse(&"k".repeat(32))
+            .unwrap()
+            .pseudonym(&crate::Rut::from_body(12345678).unwrap());
+        assert!(
+            rules
+                .quota_claim(&worker, Motive::collective(), &outside, now)
+                .is_none(),
+            "no personal quota"
+        );
+        schedule.record(
+            nunoa,
+            effective(day("2026-11-01"), None, &santiago()),
+            Phase::Transicion,
+        );
+        let transicion = policies.decide_collective(&rules, &schedule, nunoa, now).unwrap();
+        assert_eq!(
+            transicion.issued_under.phase,
+            Some(Phase::Transicion),
+            "a weekday in Transición too"
+        );
+        schedule.record(
+            nunoa,
+            effective(day("2026-11-15"), None, &santiago()),
+            Phase::AperturaInicial,
+        );
+        let open = policies.decide_collective(&rules, &schedule, nunoa, now).unwrap_err();
+        assert_eq!(
+            open.to_string(),
+            "Ñuñoa está en Apertura inicial: no necesitas permiso para salir."
+        );
     }
 
     #[test]

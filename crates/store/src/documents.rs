@@ -3,7 +3,8 @@
 use jiff::Timestamp;
 use mongodb::bson::DateTime;
 use permit_domain::{
-    Address, Comuna, IssuedUnder, Motive, Name, Operator, Permit, PermitId, Phase, PolicyVersion, Rut,
+    Address, BusinessName, Comuna, Employer, IssuedUnder, Motive, Name, Operator, Permit, PermitId, Phase,
+    PolicyVersion, Rut,
 };
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +35,11 @@ pub(crate) struct PermitDocument {
     /// Its comuna's phase then, by code; absent outside the plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
+    /// A collective permit's firm: its RUT (canonical) and name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employer_rut: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employer_name: Option<String>,
 }
 
 /// Just what a validator's revocation list needs of a revoked permit.
@@ -82,6 +88,8 @@ impl From<&Permit> for PermitDocument {
                 .as_ref()
                 .and_then(|u| u.phase)
                 .map(|p| p.code().to_owned()),
+            employer_rut: permit.employer.as_ref().map(|e| e.rut.canonical()),
+            employer_name: permit.employer.as_ref().map(|e| e.name.as_str().to_owned()),
         }
     }
 }
@@ -121,6 +129,14 @@ impl TryFrom<PermitDocument> for Permit {
                         .transpose()?,
                 }),
                 (None, Some(_)) => return Err(corrupt("policy")),
+            },
+            employer: match (&doc.employer_rut, &doc.employer_name) {
+                (None, None) => None,
+                (Some(rut), Some(name)) => Some(Employer {
+                    rut: Rut::parse(rut).map_err(|_| corrupt("employer_rut"))?,
+                    name: BusinessName::parse(name).map_err(|_| corrupt("employer_name"))?,
+                }),
+                _ => return Err(corrupt("employer_rut")),
             },
         })
     }

@@ -25,7 +25,7 @@ pub enum KeyState {
     /// Issue the permit under this id, then `complete_key` (or `release_key` on failure).
     Reserved(PermitId),
     /// The permit this key already issued.
-    Replay(Permit),
+    Replay(Box<Permit>),
     /// Another request with this key is being answered now.
     InProgress,
     /// The key was used with a different request.
@@ -65,7 +65,7 @@ impl Store {
             })?;
         if let Some(permit) = self.find(&id).await? {
             self.complete_key(key).await?;
-            return Ok(KeyState::Replay(permit));
+            return Ok(KeyState::Replay(Box::new(permit)));
         }
         let lease_until = existing.get_datetime("lease_until").copied().unwrap_or(DateTime::MIN);
         if existing.get_bool("done").unwrap_or(false) || lease_until > to_bson(now) {

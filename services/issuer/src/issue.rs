@@ -70,19 +70,31 @@ impl IdempotencyKey {
 /// As `issue`, at most once per idempotency key: a retry with the same key and request
 /// gets the same permit and uses no second quota.
 pub async fn issue_once(state: &IssuerState, form: &PermitForm, key: &IdempotencyKey) -> Result<Permit, IssueError> {
-    let ctx = &state.ctx;
     let request = form.parse().map_err(IssueError::Invalid)?;
-    let key = &key.scoped(state, &request);
-    match ctx
-        .store
-        .reserve_key(key, &fingerprint(state, &request), ctx.now())
-        .await?
-    {
-        KeyState::Replay(permit) => Ok(permit),
+    let key = key.scoped(state, &request);
+    let fingerprint = fingerprint(state, &request);
+    let (permit, _) = once(state, &key, &fingerprint, |id| issue_as(state, id, request, None)).await?;
+    Ok(permit)
+}
+
+/// `issue` under an id reserved for `key` (stored scoped, with the request's
+/// `fingerprint`), at most once: the permit, and whether it was issued before.
+pub(crate) async fn once<F>(
+    state: &IssuerState,
+    key: &str,
+    fingerprint: &str,
+    issue: impl FnOnce(PermitId) -> F,
+) -> Result<(Permit, bool), IssueError>
+where
+    F: std::future::Future<Output = Result<Permit, IssueError>>,
+{
+    let ctx = &state.ctx;
+    match ctx.store.reserve_key(key, fingerprint, ctx.now()).await? {
+        KeyState::Replay(permit) => Ok((*permit, true)),
         KeyState::InProgress => Err(IssueError::InProgress),
         KeyState::KeyReused => Err(IssueError::KeyReused),
         KeyState::Reserved(id) => {
-            let issued = issue_as(state, id, request, None).await;
+            let issued = issue(id).await;
             match &issued {
                 Ok(_) => ctx.store.complete_key(key).await?,
                 // Refused before anything was stored: the key is free for a corrected request.
@@ -92,7 +104,7 @@ pub async fn issue_once(state: &IssuerState, form: &PermitForm, key: &Idempotenc
                 // the same id, so it cannot be issued twice.
                 Err(error) => tracing::warn!(%error, "outcome unknown; the idempotency key stays leased"),
             }
-            issued
+            issued.map(|permit| (permit, false))
         }
     }
 }
@@ -140,7 +152,17 @@ async fn issue_as(
         issued_under: Some(terms.issued_under),
         ..Permit::issue_as(id, request, window)
     };
-    if let Err(error) = ctx.store.issue(&permit, claim.as_ref()).await {
+    store(state, permit, claim.as_ref()).await
+}
+
+/// Stores a decided permit, counting `claim` first if there is one; its refusal counted.
+pub(crate) async fn store(
+    state: &IssuerState,
+    permit: Permit,
+    claim: Option<&permit_domain::QuotaClaim>,
+) -> Result<Permit, IssueError> {
+    let ctx = &state.ctx;
+    if let Err(error) = ctx.store.issue(&permit, claim).await {
         let error = IssueError::from(error);
         if let IssueError::Refused(refusal) = &error {
             ctx.metrics.permit_refused(refusal.code());

@@ -6,6 +6,7 @@ mod api;
 mod assisted;
 mod audit;
 mod client_limit;
+mod collective;
 mod console;
 mod errors;
 mod issue;
@@ -25,6 +26,7 @@ mod sign_in;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use permit_domain::Role;
@@ -89,7 +91,11 @@ pub fn router(ctx: Context, options: Options) -> Routers {
     };
     let mut permit_requests = Router::new()
         .route("/nuevo", post(pages::submit))
-        .route("/api/create", post(api::create));
+        .route("/api/create", post(api::create))
+        .route(
+            "/colectivo",
+            post(collective::upload).layer(DefaultBodyLimit::max(collective::UPLOAD_BYTES)),
+        );
     if let Some(limiter) = state.options.create_limit.clone() {
         permit_requests = permit_requests.route_layer(from_fn_with_state(limiter, client_limit::limit));
     }
@@ -148,6 +154,7 @@ pub fn router(ctx: Context, options: Options) -> Routers {
         .route(sign_in::CALLBACK_PATH, get(sign_in::finish))
         .route("/salir", post(sign_in::sign_out))
         .route("/fases", get(phases::page))
+        .route("/colectivo", get(collective::form))
         .route("/mis-permisos", get(rights::list))
         .route("/mis-permisos/datos.json", get(rights::download))
         .route("/mis-permisos/borrar", post(rights::erase))

@@ -51,7 +51,7 @@ impl Modify for FromTheDomain {
         add_shared_errors(doc);
         enumerate(doc, "PermitView", "status", Status::ALL.map(Status::code));
         enumerate(doc, "MotiveView", "code", Motive::all().map(Motive::code));
-        enumerate(doc, "CreatePermit", "motive", Motive::all().map(Motive::code));
+        enumerate(doc, "CreatePermit", "motive", Motive::individual().map(Motive::code));
     }
 }
 

@@ -33,7 +33,7 @@ struct MotiveRow {
 /// The catalogue, with each motive's duration where the citizen's comuna is: its phase's
 /// under the version in force, when `under` names one; else the catalogue's.
 fn motive_rows(under: Option<(&Policy, Phase)>) -> Vec<MotiveRow> {
-    Motive::all()
+    Motive::individual()
         .map(|m| MotiveRow {
             code: m.code(),
             label: m.label(),
@@ -364,6 +364,8 @@ pub(crate) struct RecordView {
     pub issued_by: Option<String>,
     /// `Fase 1 · Cuarentena · reglas 2021-04-05`.
     pub issued_under: Option<String>,
+    /// A collective permit's firm: `Panadería La Espiga SpA (RUT 76.543.210-3)`.
+    pub employer: Option<String>,
 }
 
 impl RecordView {
@@ -385,6 +387,10 @@ impl RecordView {
             revoked_at: permit.revoked_at.map(|at| ctx.local(at)),
             issued_by: permit.issued_by.as_ref().map(|o| o.as_str().to_owned()),
             issued_under: permit.issued_under.as_ref().map(IssuedUnder::label),
+            employer: permit
+                .employer
+                .as_ref()
+                .map(|e| format!("{} (RUT {})", e.name.as_str(), e.rut)),
         }
     }
 }

@@ -19,8 +19,8 @@ const phases = new Map([...document.querySelectorAll('#fases li')].map((li) => [
 const ISSUED_UNDER = /^([A-Za-z0-9.-]{1,40})\/([1-5]|-)$/;
 /** The longest validity a genuine permit can have: the validator's limit, from the page;
  * if the page came from an older deployment than this script (a rolling update while the
- * service worker was caching), the limit as it stood when this was written (24 h 10 min). */
-const LONGEST_WINDOW_SECONDS = Number($('motivos').dataset.longestWindowSeconds) || 87000;
+ * service worker was caching), the limit as it stood when this was written (7 days 10 min). */
+const LONGEST_WINDOW_SECONDS = Number($('motivos').dataset.longestWindowSeconds) || 605400;
 /** The end of year 9999: no later time is a permit's. */
 const LAST_SECOND = 253402300799;
 let keys = new Map();

@@ -87,7 +87,7 @@ async fn the_landing_page_links_to_the_form_and_states_the_rules() {
 async fn the_form_offers_every_motive_with_labelled_inputs() {
     let app = app().await;
     let html = app.get("/nuevo").await.text().await.unwrap();
-    for motive in permit_domain::Motive::all() {
+    for motive in permit_domain::Motive::individual() {
         assert!(
             html.contains(&format!(r#"<option value="{}""#, motive.code())),
             "{}",
@@ -101,7 +101,7 @@ async fn the_form_offers_every_motive_with_labelled_inputs() {
     assert!(html.contains(r#"list="comunas""#));
     assert_eq!(
         html.matches("<option value=").count(),
-        346 + permit_domain::Motive::all().count() + 1
+        346 + permit_domain::Motive::individual().count() + 1
     );
     assert!(html.contains(r#"<option value="O'Higgins">"#));
 }
@@ -1200,7 +1200,7 @@ async fn the_openapi_document_describes_what_the_api_answers() {
         request["required"],
         json!(["name", "rut", "motive", "address", "comuna"])
     );
-    let motives: Vec<&str> = Motive::all().map(Motive::code).collect();
+    let motives: Vec<&str> = Motive::individual().map(Motive::code).collect();
     assert_eq!(request["properties"]["motive"]["enum"], json!(motives));
     let operator_doc = document(&app, app.operators()).await;
     assert!(operator_doc["paths"]["/api/all"]["get"]["security"].is_array());

@@ -76,6 +76,7 @@ async fn issued(app: &testkit::TestApp, n: u32) -> String {
 }
 
 mod audit;
+mod collective;
 mod console;
 mod crash;
 mod http;
