@@ -1,8 +1,9 @@
 //! `make bench-policy`: what deciding a create costs as the Paso a Paso schedule grows.
 //! `Policies::decide` (the call every create makes, from memory) against an empty
-//! schedule and against 346 comunas × 52 weekly changes, timed over `DECISIONS` decisions
-//! (default 200,000) per round, five rounds each. Under callgrind (see docs/benchmarks.md)
-//! `SCHEDULE=empty|year` runs one of the two only, for an exact instruction count.
+//! schedule, one change per comuna, and 346 comunas × 52 weekly changes, timed over
+//! `DECISIONS` decisions (default 200,000) per round, five rounds each. Under callgrind
+//! (see docs/benchmarks.md) `SCHEDULE=empty|one|year` runs one only, for an exact
+//! instruction count.
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -11,11 +12,12 @@ use jiff::civil::{Date, Time};
 use jiff::{Span, Timestamp};
 use permit_domain::{Comuna, Motive, Phase, Policies, Rules, Schedule, effective};
 
-fn year_of_changes(rules: &Rules) -> Schedule {
+/// Every comuna's `weeks` weekly changes from the year's first day, phases in turn.
+fn weekly_changes(rules: &Rules, weeks: i64) -> Schedule {
     let mut schedule = Schedule::default();
     let first = Date::constant(2026, 1, 1);
     for (n, comuna) in Comuna::all().enumerate() {
-        for week in 0..52 {
+        for week in 0..weeks {
             let day = first.checked_add(Span::new().weeks(week)).expect("a day of 2026");
             let phase = Phase::ALL[(n + week as usize) % Phase::ALL.len()];
             schedule.record(comuna, effective(day, None, &rules.time_zone), phase);
@@ -49,7 +51,12 @@ fn main() {
         Some(Time::constant(10, 0, 0, 0)),
         &rules.time_zone,
     );
-    for (name, schedule) in [("empty", Schedule::default()), ("year", year_of_changes(&rules))] {
+    let schedules = [
+        ("empty", Schedule::default()),
+        ("one", weekly_changes(&rules, 1)),
+        ("year", weekly_changes(&rules, 52)),
+    ];
+    for (name, schedule) in schedules {
         if only.as_deref().is_some_and(|only| only != name) {
             continue;
         }
