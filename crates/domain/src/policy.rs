@@ -467,6 +467,12 @@ impl RawPhase {
                 ));
             }
         };
+        if self.weekend_cap == Some(0) {
+            return Err(wrong(
+                "weekend_cap",
+                "0 would offer nothing on weekends: say so with weekend_motives = []".into(),
+            ));
+        }
         let motive = |field: &str, code: &str| {
             Motive::parse(code).map_err(|_| wrong(field, format!("{code:?} is not a motive of the catalogue")))
         };
@@ -628,6 +634,12 @@ mod tests {
         assert!(wrong(&format!("{head}{}", head.replace("v1", "v2"))).contains("after version v1"));
         assert!(wrong("").contains("policy"));
         assert!(wrong(&format!("{head}curfew = \"22\"\n")).contains("v1, curfew"));
+        assert!(
+            wrong(&format!(
+                "{head}[policy.cuarentena]\ndays = \"todos\"\nweekend_cap = 0\n"
+            ))
+            .contains("v1, cuarentena.weekend_cap")
+        );
         let ok = Policies::parse(&format!("{head}curfew = \"20:00-06:00\"\n"), &tz).unwrap();
         assert_eq!(ok.all()[0].curfew, Curfew::parse("20:00-06:00"));
         assert_eq!(ok.all()[0].phase(Phase::Cuarentena), None);
