@@ -3,6 +3,7 @@
 //! Ed25519 signature and one verification cost on one core, which bounds the signed path.
 
 use std::io::Write;
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
 use jiff::{SignedDuration, Timestamp};
@@ -36,6 +37,16 @@ pub fn links(paths: &Paths, count: usize) -> Result<Vec<String>, Error> {
     timed_links(paths, count).map(|(links, _, _)| links)
 }
 
+/// What the links' permits were issued under: as a permit of a comuna in Cuarentena under
+/// the rules in force carries it. Read once: the policy file is not part of a signature.
+static ISSUED_UNDER: LazyLock<IssuedUnder> = LazyLock::new(|| IssuedUnder {
+    policy: Policies::history(&Rules::default().time_zone)
+        .in_force(Timestamp::now())
+        .version
+        .clone(),
+    phase: Some(Phase::Cuarentena),
+});
+
 /// The `n`th of distinct permits valid now, for three hours, as the issuer masks them.
 fn valid_now(n: usize) -> PermitClaims {
     let now = Timestamp::now();
@@ -46,14 +57,7 @@ fn valid_now(n: usize) -> PermitClaims {
         expires_at: now + SignedDuration::from_hours(3),
         name: "C. P.".into(),
         rut: format!("**.***.{:03}-{}", n % 1000, n % 10),
-        // As a permit of a comuna in Cuarentena under the rules in force carries it.
-        issued_under: Some(IssuedUnder {
-            policy: Policies::history(&Rules::default().time_zone)
-                .in_force(now)
-                .version
-                .clone(),
-            phase: Some(Phase::Cuarentena),
-        }),
+        issued_under: Some(ISSUED_UNDER.clone()),
     }
 }
 
